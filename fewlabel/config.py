@@ -1,0 +1,187 @@
+"""The run configuration: one pydantic model, one section per stage.
+
+It is the flows' parameter (the Prefect UI shows and validates it), it is loaded from YAML and
+overridden with ``section.key=value`` strings, and each stage's cache key hashes its own section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+
+from fewlabel.errors import UserError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Section):
+    """Where the text comes from and how the labeled set is split."""
+
+    source: Literal["mr", "tiny", "files"] = Field(
+        "mr", description="mr: Pang & Lee movie reviews; tiny: gensim's test data; files: your own"
+    )
+    unlabeled_path: str | None = Field(
+        None, description="files: unlabeled corpus (CSV, Parquet or .txt, one text per line) or a folder of them"
+    )
+    labeled_path: str | None = Field(
+        None, description="files: labeled set (CSV, Parquet, or .txt with 'label<TAB>text' lines)"
+    )
+    test_path: str | None = Field(
+        None, description="files: optional fixed test set; when absent the labeled set is split"
+    )
+    text_column: str = "text"
+    label_column: str = "label"
+    encoding: str = Field("utf-8", description="encoding of your text files (e.g. latin-1)")
+    labels_per_class: PositiveInt | None = Field(
+        None, description="keep only N training labels per class (null = all) to simulate scarce labels"
+    )
+    test_size: float = Field(0.5, gt=0, lt=1, description="share of the labeled set held out for testing")
+    seed: int = Field(0, ge=0)
+    pool_unused_labels: bool = Field(
+        True, description="training sentences left out by labels_per_class join the unlabeled text"
+    )
+
+
+class PreprocessConfig(Section):
+    """Tokenization and stopword removal."""
+
+    language: Literal["en"] = "en"
+    lowercase: bool = True
+    stopwords: Literal["none", "english"] | list[str] = Field(
+        "none",
+        description="none, english (scikit-learn's list) or your own list of words",
+    )
+    keep_negations: bool = Field(True, description="never remove not/no/never/... (they carry sentiment)")
+    min_token_length: PositiveInt = 1
+    split_lines: bool = Field(
+        True, description="unlabeled documents are split at line breaks into one sentence per line"
+    )
+
+
+class Word2VecConfig(Section):
+    """gensim Word2Vec parameters (https://radimrehurek.com/gensim/models/word2vec.html)."""
+
+    vector_size: PositiveInt = 100
+    window: PositiveInt = 5
+    min_count: PositiveInt = 2
+    sg: Literal[0, 1] = Field(1, description="1: skip-gram, 0: CBOW")
+    negative: int = Field(5, ge=0)
+    sample: float = Field(1e-3, ge=0)
+    alpha: float = Field(0.025, gt=0)
+    epochs: PositiveInt = 10
+    workers: PositiveInt = Field(1, description="1 is byte-reproducible; more is faster but varies")
+    seed: int = Field(0, ge=0)
+
+
+class VectorizeConfig(Section):
+    """How word vectors become one sentence vector."""
+
+    weighting: Literal["mean"] = "mean"
+
+
+class ClassifierConfig(Section):
+    """scikit-learn MLPClassifier parameters, after optional standardization."""
+
+    hidden_layer_sizes: tuple[PositiveInt, ...] = (32,)
+    activation: Literal["identity", "logistic", "tanh", "relu"] = "logistic"
+    solver: Literal["lbfgs", "sgd", "adam"] = "adam"
+    alpha: float = Field(1.0, ge=0, description="L2 penalty")
+    learning_rate_init: float = Field(1e-3, gt=0)
+    max_iter: PositiveInt = 500
+    early_stopping: bool = False
+    standardize: bool = True
+    random_state: int = Field(0, ge=0)
+
+
+class EvaluateConfig(Section):
+    """Test-set statistics."""
+
+    bootstrap: int = Field(1000, ge=0, description="paired bootstrap resamples for the intervals")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = Field(0, ge=0)
+
+
+class Config(Section):
+    """The whole run: one section per stage."""
+
+    data: DataConfig = DataConfig()
+    preprocess: PreprocessConfig = PreprocessConfig()
+    word2vec: Word2VecConfig = Word2VecConfig()
+    vectorize: VectorizeConfig = VectorizeConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _none_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+def valid_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every settable dotted key, e.g. ``word2vec.epochs``."""
+    keys = []
+    for name, field in model.model_fields.items():
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            keys += valid_keys(sub, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"word2vec.epochs=5"`` -> (["word2vec", "epochs"], 5); the value is parsed as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set {item!r}: expected section.key=value, e.g. --set word2vec.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise UserError(f"--set {item!r}: the value is not valid YAML ({exc.problem})") from None
+    return key.strip().split("."), value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Read the YAML file (if any), apply ``section.key=value`` overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise UserError(f"config file {path} not found: check the --config path") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise UserError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise UserError(f"config file {path}: expected a mapping of sections, e.g. 'word2vec: {{epochs: 5}}'")
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = raw
+        for part in keys[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"--set {item!r}: {part!r} is not a section")
+        node[keys[-1]] = value
+    return validate(raw, source=str(path) if path else "--set")
+
+
+def validate(raw: dict[str, Any], source: str = "config") -> Config:
+    """Build a Config, turning pydantic's errors into one readable line per problem."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown key {key!r}")
+            else:
+                problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+        raise UserError(
+            f"{source}: " + "; ".join(problems) + ". Valid keys: " + ", ".join(valid_keys())
+        ) from None

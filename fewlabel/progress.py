@@ -1,0 +1,43 @@
+"""Progress of long steps: log lines everywhere, plus a Prefect progress artifact inside a run."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """Prefect's run logger inside a flow or task run, this module's logger elsewhere."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return log
+
+
+def in_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return TaskRunContext.get() is not None or FlowRunContext.get() is not None
+
+
+class Tracker:
+    """Counts steps of ``total``; logs each and advances a progress artifact in the Prefect UI."""
+
+    def __init__(self, key: str, description: str, total: int):
+        self.total, self.description, self.seconds, self.artifact = total, description, 0.0, None
+        if in_run():
+            from prefect.artifacts import create_progress_artifact
+
+            self.artifact = create_progress_artifact(progress=0.0, key=key, description=description)
+
+    def update(self, step: int, total: int, seconds: float) -> None:
+        self.seconds = seconds
+        run_logger().info("%s: %d/%d (%.1f s)", self.description, step, total, seconds)
+        if self.artifact is not None:
+            from prefect.artifacts import update_progress_artifact
+
+            update_progress_artifact(self.artifact, progress=100.0 * step / total)

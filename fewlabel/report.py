@@ -1,0 +1,111 @@
+"""Human-readable views of a run: markdown for reports and the Prefect UI, text for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+METHOD_NAMES = {
+    "pretrained": "pretrained Word2Vec + MLP",
+    "no_pretraining": "no pretraining (Word2Vec on the labeled sentences only) + MLP",
+    "majority": "majority class",
+}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def ordered(methods: dict) -> list[tuple[str, dict]]:
+    """Methods in report order: pretrained first, then the baselines."""
+    return sorted(methods.items(), key=lambda kv: list(METHOD_NAMES).index(kv[0]))
+
+
+def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
+    return [
+        {"method": m, "accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4),
+         "accuracy_ci_low": round(v["accuracy_ci"][0], 4), "accuracy_ci_high": round(v["accuracy_ci"][1], 4),
+         "test_sentences": v["n"]}
+        for m, v in ordered(metrics["methods"])
+    ]
+
+
+def metrics_markdown(metrics: dict) -> str:
+    level = _pct(metrics["confidence"])
+    lines = [
+        f"| method | accuracy | {level} interval | macro-F1 |",
+        "|---|---:|---:|---:|",
+    ]
+    for method, v in ordered(metrics["methods"]):
+        low, high = v["accuracy_ci"]
+        lines.append(f"| {METHOD_NAMES[method]} | {_pct(v['accuracy'])} | {_pct(low)} – {_pct(high)} | "
+                     f"{v['macro_f1']:.3f} |")
+    gain = metrics["pretraining_vs_none"]
+    low, high = gain["ci"]
+    n = next(iter(metrics["methods"].values()))["n"]
+    lines += [
+        "",
+        f"Pretraining changed test accuracy by **{100 * gain['accuracy_gain']:+.1f} points** "
+        f"({level} paired-bootstrap interval {100 * low:+.1f} to {100 * high:+.1f}; "
+        f"exact McNemar p = {gain['mcnemar_p']:.3g}) on {n} test sentences.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_markdown(summary: dict, metrics: dict) -> str:
+    """The run report: data sizes, vocabulary, out-of-vocabulary share, metrics, artifact locations."""
+    st = summary["stats"]
+    ing, pre, vec = st["ingest"], st["pretrain"], st["vectorize"]
+    lines = [
+        f"# fewlabel run {summary['flow_run_id']}",
+        "",
+        "## Data",
+        f"- labeled: {ing['train_rows']} training sentences {ing['train_per_class']}, "
+        f"{ing['test_rows']} test sentences {ing['test_per_class']}",
+        f"- unlabeled: {ing['unlabeled_rows']} texts ({ing['pooled_from_labeled']} of them unused training "
+        f"sentences, labels dropped; {ing['unlabeled_equal_to_test_removed']} identical to a test sentence removed)",
+        f"- pretraining corpus: {pre['corpus_sentences']} sentences, {pre['corpus_words']} words; "
+        f"vocabulary {pre['vocabulary']} words (without pretraining: {pre['baseline_vocabulary']})",
+        f"- out-of-vocabulary share of test tokens: {_pct(vec['test_pretrained']['oov_share'])} pretrained, "
+        f"{_pct(vec['test_no_pretraining']['oov_share'])} without; test sentences with no known word: "
+        f"{vec['test_pretrained']['zero_vectors']} and {vec['test_no_pretraining']['zero_vectors']}",
+        "",
+        "## Test metrics",
+        metrics_markdown(metrics),
+        "## Stages",
+        "| stage | state | artifact |",
+        "|---|---|---|",
+        *[f"| {s} | {summary['stages'][s]} | `{summary['artifacts'][s]}` |" for s in summary["stages"]],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_text(summary: dict) -> str:
+    """The terminal summary after `fewlabel run`."""
+    st = summary["stats"]
+    ing, pre = st["ingest"], st["pretrain"]
+    width = max(map(len, summary["stages"]))
+    out = ["", "stages:"]
+    out += [f"  {s:<{width}}  {state:<9}  {summary['artifacts'][s]}" for s, state in summary["stages"].items()]
+    out += [
+        "",
+        f"data: {ing['train_rows']} training labels {ing['train_per_class']}, {ing['test_rows']} test sentences, "
+        f"{ing['unlabeled_rows']} unlabeled texts",
+        f"word2vec: {pre['corpus_words']} words, vocabulary {pre['vocabulary']} "
+        f"(without pretraining: {pre['baseline_vocabulary']})",
+        f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "
+        f"{_pct(st['vectorize']['test_no_pretraining']['oov_share'])} without",
+        "",
+        metrics_markdown(summary["metrics_detail"]),
+        f"report: {summary['report']}",
+    ]
+    return "\n".join(out)
+
+
+def publish(summary: dict, metrics: dict) -> None:
+    """Metrics table and run report as Prefect artifacts (shown on the flow run's page)."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    create_table_artifact(table=metrics_rows(metrics), key="fewlabel-metrics",
+                          description="Test metrics with and without pretraining")
+    create_markdown_artifact(markdown=run_markdown(summary, metrics), key="fewlabel-report",
+                             description="fewlabel run report")

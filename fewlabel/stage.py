@@ -1,0 +1,120 @@
+"""Turn a stage's build function into a cached Prefect task.
+
+The cache key of a stage is the hash of its name, its module's source, the library versions it
+runs on, its config section and the content hashes of its input artifacts (and, for ingest, of the
+user's files). It never includes the run id and never hashes a DataFrame, so an unchanged stage is
+``Cached`` across flow runs. Before Prefect looks the key up, the policy checks that the artifact
+behind it is still intact on disk; if not, it drops the stale cache record so the stage runs again.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import CachePolicy
+from prefect.settings import get_current_settings
+from prefect.tasks import exponential_backoff
+from pydantic import BaseModel
+
+from fewlabel import store
+
+LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas")
+TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
+log = logging.getLogger(__name__)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict) and "sha256" in value and "stage" in value:
+        return {"artifact": value["stage"], "sha256": value["sha256"]}
+    return value
+
+
+@functools.cache
+def code_version(module_name: str) -> str:
+    """Hash of a stage module's source and of the library versions it computes with."""
+    source = inspect.getsource(sys.modules[module_name])
+    return store.canonical_hash({"source": source, "libs": {lib: version(lib) for lib in LIBRARIES}})
+
+
+def stage_key(stage: str, module: str, params: dict[str, Any], fingerprint: Callable | None) -> str:
+    payload = {
+        "stage": stage,
+        "code": code_version(module),
+        "params": {name: _jsonable(value) for name, value in sorted(params.items())},
+        "inputs": fingerprint(**params) if fingerprint else None,
+    }
+    return f"fewlabel-{stage}-{store.canonical_hash(payload)}"
+
+
+@dataclass
+class StagePolicy(CachePolicy):
+    """Key = stage inputs + code + config; a record whose artifact is gone or damaged is dropped."""
+
+    stage: str = ""
+    module: str = ""
+    fingerprint: Callable | None = field(default=None, repr=False)
+
+    def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
+        key = stage_key(self.stage, self.module, inputs, self.fingerprint)
+        if store.load_ref(self.stage, key) is None:
+            record = Path(get_current_settings().results.local_storage_path) / key
+            record.unlink(missing_ok=True)
+        return key
+
+
+def is_transient(exc: BaseException) -> bool:
+    """I/O errors worth retrying; everything else repeats identically and fails at once."""
+    if isinstance(exc, (TimeoutError, ConnectionError, BlockingIOError, InterruptedError)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+
+
+def _retry_transient(task, task_run, state) -> bool:
+    try:
+        state.result(raise_on_failure=True)
+    except BaseException as exc:  # noqa: BLE001 - we only classify it
+        return is_transient(exc)
+    return False
+
+
+def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int = 3):
+    """Decorate ``build(out: Path, **inputs) -> stats`` into a cached task returning a Ref.
+
+    ``fingerprint(**inputs)`` adds content hashes of inputs that are not artifacts (user files).
+    """
+
+    def decorate(build: Callable[..., dict[str, Any]]):
+        signature = inspect.signature(build)
+        params = list(signature.parameters.values())[1:]
+
+        @functools.wraps(build)
+        def run(*args, **kwargs) -> store.Ref:
+            bound = inspect.Signature(params).bind(*args, **kwargs).arguments
+            key = stage_key(name, build.__module__, bound, fingerprint)
+            return store.materialize(name, key, lambda out: build(out, **bound))
+
+        run.__signature__ = signature.replace(parameters=params, return_annotation=store.Ref)
+        return task(
+            run,
+            name=name,
+            cache_policy=StagePolicy(stage=name, module=build.__module__, fingerprint=fingerprint),
+            result_serializer="json",
+            persist_result=True,
+            retries=retries,
+            retry_delay_seconds=exponential_backoff(backoff_factor=2),
+            retry_condition_fn=_retry_transient,
+        )
+
+    return decorate

@@ -1,0 +1,192 @@
+"""The one module that owns artifact I/O: naming, atomic writes, content hashes, verified reads.
+
+Every stage writes one directory, ``<data>/<layer>/<stage>-<key>``, built in a temporary sibling and
+renamed into place only when complete, with a ``manifest.json`` listing each file's SHA-256. A stage
+hands downstream a :data:`Ref` (a small JSON dict), never a DataFrame; readers check the hash before
+parsing, so a torn or altered file is never read as if it were good.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fewlabel.errors import UserError
+
+Ref = dict[str, Any]
+"""``{"stage", "key", "path" (relative to the data folder), "files": {name: sha256}, "sha256", "stats"}``."""
+
+LAYERS = {
+    "ingest": "raw",
+    "preprocess": "intermediate",
+    "pretrain": "embeddings",
+    "vectorize": "features",
+    "train": "models",
+    "evaluate": "reports",
+}
+MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
+
+
+class CorruptArtifact(UserError):
+    """An artifact's bytes no longer match the hash recorded when it was written."""
+
+
+def data_dir() -> Path:
+    """The data folder: ``$FEWLABEL_DATA_DIR`` or ``./data``."""
+    return Path(os.environ.get("FEWLABEL_DATA_DIR", "data")).resolve()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canonical_hash(obj: Any) -> str:
+    """SHA-256 of a JSON-able object, independent of dict order."""
+    return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
+
+
+def stage_dir(stage: str, key: str) -> Path:
+    return data_dir() / LAYERS[stage] / f"{stage}-{key.rsplit('-', 1)[-1][:16]}"
+
+
+def _load_manifest(folder: Path) -> Ref | None:
+    """The manifest of a complete, intact stage folder, else None (with a warning if damaged)."""
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        if folder.exists():
+            log.warning("artifact folder %s has no manifest: recomputing it", folder)
+        return None
+    try:
+        ref = json.loads(manifest.read_text(encoding="utf-8"))
+        damaged = [
+            name for name, digest in ref["files"].items()
+            if not (folder / name).is_file() or sha256_file(folder / name) != digest
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("artifact manifest %s is unreadable (%s): recomputing", manifest, exc)
+        return None
+    if damaged:
+        log.warning("artifact %s: %s missing or altered on disk: recomputing", folder, ", ".join(damaged))
+        return None
+    return ref
+
+
+def load_ref(stage: str, key: str) -> Ref | None:
+    """The Ref of the intact artifact for (stage, key), or None if it is missing or damaged."""
+    return _load_manifest(stage_dir(stage, key))
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock, so two runs never build the same artifact at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def materialize(stage: str, key: str, build: Callable[[Path], dict[str, Any]]) -> Ref:
+    """Return the artifact for (stage, key), building it with ``build(tmp_folder) -> stats`` if needed.
+
+    The folder appears under its final name only once every file and the manifest are written and
+    synced; a failure (or a kill) leaves at most a ``.tmp-`` folder that nothing reads.
+    """
+    final = stage_dir(stage, key)
+    with locked(final.parent / f".{final.name}.lock"):
+        ref = _load_manifest(final)
+        if ref is not None:
+            return ref
+        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        try:
+            stats = build(tmp)
+            files = {}
+            for path in sorted(tmp.iterdir()):
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+                files[path.name] = sha256_file(path)
+            ref = {
+                "stage": stage,
+                "key": key,
+                "path": str(final.relative_to(data_dir())),
+                "files": files,
+                "sha256": canonical_hash(files),
+                "stats": stats,
+            }
+            (tmp / MANIFEST).write_text(json.dumps(ref, indent=2, sort_keys=True), encoding="utf-8")
+            _fsync_dir(tmp)
+            if final.exists():
+                trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+                final.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            tmp.rename(final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return ref
+
+
+def artifact_path(ref: Ref, name: str) -> Path:
+    return data_dir() / ref["path"] / name
+
+
+def read_bytes(ref: Ref, name: str) -> bytes:
+    """The bytes of one file of an artifact, refused if they do not match the recorded hash."""
+    path = artifact_path(ref, name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptArtifact(f"{path} is missing: run the flow again to rebuild it") from None
+    if sha256_bytes(data) != ref["files"][name]:
+        raise CorruptArtifact(f"{path} was altered after it was written: run the flow again to rebuild it")
+    return data
+
+
+def read_table(ref: Ref, name: str, columns: list[str] | None = None) -> pa.Table:
+    """A verified Parquet table of an artifact."""
+    return pq.read_table(pa.BufferReader(read_bytes(ref, name)), columns=columns)
+
+
+def read_json(ref: Ref, name: str) -> Any:
+    return json.loads(read_bytes(ref, name))
+
+
+def write_table(folder: Path, name: str, table: pa.Table) -> None:
+    pq.write_table(table, folder / name, compression="zstd")
+
+
+def write_json(folder: Path, name: str, obj: Any) -> None:
+    (folder / name).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Prefect flows: they only compose the stage tasks."""

@@ -1,0 +1,81 @@
+"""Stage 5, train: a scikit-learn MLPClassifier per arm on the training vectors.
+
+Models are persisted with skops (no pickle) as ``pretrained.skops`` and ``no_pretraining.skops``,
+beside ``metadata.json`` (config, classes, iterations, input artifact hashes). :func:`load_model`
+accepts only the exact types fewlabel writes and refuses anything else with a clear error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from fewlabel import store
+from fewlabel.config import ClassifierConfig
+from fewlabel.errors import UserError
+from fewlabel.stage import stage
+from tasks.vectorize import ARMS, matrix_of
+
+TRUSTED = [
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+]
+
+
+def make_classifier(config: ClassifierConfig) -> Pipeline:
+    """Optional standardization, then the MLP, as configured."""
+    params = config.model_dump(exclude={"standardize"})
+    steps = [("scale", StandardScaler())] if config.standardize else []
+    return Pipeline([*steps, ("mlp", MLPClassifier(**params))])
+
+
+def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool]:
+    """(fitted pipeline, converged?)."""
+    model = make_classifier(config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(X, y)
+    return model, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+def load_model(data: bytes, origin: str):
+    """A model written by :func:`train`; any other type inside the file is refused."""
+    try:
+        untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED)
+        if untrusted:
+            raise UserError(
+                f"{origin} contains types fewlabel never writes ({', '.join(sorted(untrusted))}): "
+                "refusing to load it; retrain to get a clean model"
+            )
+        return sio.loads(data, trusted=TRUSTED)
+    except UserError:
+        raise
+    except Exception as exc:  # skops raises many types for a damaged file
+        raise UserError(f"{origin} is not a readable fewlabel model ({exc}); retrain it") from None
+
+
+@stage("train")
+def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
+    """Fit one classifier per arm; write the models and their metadata."""
+    table = store.read_table(vectorize, "train.parquet")
+    y = np.asarray(table["label"].to_pylist(), dtype=object)
+    stats = {}
+    for arm in ARMS:
+        model, converged = fit(matrix_of(table, arm), y, config)
+        (out / f"{arm}.skops").write_bytes(sio.dumps(model))
+        stats[arm] = {"iterations": int(model[-1].n_iter_), "converged": converged}
+    store.write_json(out, "metadata.json", {
+        "config": config.model_dump(mode="json"),
+        "classes": [str(c) for c in model.classes_],
+        "train_rows": len(y),
+        "inputs": {"vectorize": vectorize["sha256"]},
+        "fits": stats,
+    })
+    return {"classes": [str(c) for c in model.classes_], "train_rows": len(y), **stats}
