@@ -79,8 +79,12 @@ def _fingerprint(config: DataConfig) -> dict[str, str]:
     return {str(path): store.sha256_file(path) for path in files}
 
 
+SCHEMA = pa.schema([("text", pa.string()), ("label", pa.string()), ("origin", pa.string()), ("row", pa.int64())])
+
+
 def _table(frame: pd.DataFrame, columns: list[str]) -> pa.Table:
-    return pa.Table.from_pandas(frame[columns].reset_index(drop=True), preserve_index=False)
+    """The frame's columns as plain Arrow types (no pandas metadata: readable by any Parquet reader)."""
+    return pa.table({c: pa.array(frame[c].tolist(), SCHEMA.field(c).type) for c in columns})
 
 
 @stage("ingest", fingerprint=lambda config: _fingerprint(config))

@@ -35,7 +35,7 @@ def tokenize_en(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
         texts = pc.utf8_lower(texts)
     texts = pc.replace_substring_regex(texts, r"[^\pL\pM\pN']+", " ")
     texts = pc.replace_substring_regex(texts, r"(^|\s)'+|'+(\s|$)", " ")
-    return pc.utf8_split_whitespace(texts)
+    return pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts))
 
 
 TOKENIZERS: dict[str, Callable[[pa.Array, bool], pa.ListArray]] = {"en": tokenize_en}
@@ -73,7 +73,7 @@ def tokenize(texts: pa.Array, config: PreprocessConfig) -> pa.ListArray:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     tokens = TOKENIZERS[config.language](texts, config.lowercase)
-    return filter_tokens(tokens, stopword_set(config), config.min_token_length)
+    return filter_tokens(tokens, stopword_set(config) | {""}, config.min_token_length)
 
 
 def split_lines(table: pa.Table) -> pa.Table:

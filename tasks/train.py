@@ -7,7 +7,10 @@ accepts only the exact types fewlabel writes and refuses anything else with a cl
 
 from __future__ import annotations
 
+import io
+import json
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,17 @@ TRUSTED = [
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
 ]
+ALLOWED = {
+    *(("builtins", c) for c in ("dict", "list", "str", "tuple", "int", "float", "bool", "NoneType")),
+    *(("numpy", c) for c in ("ndarray", "float64", "float32", "int64", "int32", "bool_", "str_", "dtype")),
+    ("numpy.random.mtrand", "RandomState"),
+    ("sklearn.pipeline", "Pipeline"),
+    ("sklearn.preprocessing._data", "StandardScaler"),
+    ("sklearn.preprocessing._label", "LabelBinarizer"),
+    ("sklearn.neural_network._multilayer_perceptron", "MLPClassifier"),
+    *(("sklearn.neural_network._stochastic_optimizers", t.rsplit(".", 1)[1]) for t in TRUSTED),
+}
+"""Every (module, class) a fewlabel model file may contain; anything else is refused unloaded."""
 
 
 def make_classifier(config: ClassifierConfig) -> Pipeline:
@@ -45,20 +59,37 @@ def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipelin
     return model, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
-def load_model(data: bytes, origin: str):
-    """A model written by :func:`train`; any other type inside the file is refused."""
+def types_in(data: bytes) -> set[tuple[str, str]]:
+    """Every (module, class) named in a skops file's schema, read without loading anything."""
+    found, stack = set(), [json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node:
+                found.add((node.get("__module__"), node["__class__"]))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def load_model(data: bytes, origin: str) -> Pipeline:
+    """A model written by :func:`train`; a file naming any other type is refused before loading."""
     try:
-        untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED)
-        if untrusted:
+        unexpected = types_in(data) - ALLOWED
+        if unexpected:
             raise UserError(
-                f"{origin} contains types fewlabel never writes ({', '.join(sorted(untrusted))}): "
-                "refusing to load it; retrain to get a clean model"
+                f"{origin} contains types fewlabel never writes "
+                f"({', '.join(sorted(f'{m}.{c}' for m, c in unexpected))}): refusing to load it; retrain"
             )
-        return sio.loads(data, trusted=TRUSTED)
+        model = sio.loads(data, trusted=TRUSTED)
     except UserError:
         raise
-    except Exception as exc:  # skops raises many types for a damaged file
+    except Exception as exc:  # zipfile, json and skops raise many types for a damaged file
         raise UserError(f"{origin} is not a readable fewlabel model ({exc}); retrain it") from None
+    if not isinstance(model, Pipeline):
+        raise UserError(f"{origin} holds a {type(model).__name__}, not a fewlabel model: retrain it")
+    return model
 
 
 @stage("train")

@@ -1,0 +1,79 @@
+"""Shared fixtures: a project-local Prefect home per session, a data folder per test, tiny configs."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before anything imports prefect: a private Prefect home, no telemetry, patient server start.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="fewlabel-test-prefect-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+
+TINY = [
+    "data.source=tiny",
+    "word2vec.vector_size=16",
+    "word2vec.epochs=2",
+    "classifier.max_iter=60",
+    "evaluate.bootstrap=200",
+]
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A temporary Prefect server for the whole session; subprocesses reach it by PREFECT_API_URL."""
+    from prefect.settings import get_current_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        url = str(get_current_settings().api.url)
+        os.environ["PREFECT_API_URL"] = url
+        yield url
+        os.environ.pop("PREFECT_API_URL", None)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    monkeypatch.setenv("FEWLABEL_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def tiny_config():
+    from fewlabel.config import load_config
+
+    def make(*overrides):
+        return load_config(None, [*TINY, *overrides])
+
+    return make
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def labeled_csv(path: Path, n_per_class: int = 6, classes=("good", "bad")) -> Path:
+    words = {"good": "great wonderful fine lovely", "bad": "awful terrible poor dull"}
+    rows = ["text,label"]
+    for label in classes:
+        for i in range(n_per_class):
+            rows.append(f"\"the film was {words.get(label, label)} number {i}\",{label}")
+    return write(path, "\n".join(rows) + "\n")
+
+
+def unlabeled_txt(path: Path, lines: int = 40) -> Path:
+    base = ["the film was great and wonderful", "the film was awful and terrible",
+            "a fine lovely story", "a dull poor plot", "number one two three film"]
+    return write(path, "\n".join(base[i % len(base)] + f" {i % 7}" for i in range(lines)) + "\n")

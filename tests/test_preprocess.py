@@ -1,0 +1,62 @@
+import pyarrow as pa
+import pytest
+
+from fewlabel.config import PreprocessConfig
+from fewlabel.errors import UserError
+from tasks.preprocess import NEGATIONS, filter_tokens, split_lines, stopword_set, tokenize
+
+
+@pytest.mark.parametrize("text, tokens", [
+    ("Hello, World!", ["hello", "world"]),
+    ("it's not   GOOD... don't", ["it's", "not", "good", "don't"]),
+    ("'quoted' words", ["quoted", "words"]),
+    ("café naïve 21st", ["café", "naïve", "21st"]),
+    ("", []),
+    ("!!! ???", []),
+])
+def test_tokenize_default(text, tokens):
+    assert tokenize(pa.array([text]), PreprocessConfig()).to_pylist() == [tokens]
+
+
+def test_english_stopwords_keep_negations_by_default():
+    config = PreprocessConfig(stopwords="english")
+    got = tokenize(pa.array(["this is not the best film and no one cares"]), config).to_pylist()
+    assert got == [["not", "best", "film", "no", "cares"]]
+    assert "not" in stopword_set(config.model_copy(update={"keep_negations": False}))
+    assert not (stopword_set(config) & NEGATIONS)
+
+
+def test_custom_stopwords_and_min_length():
+    config = PreprocessConfig(stopwords=["Film"], min_token_length=3)
+    assert tokenize(pa.array(["A film of an age"]), config).to_pylist() == [["age"]]
+
+
+def test_filter_tokens_keeps_list_boundaries():
+    tokens = pa.array([["a", "x"], [], ["x"], ["b", "c", "x"]])
+    assert filter_tokens(tokens, frozenset({"x"})).to_pylist() == [["a"], [], [], ["b", "c"]]
+
+
+def test_split_lines_keeps_origin():
+    table = pa.table({"text": ["one\ntwo\r\n\nthree", "four"], "origin": ["a", "b"], "row": [1, 2]})
+    got = split_lines(table)
+    assert got["text"].to_pylist() == ["one", "two", "three", "four"]
+    assert got["row"].to_pylist() == [1, 1, 1, 2]
+
+
+def test_preprocess_stage_schema_and_all_stopwords_error(data_dir, tmp_path):
+    from fewlabel import store
+    from fewlabel.config import DataConfig
+    from tasks.ingest import ingest
+    from tasks.preprocess import preprocess
+
+    from .conftest import labeled_csv, unlabeled_txt
+
+    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")),
+                        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt")))
+    ingested = ingest.fn(config)
+    ref = preprocess.fn(ingested, PreprocessConfig())
+    table = store.read_table(ref, "train.parquet")
+    assert table.schema.field("tokens").type == pa.list_(pa.string())
+    everything = sorted(set(sum(table["tokens"].to_pylist(), [])))
+    with pytest.raises(UserError, match="every token .* was removed by preprocess.stopwords"):
+        preprocess.fn(ingested, PreprocessConfig(stopwords=everything, keep_negations=False))

@@ -1,0 +1,63 @@
+import json
+
+import pyarrow as pa
+import pytest
+
+from fewlabel import store
+
+
+def build_ok(out):
+    store.write_table(out, "t.parquet", pa.table({"x": [1, 2, 3]}))
+    return {"rows": 3}
+
+
+def test_materialize_writes_manifest_and_reads_back(data_dir):
+    ref = store.materialize("ingest", "fewlabel-ingest-abc123", build_ok)
+    assert ref["stats"] == {"rows": 3}
+    assert store.read_table(ref, "t.parquet")["x"].to_pylist() == [1, 2, 3]
+    manifest = json.loads((data_dir / ref["path"] / "manifest.json").read_text())
+    assert manifest["files"]["t.parquet"] == store.sha256_file(data_dir / ref["path"] / "t.parquet")
+
+
+def test_existing_intact_artifact_is_reused(data_dir):
+    store.materialize("ingest", "fewlabel-ingest-k", build_ok)
+    calls = []
+    store.materialize("ingest", "fewlabel-ingest-k", lambda out: calls.append(1) or build_ok(out))
+    assert calls == []
+
+
+def test_failed_build_leaves_nothing(data_dir):
+    def boom(out):
+        build_ok(out)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.materialize("ingest", "fewlabel-ingest-k", boom)
+    leftovers = [p for p in (data_dir / "raw").iterdir() if not p.name.endswith(".lock")]
+    assert leftovers == []
+    assert store.load_ref("ingest", "fewlabel-ingest-k") is None
+
+
+@pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "manifest"])
+def test_damaged_artifact_is_detected_and_rebuilt(data_dir, damage):
+    ref = store.materialize("ingest", "fewlabel-ingest-k", build_ok)
+    path = data_dir / ref["path"] / "t.parquet"
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:10])
+    elif damage == "alter":
+        path.write_bytes(path.read_bytes()[:-1] + b"x")
+    elif damage == "delete":
+        path.unlink()
+    else:
+        (data_dir / ref["path"] / "manifest.json").write_text("{not json")
+    assert store.load_ref("ingest", "fewlabel-ingest-k") is None
+    if damage != "manifest":
+        with pytest.raises(store.CorruptArtifact, match="t.parquet"):
+            store.read_table(ref, "t.parquet")
+    rebuilt = store.materialize("ingest", "fewlabel-ingest-k", build_ok)
+    assert store.read_table(rebuilt, "t.parquet").num_rows == 3
+
+
+def test_canonical_hash_ignores_key_order():
+    assert store.canonical_hash({"a": 1, "b": [1, 2]}) == store.canonical_hash({"b": [1, 2], "a": 1})
+    assert store.canonical_hash({"a": 1}) != store.canonical_hash({"a": 2})
