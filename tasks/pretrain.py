@@ -94,6 +94,7 @@ def pretrain(out: Path, preprocess: store.Ref, config: Word2VecConfig) -> dict:
     store.write_table(out, "vectors.parquet", vectors_table(model, config.vector_size))
     store.write_table(out, "baseline_vectors.parquet", vectors_table(baseline, config.vector_size))
     model.callbacks, model.hashfxn = (), hash  # loadable by plain gensim, without fewlabel
+    model.lifecycle_events, model.total_train_time = None, 0.0  # no clock readings: same training, same bytes
     model.save(str(out / "word2vec.model"))
     return {
         "corpus_sentences": len(corpus),

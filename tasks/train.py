@@ -59,6 +59,39 @@ def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipelin
     return model, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
+def dump_model(model: Pipeline) -> bytes:
+    """skops bytes made canonical: memo ids renumbered, arrays named by content, fixed timestamps.
+
+    skops names array files and memo entries after ``id()`` and stamps the current time; without
+    this, retraining the same model would give new bytes and needlessly rerun everything downstream.
+    """
+    source = zipfile.ZipFile(io.BytesIO(sio.dumps(model)))
+    entries = {info.filename: source.read(info) for info in source.infolist()}
+    schema = json.loads(entries.pop("schema.json"))
+    files = {name: f"{store.sha256_bytes(data)[:24]}{Path(name).suffix}" for name, data in entries.items()}
+    ids: dict[int, int] = {}
+
+    def canonical(node):
+        if isinstance(node, list):
+            return [canonical(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: canonical(value) for key, value in node.items()}
+        if "__id__" in node:
+            node["__id__"] = ids.setdefault(node["__id__"], len(ids) + 1)
+        if isinstance(node.get("file"), str) and node["file"] in files:
+            node["file"] = files[node["file"]]
+        return node
+
+    out_files = {"schema.json": json.dumps(canonical(schema)).encode()}
+    out_files.update({files[name]: data for name, data in entries.items()})
+    target = io.BytesIO()
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for name in sorted(out_files):
+            out.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), out_files[name])
+    return target.getvalue()
+
+
 def types_in(data: bytes) -> set[tuple[str, str]]:
     """Every (module, class) named in a skops file's schema, read without loading anything."""
     found, stack = set(), [json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))]
@@ -100,7 +133,7 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     stats = {}
     for arm in ARMS:
         model, converged = fit(matrix_of(table, arm), y, config)
-        (out / f"{arm}.skops").write_bytes(sio.dumps(model))
+        (out / f"{arm}.skops").write_bytes(dump_model(model))
         stats[arm] = {"iterations": int(model[-1].n_iter_), "converged": converged}
     store.write_json(out, "metadata.json", {
         "config": config.model_dump(mode="json"),

@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from fewlabel.config import ClassifierConfig, EvaluateConfig
 from fewlabel.errors import UserError
 from tasks.evaluate import compare, majority_label, score
-from tasks.train import fit, load_model, make_classifier
+from tasks.train import TRUSTED, dump_model, fit, load_model, make_classifier
 
 
 def blobs(n=40, seed=0):
@@ -26,11 +26,14 @@ def test_classifier_learns_separable_data(hidden, standardize):
     assert model[-1].hidden_layer_sizes == hidden and model[-1].activation == "logistic"
 
 
-def test_model_round_trip_through_skops():
+def test_model_round_trip_through_skops_with_stable_bytes():
     X, y = blobs()
     model, _ = fit(X, y, ClassifierConfig(max_iter=50))
-    loaded = load_model(sio.dumps(model), "m.skops")
+    data = dump_model(model)
+    loaded = load_model(data, "m.skops")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_array_equal(sio.loads(data, trusted=TRUSTED).predict_proba(X), model.predict_proba(X))
+    assert dump_model(fit(X, y, ClassifierConfig(max_iter=50))[0]) == data  # same fit, same bytes
 
 
 @pytest.mark.parametrize("payload, named", [
