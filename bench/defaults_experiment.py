@@ -68,6 +68,8 @@ REPRESENTATIONS: dict[str, tuple[dict, dict]] = {
     "epochs20": ({}, {"epochs": 20}),
     "min_count5": ({}, {"min_count": 5}),
     "cbow_epochs20": ({}, {"sg": 0, "epochs": 20}),
+    "epochs20_min_count5": ({}, {"epochs": 20, "min_count": 5}),
+    "epochs40": ({}, {"epochs": 40}),
 }
 
 # Classifiers: the MLP grid (hidden (32,), logistic, adam: the project's defaults otherwise) and one

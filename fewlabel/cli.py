@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from fewlabel.errors import UserError
@@ -152,6 +153,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     project_environment()
+    # the train stage records each fit's iterations and convergence in its stats and report
+    warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")
     try:
         return args.func(args)
     except UserError as exc:

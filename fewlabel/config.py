@@ -106,6 +106,16 @@ class EvaluateConfig(Section):
     seed: int = Field(0, ge=0)
 
 
+class CurveConfig(Section):
+    """The learning-curve sweep: labels per class and random label draws per point."""
+
+    labels_per_class: list[PositiveInt | Literal["all"]] = [2, 4, 8, 16, 32, 64, "all"]
+    draws: PositiveInt = 10
+    seed: int = Field(0, ge=0)
+    tfidf_C: float = Field(1.0, gt=0, description="inverse regularization of the TF-IDF + LR baseline")
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
 class Config(Section):
     """The whole run: one section per stage."""
 
@@ -115,6 +125,7 @@ class Config(Section):
     vectorize: VectorizeConfig = VectorizeConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    curve: CurveConfig = CurveConfig()
 
     @field_validator("*", mode="before")
     @classmethod

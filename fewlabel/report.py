@@ -109,3 +109,35 @@ def publish(summary: dict, metrics: dict) -> None:
                           description="Test metrics with and without pretraining")
     create_markdown_artifact(markdown=run_markdown(summary, metrics), key="fewlabel-report",
                              description="fewlabel run report")
+
+
+def curve_markdown(summary: dict) -> str:
+    """The learning curve as a markdown table: mean accuracy [interval] per method and point."""
+    rows = summary["curve"]
+    points = list(dict.fromkeys(str(r["n_per_class"]) for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cell = {(r["method"], str(r["n_per_class"])): r for r in rows}
+    lines = ["| method | " + " | ".join(points) + " |", "|---|" + "---:|" * len(points)]
+    for m in methods:
+        values = [cell.get((m, p)) for p in points]
+        lines.append(f"| {m} | " + " | ".join(
+            f"{100 * v['mean']:.1f} [{100 * v['ci_low']:.1f}, {100 * v['ci_high']:.1f}]" if v else "–"
+            for v in values) + " |")
+    draws = max(r["draws"] for r in rows) if rows else 0
+    note = f"Mean test accuracy (%) over {draws} label draws per point, with 95% t-intervals."
+    if summary["skipped"]:
+        note += f" Skipped (not enough labels): {', '.join(summary['skipped'])}."
+    return "\n".join(["# fewlabel learning curve", "", note, "", *lines, ""])
+
+
+def publish_curve(summary: dict, png: bytes) -> None:
+    """Curve table, markdown summary and plot as Prefect artifacts."""
+    import base64
+
+    from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    create_table_artifact(table=summary["curve"], key="fewlabel-curve", description="Learning curve summary")
+    create_markdown_artifact(markdown=curve_markdown(summary) + f"\n![learning curve]({url})\n",
+                             key="fewlabel-curve-report", description="fewlabel learning curve")
+    create_image_artifact(image_url=url, key="fewlabel-curve-plot", description="Accuracy against labels per class")

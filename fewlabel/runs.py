@@ -21,14 +21,15 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_run(record: dict) -> Path:
-    """Save ``runs/<flow_run_id>.json`` and point ``runs/latest.json`` at it."""
+def write_run(record: dict, latest: bool = True) -> Path:
+    """Save ``runs/<flow_run_id>.json`` and (for training runs) point ``runs/latest.json`` at it."""
     folder = runs_dir()
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     path = folder / f"{record['flow_run_id']}.json"
     _atomic_write(path, text)
-    _atomic_write(folder / "latest.json", text)
+    if latest:
+        _atomic_write(folder / "latest.json", text)
     return path
 
 
@@ -60,4 +61,25 @@ def finish(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_
     record = {**summary, "config": config.model_dump(mode="json"), "refs": refs}
     summary["run_record"] = str(write_run(record))
     report.publish(summary, metrics)
+    return summary
+
+
+def finish_curve(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_id: str) -> dict:
+    """Record a learning-curve run and publish its table, report and plot."""
+    from fewlabel import report
+
+    summary_ref = refs["curve-report"]
+    curve = store.read_json(summary_ref, "summary.json")
+    summary = {
+        "flow_run_id": flow_run_id,
+        "stages": states,
+        "curve": curve,
+        "artifacts": {s: str(store.data_dir() / r["path"]) for s, r in refs.items()},
+        "plot": str(store.artifact_path(summary_ref, "curve.png")),
+        "table": str(store.artifact_path(summary_ref, "curve.parquet")),
+        "skipped": summary_ref["stats"]["skipped"],
+    }
+    write_run({**summary, "kind": "curve", "config": config.model_dump(mode="json"), "refs": refs},
+              latest=False)
+    report.publish_curve(summary, store.read_bytes(summary_ref, "curve.png"))
     return summary

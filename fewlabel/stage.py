@@ -38,6 +38,8 @@ def _jsonable(value: Any) -> Any:
         return value.model_dump(mode="json")
     if isinstance(value, dict) and "sha256" in value and "stage" in value:
         return {"artifact": value["stage"], "sha256": value["sha256"]}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
     return value
 
 
@@ -48,14 +50,30 @@ def code_version(module_name: str) -> str:
     return store.canonical_hash({"source": source, "libs": {lib: version(lib) for lib in LIBRARIES}})
 
 
-def stage_key(stage: str, module: str, params: dict[str, Any], fingerprint: Callable | None) -> str:
-    payload = {
+def lineage(stage: str, module: str, params: dict[str, Any], fingerprint: Callable | None) -> dict:
+    """Everything a stage's output depends on: code, config section, input artifacts and files."""
+    return {
         "stage": stage,
         "code": code_version(module),
         "params": {name: _jsonable(value) for name, value in sorted(params.items())},
         "inputs": fingerprint(**params) if fingerprint else None,
     }
-    return f"fewlabel-{stage}-{store.canonical_hash(payload)}"
+
+
+def stage_key(stage: str, module: str, params: dict[str, Any], fingerprint: Callable | None) -> str:
+    return key_of(lineage(stage, module, params, fingerprint))
+
+
+def key_of(lineage: dict) -> str:
+    return f"fewlabel-{lineage['stage']}-{store.canonical_hash(lineage)}"
+
+
+def refreshing() -> bool:
+    """True inside a task run asked to ignore its cache (``refresh_cache``, e.g. ``--from-stage``)."""
+    from prefect.context import TaskRunContext
+
+    ctx = TaskRunContext.get()
+    return bool(ctx and ctx.task.refresh_cache)
 
 
 @dataclass
@@ -102,8 +120,10 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
         @functools.wraps(build)
         def run(*args, **kwargs) -> store.Ref:
             bound = inspect.Signature(params).bind(*args, **kwargs).arguments
-            key = stage_key(name, build.__module__, bound, fingerprint)
-            return store.materialize(name, key, lambda out: build(out, **bound))
+            origin = lineage(name, build.__module__, bound, fingerprint)
+            return store.materialize(
+                name, key_of(origin), lambda out: build(out, **bound), lineage=origin, force=refreshing()
+            )
 
         run.__signature__ = signature.replace(parameters=params, return_annotation=store.Ref)
         return task(
@@ -118,3 +138,19 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
         )
 
     return decorate
+
+
+class Steps:
+    """What a flow composes with: calls stage tasks in order, keeping each one's Ref and state name."""
+
+    def __init__(self):
+        self.refs: dict[str, store.Ref] = {}
+        self.states: dict[str, str] = {}
+
+    def __call__(self, task, *args, name: str | None = None) -> store.Ref:
+        return self.collect(task(*args, return_state=True), name or task.name)
+
+    def collect(self, state, name: str) -> store.Ref:
+        self.states[name] = state.name
+        self.refs[name] = state.result()
+        return self.refs[name]

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ LAYERS = {
     "vectorize": "features",
     "train": "models",
     "evaluate": "reports",
+    "curve": "reports",
+    "curve-report": "reports",
 }
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -117,21 +120,40 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def materialize(stage: str, key: str, build: Callable[[Path], dict[str, Any]]) -> Ref:
+def fault_point(stage: str) -> None:
+    """Test hook: ``FEWLABEL_FAULT=<stage>:fail`` raises, ``<stage>:pause`` sleeps (to be killed).
+
+    Placed after a stage has computed and written its files but before they are committed, the
+    worst moment for a crash. Unset (always, outside tests), it does nothing.
+    """
+    target, _, action = os.environ.get("FEWLABEL_FAULT", "").partition(":")
+    if target != stage:
+        return
+    if action == "pause":
+        (data_dir() / f".paused-{stage}").touch()
+        time.sleep(600)
+    raise RuntimeError(f"injected failure in stage {stage} (FEWLABEL_FAULT)")
+
+
+def materialize(
+    stage: str, key: str, build: Callable[[Path], dict[str, Any]], lineage: dict | None = None, force: bool = False
+) -> Ref:
     """Return the artifact for (stage, key), building it with ``build(tmp_folder) -> stats`` if needed.
 
     The folder appears under its final name only once every file and the manifest are written and
-    synced; a failure (or a kill) leaves at most a ``.tmp-`` folder that nothing reads.
+    synced; a failure (or a kill) leaves at most a ``.tmp-`` folder that nothing reads. ``force``
+    rebuilds even an intact artifact; ``lineage`` (what it was computed from) goes in the manifest.
     """
     final = stage_dir(stage, key)
     with locked(final.parent / f".{final.name}.lock"):
-        ref = _load_manifest(final)
+        ref = None if force else _load_manifest(final)
         if ref is not None:
             return ref
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
             stats = build(tmp)
+            fault_point(stage)
             files = {}
             for path in sorted(tmp.iterdir()):
                 with open(path, "rb") as fh:
@@ -144,6 +166,7 @@ def materialize(stage: str, key: str, build: Callable[[Path], dict[str, Any]]) -
                 "files": files,
                 "sha256": canonical_hash(files),
                 "stats": stats,
+                "lineage": lineage,
             }
             (tmp / MANIFEST).write_text(json.dumps(ref, indent=2, sort_keys=True), encoding="utf-8")
             _fsync_dir(tmp)

@@ -7,6 +7,7 @@ from prefect.runtime import flow_run
 
 from fewlabel import runs
 from fewlabel.config import Config
+from fewlabel.stage import Steps
 from tasks.evaluate import evaluate
 from tasks.ingest import ingest
 from tasks.preprocess import preprocess
@@ -18,18 +19,11 @@ from tasks.vectorize import vectorize
 @flow(name="fewlabel-train", description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, "
       "and measure what pretraining bought.")
 def train_flow(config: Config = Config()) -> dict:
-    refs, states = {}, {}
-
-    def step(task, *args):
-        state = task(*args, return_state=True)
-        states[task.name] = state.name
-        refs[task.name] = state.result()
-        return refs[task.name]
-
+    step = Steps()
     ingested = step(ingest, config.data)
     tokens = step(preprocess, ingested, config.preprocess)
     vectors = step(pretrain, tokens, config.word2vec)
     features = step(vectorize, tokens, vectors, config.vectorize)
     models = step(train, features, config.classifier)
     step(evaluate, features, models, config.evaluate)
-    return runs.finish(config, refs, states, str(flow_run.id))
+    return runs.finish(config, step.refs, step.states, str(flow_run.id))

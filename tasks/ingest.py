@@ -75,8 +75,12 @@ def subsample(train: pd.DataFrame, n: int | None, seed: int) -> tuple[pd.DataFra
 
 
 def _fingerprint(config: DataConfig) -> dict[str, str]:
-    files = readers.source_files(config.source, config.unlabeled_path, config.labeled_path, config.test_path)
-    return {str(path): store.sha256_file(path) for path in files}
+    """Content hashes of the input files; a problem with them is left for the stage to report."""
+    try:
+        files = readers.source_files(config.source, config.unlabeled_path, config.labeled_path, config.test_path)
+        return {str(path): store.sha256_file(path) for path in files}
+    except (UserError, OSError) as exc:
+        return {"unreadable": str(exc)}
 
 
 SCHEMA = pa.schema([("text", pa.string()), ("label", pa.string()), ("origin", pa.string()), ("row", pa.int64())])

@@ -97,18 +97,35 @@ CASES = ["missing file", "unreadable format", "bad parquet", "missing column", "
          "too many labels per class"]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_gives_one_clear_line_and_no_partial_artifact(prefect_api, tmp_path, case):
-    pairs, fragment, layer = files_case(tmp_path, case)
-    done = fewlabel("run", *sets(*pairs), cwd=tmp_path)
-    assert done.returncode == 2, done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and fragment in last, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stdout == ""
+def assert_clean_failure(tmp_path, stdout, stderr, fragment, layer):
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and fragment in last, stderr
+    assert stdout == ""
     data = tmp_path / "data"
     assert not [p for p in data.rglob(".tmp-*")]  # no torn folder left behind
     assert not (data / layer).exists() or not any(p.is_dir() for p in (data / layer).iterdir())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_gives_one_clear_line_and_no_partial_artifact(prefect_api, tmp_path, monkeypatch, capfd, case):
+    """In-process for speed (the subprocess tests below check the real exit status and stderr)."""
+    from fewlabel.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEWLABEL_DATA_DIR", str(tmp_path / "data"))
+    pairs, fragment, layer = files_case(tmp_path, case)
+    assert main(["run", *sets(*pairs)]) == 2
+    out, err = capfd.readouterr()
+    assert_clean_failure(tmp_path, out, err, fragment, layer)
+
+
+@pytest.mark.parametrize("case", ["unreadable format", "non utf-8", "corpus too small"])
+def test_bad_input_exit_status_of_the_real_command(prefect_api, tmp_path, case):
+    pairs, fragment, layer = files_case(tmp_path, case)
+    done = fewlabel("run", *sets(*pairs), cwd=tmp_path, PREFECT_LOGGING_LEVEL="INFO")
+    assert done.returncode == 2, done.stderr
+    assert_clean_failure(tmp_path, done.stdout, done.stderr, fragment, layer)
+    assert "Traceback" not in done.stderr and "Error encountered" not in done.stderr
 
 
 def test_bad_config_lists_valid_keys(tmp_path):

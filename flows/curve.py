@@ -1,0 +1,35 @@
+"""The learning-curve flow: pretrain once, then every point of the curve over repeated label draws."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from fewlabel import runs
+from fewlabel.config import Config
+from fewlabel.stage import Steps
+from tasks.curve import curve_point, curve_report
+from tasks.ingest import ingest
+from tasks.preprocess import preprocess
+from tasks.pretrain import pretrain
+from tasks.vectorize import vectorize
+
+
+@flow(name="fewlabel-curve", description="Accuracy against labels per class, with and without pretraining, "
+      "against TF-IDF + LR and the majority class, over repeated label draws.")
+def curve_flow(config: Config = Config()) -> dict:
+    step = Steps()
+    ingested = step(ingest, config.data.model_copy(update={"labels_per_class": None}))
+    tokens = step(preprocess, ingested, config.preprocess)
+    vectors = step(pretrain, tokens, config.word2vec)
+    features = step(vectorize, tokens, vectors, config.vectorize)
+    futures = {
+        n: curve_point.submit(features, tokens, n, config.classifier, config.word2vec, config.curve)
+        for n in config.curve.labels_per_class
+    }
+    points = []
+    for n, future in futures.items():
+        future.wait()
+        points.append(step.collect(future.state, f"curve-{n}"))
+    step(curve_report, points, config.curve)
+    return runs.finish_curve(config, step.refs, step.states, str(flow_run.id))

@@ -1,0 +1,170 @@
+"""Learning curve: accuracy against labels per class, over repeated random label draws.
+
+One task per point (N labels per class) runs every draw of four methods on the same labels and the
+same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage), no
+pretraining (Word2Vec retrained on the drawn sentences only), TF-IDF + logistic regression, and the
+majority class. ``curve-report`` gathers the points into a tidy table, a summary with mean, std and
+t-intervals, and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+from fewlabel import stats, store
+from fewlabel.config import ClassifierConfig, CurveConfig, Word2VecConfig
+from fewlabel.stage import stage
+from tasks.evaluate import majority_label
+from tasks.pretrain import fit_word2vec, vectors_table
+from tasks.train import fit
+from tasks.vectorize import average, embedding, matrix_of
+
+METHODS = {
+    "pretrained": "pretrained Word2Vec + MLP",
+    "no_pretraining": "no pretraining + MLP",
+    "tfidf_lr": "TF-IDF + logistic regression",
+    "majority": "majority class",
+}
+log = logging.getLogger(__name__)
+
+
+def draw(labels: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of n examples per class (all of them for None)."""
+    if n is None:
+        return np.arange(len(labels))
+    picks = [rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c in np.unique(labels)]
+    return np.sort(np.concatenate(picks))
+
+
+def _identity(tokens):
+    return tokens
+
+
+def predict_all(train: dict, test: dict, idx: np.ndarray, classifier: ClassifierConfig,
+                word2vec: Word2VecConfig, curve: CurveConfig, seed: int) -> dict[str, np.ndarray]:
+    """Test predictions of every method trained on the examples ``idx``."""
+    y = train["labels"][idx]
+    classifier = classifier.model_copy(update={"random_state": seed})
+    pretrained, _ = fit(train["vectors"][idx], y, classifier)
+    sentences = [train["tokens"][i] for i in idx]
+    vocabulary, matrix = embedding(vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size))
+    own_train, _ = average(pa.array(sentences, pa.list_(pa.string())), vocabulary, matrix)
+    own_test, _ = average(test["token_array"], vocabulary, matrix)
+    baseline, _ = fit(own_train, y, classifier)
+    tfidf = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
+    lr = LogisticRegression(C=curve.tfidf_C, max_iter=2000).fit(tfidf.fit_transform(sentences), y)
+    return {
+        "pretrained": pretrained.predict(test["vectors"]),
+        "no_pretraining": baseline.predict(own_test),
+        "tfidf_lr": lr.predict(tfidf.transform(test["tokens"])),
+        "majority": np.full(len(test["labels"]), majority_label(list(y)), dtype=object),
+    }
+
+
+def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
+    table = store.read_table(features, f"{split}.parquet", ["label", "pretrained"])
+    token_array = store.read_table(tokens, f"{split}.parquet", ["tokens"])["tokens"].combine_chunks()
+    return {
+        "labels": np.asarray(table["label"].to_pylist(), dtype=object),
+        "vectors": matrix_of(table, "pretrained"),
+        "tokens": token_array.to_pylist(),
+        "token_array": token_array,
+    }
+
+
+@stage("curve")
+def curve_point(
+    out: Path, features: store.Ref, tokens: store.Ref, labels_per_class: int | str,
+    classifier: ClassifierConfig, word2vec: Word2VecConfig, curve: CurveConfig,
+) -> dict:
+    """Every draw of every method at one point of the curve; writes ``points.parquet``."""
+    train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
+    n = None if labels_per_class == "all" else int(labels_per_class)
+    smallest = int(pd.Series(train["labels"]).value_counts().min())
+    rows = []
+    if n is not None and n > smallest:
+        log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
+    else:
+        for d in range(curve.draws):
+            seed = curve.seed * 100_003 + d
+            idx = draw(train["labels"], n, np.random.default_rng([seed, n or 0]))
+            for method, pred in predict_all(train, test, idx, classifier, word2vec, curve, seed).items():
+                rows.append({
+                    "method": method, "point": str(labels_per_class), "labels": len(idx), "draw": d,
+                    "accuracy": float(accuracy_score(test["labels"], pred)),
+                    "macro_f1": float(f1_score(test["labels"], pred, average="macro", zero_division=0)),
+                })
+    schema = pa.schema([("method", pa.string()), ("point", pa.string()), ("labels", pa.int64()),
+                        ("draw", pa.int64()), ("accuracy", pa.float64()), ("macro_f1", pa.float64())])
+    store.write_table(out, "points.parquet", pa.Table.from_pylist(rows, schema=schema))
+    classes = len(np.unique(train["labels"]))
+    return {"point": str(labels_per_class), "rows": len(rows), "skipped": not rows, "classes": classes}
+
+
+def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataFrame:
+    """Mean, std and t-interval of accuracy per (method, point)."""
+    out = []
+    for (method, point), group in points.groupby(["method", "point"], sort=False):
+        mean, std, low, high = stats.mean_interval(group["accuracy"].to_numpy(), confidence)
+        out.append({
+            "method": method, "n_per_class": point, "labels": int(group["labels"].iloc[0]),
+            "mean": mean, "std": std, "ci_low": low, "ci_high": high, "draws": len(group),
+            "macro_f1_mean": float(group["macro_f1"].mean()),
+        })
+    frame = pd.DataFrame(out)
+    frame["x"] = frame["labels"] / classes
+    return frame.sort_values(["method", "x"]).reset_index(drop=True)
+
+
+def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
+    """Accuracy against labels per class (log scale), one line and interval band per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for method in METHODS:
+        part = summary[summary["method"] == method]
+        if part.empty:
+            continue
+        ax.plot(part["x"], part["mean"], marker="o", label=METHODS[method])
+        ax.fill_between(part["x"], part["ci_low"], part["ci_high"], alpha=0.2)
+    ax.set_xscale("log", base=2)
+    ticks = summary.drop_duplicates("x").sort_values("x")
+    ax.set_xticks(ticks["x"], [str(p) for p in ticks["n_per_class"]])
+    ax.set_xlabel("labels per class")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
+@stage("curve-report")
+def curve_report(out: Path, points: list[store.Ref], curve: CurveConfig) -> dict:
+    """Tidy table, summary (Parquet + JSON), plot."""
+    frames = [store.read_table(ref, "points.parquet").to_pandas() for ref in points]
+    tidy = pd.concat(frames, ignore_index=True)
+    summary = summarize(tidy, points[0]["stats"]["classes"], curve.confidence)
+    store.write_table(out, "curve.parquet", pa.Table.from_pandas(tidy, preserve_index=False))
+    store.write_table(out, "summary.parquet", pa.Table.from_pandas(summary, preserve_index=False))
+    records = [
+        {"method": r.method, "n_per_class": r.n_per_class if r.n_per_class == "all" else int(r.n_per_class),
+         "mean": r.mean, "std": r.std, "ci_low": r.ci_low, "ci_high": r.ci_high, "draws": int(r.draws)}
+        for r in summary.itertuples()
+    ]
+    store.write_json(out, "summary.json", records)
+    plot(summary, out / "curve.png", f"fewlabel learning curve ({curve.draws} draws, {curve.confidence:.0%} CI)")
+    return {"points": sorted(set(tidy["point"])), "rows": len(tidy),
+            "skipped": [ref["stats"]["point"] for ref in points if ref["stats"]["skipped"]]}
