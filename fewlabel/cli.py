@@ -70,6 +70,22 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_curve(args) -> int:
+    config = _config(args)
+    from flows.curve import curve_flow
+
+    _quiet_user_errors()
+    summary = curve_flow(config)
+    if args.json:
+        print(json.dumps({"curve": summary["curve"], "plot": summary["plot"], "table": summary["table"]}))
+    else:
+        from fewlabel.report import curve_markdown
+
+        print(curve_markdown(summary))
+        print(f"plot: {summary['plot']}\ntable: {summary['table']}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from flows.predict import predict_flow
 
@@ -132,6 +148,10 @@ def parser() -> argparse.ArgumentParser:
     run = with_config(sub.add_parser("run", help="run the training flow and print the result"))
     run.add_argument("--json", action="store_true", help="print the result as one JSON line last")
     run.set_defaults(func=cmd_run)
+
+    curve = with_config(sub.add_parser("curve", help="learning curve: accuracy against labels per class"))
+    curve.add_argument("--json", action="store_true", help="print the curve as one JSON line last")
+    curve.set_defaults(func=cmd_curve)
 
     pred = sub.add_parser("predict", help="classify new texts with a trained run")
     pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line)")

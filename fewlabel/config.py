@@ -50,17 +50,27 @@ class DataConfig(Section):
 class PreprocessConfig(Section):
     """Tokenization and stopword removal."""
 
-    language: Literal["en"] = "en"
+    language: str = Field("en", description="tokenizer: en, zh (jieba), or one you register")
     lowercase: bool = True
-    stopwords: Literal["none", "english"] | list[str] = Field(
+    stopwords: Literal["none", "english", "iso"] | list[str] = Field(
         "none",
-        description="none, english (scikit-learn's list) or your own list of words",
+        description="none, english (scikit-learn's list), iso (stopwords-iso for the language) or your own list",
     )
     keep_negations: bool = Field(True, description="never remove not/no/never/... (they carry sentiment)")
     min_token_length: PositiveInt = 1
     split_lines: bool = Field(
         True, description="unlabeled documents are split at line breaks into one sentence per line"
     )
+
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        from fewlabel.tokenizers import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"unknown language {value!r}; known: {', '.join(sorted(LANGUAGES))}")
+        return value
 
 
 class Word2VecConfig(Section):

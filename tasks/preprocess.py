@@ -1,57 +1,33 @@
 """Stage 2, preprocess: tokenize, lowercase, remove stopwords (negations kept by default).
 
-Tokenization runs as Arrow compute kernels over whole columns (no per-sentence Python loop) and
-the tokenizer is chosen by language from :data:`TOKENIZERS`, so another language is one function
-``(pa.Array of str, lowercase) -> pa.ListArray``. Writes ``unlabeled|train|test.parquet`` with a
+The tokenizer is chosen by ``preprocess.language`` from :mod:`fewlabel.tokenizers` (English runs
+as Arrow compute kernels over whole columns; Chinese is segmented with jieba). Writes ``unlabeled|train|test.parquet`` with a
 ``tokens`` column of ``list<string>``; the unlabeled documents are first split into lines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import store
+from fewlabel import store, tokenizers
 from fewlabel.config import PreprocessConfig
 from fewlabel.errors import UserError
 from fewlabel.stage import stage
 
-NEGATIONS = frozenset(
-    "no not nor never none nobody nothing nowhere neither cannot without "
-    "don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't couldn't shouldn't "
-    "hasn't haven't hadn't mustn't n't".split()
-)
 SPLITS = ("unlabeled", "train", "test")
-
-
-def tokenize_en(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
-    """Words of letters, marks and digits, keeping inner apostrophes (``don't``)."""
-    texts = pc.utf8_normalize(texts, form="NFKC")
-    if lowercase:
-        texts = pc.utf8_lower(texts)
-    texts = pc.replace_substring_regex(texts, r"[^\pL\pM\pN']+", " ")
-    texts = pc.replace_substring_regex(texts, r"(^|\s)'+|'+(\s|$)", " ")
-    return pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts))
-
-
-TOKENIZERS: dict[str, Callable[[pa.Array, bool], pa.ListArray]] = {"en": tokenize_en}
 
 
 def stopword_set(config: PreprocessConfig) -> frozenset[str]:
     """The words to drop: a named list or the user's own, minus negations if they are kept."""
-    if config.stopwords == "none":
-        words = frozenset()
-    elif config.stopwords == "english":
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        words = frozenset(ENGLISH_STOP_WORDS)
+    if isinstance(config.stopwords, str):
+        words = tokenizers.stopwords(config.stopwords, config.language)
     else:
         words = frozenset(w.lower() if config.lowercase else w for w in config.stopwords)
-    return words - NEGATIONS if config.keep_negations else words
+    return words - tokenizers.LANGUAGES[config.language].negations if config.keep_negations else words
 
 
 def filter_tokens(tokens: pa.ListArray, drop: frozenset[str], min_length: int = 1) -> pa.ListArray:
@@ -72,7 +48,7 @@ def tokenize(texts: pa.Array, config: PreprocessConfig) -> pa.ListArray:
     """The full text-to-tokens transformation of a column, as configured."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    tokens = TOKENIZERS[config.language](texts, config.lowercase)
+    tokens = tokenizers.LANGUAGES[config.language].tokenize(texts, config.lowercase)
     return filter_tokens(tokens, stopword_set(config) | {""}, config.min_token_length)
 
 

@@ -3,7 +3,8 @@ import pytest
 
 from fewlabel.config import PreprocessConfig
 from fewlabel.errors import UserError
-from tasks.preprocess import NEGATIONS, filter_tokens, split_lines, stopword_set, tokenize
+from fewlabel.tokenizers import LANGUAGES
+from tasks.preprocess import filter_tokens, split_lines, stopword_set, tokenize
 
 
 @pytest.mark.parametrize("text, tokens", [
@@ -23,7 +24,7 @@ def test_english_stopwords_keep_negations_by_default():
     got = tokenize(pa.array(["this is not the best film and no one cares"]), config).to_pylist()
     assert got == [["not", "best", "film", "no", "cares"]]
     assert "not" in stopword_set(config.model_copy(update={"keep_negations": False}))
-    assert not (stopword_set(config) & NEGATIONS)
+    assert not (stopword_set(config) & LANGUAGES["en"].negations)
 
 
 def test_custom_stopwords_and_min_length():
@@ -60,3 +61,22 @@ def test_preprocess_stage_schema_and_all_stopwords_error(data_dir, tmp_path):
     everything = sorted(set(sum(table["tokens"].to_pylist(), [])))
     with pytest.raises(UserError, match="every token .* was removed by preprocess.stopwords"):
         preprocess.fn(ingested, PreprocessConfig(stopwords=everything, keep_negations=False))
+
+
+def test_chinese_segmentation_and_stopwords():
+    texts = pa.array(["这部电影真的不好看！", "我很喜欢这个故事。", ""])
+    tokens = tokenize(texts, PreprocessConfig(language="zh")).to_pylist()
+    assert tokens[0] == ["这部", "电影", "真的", "不", "好看"]
+    assert "喜欢" in tokens[1] and "。" not in tokens[1]
+    assert tokens[2] == []
+    filtered = tokenize(texts, PreprocessConfig(language="zh", stopwords="iso")).to_pylist()
+    assert "不" in filtered[0]  # a negation, kept although stopwords-iso lists it
+    assert "的" not in sum(filtered, []) and "很" not in filtered[1]
+
+
+def test_unknown_language_lists_the_known_ones():
+    from fewlabel.config import load_config
+    from fewlabel.errors import UserError
+
+    with pytest.raises(UserError, match="unknown language 'xx'; known: en, zh"):
+        load_config(None, ["preprocess.language=xx"])
