@@ -27,6 +27,7 @@ from prefect.tasks import exponential_backoff
 from pydantic import BaseModel
 
 from fewlabel import store
+from fewlabel.errors import UserError
 
 LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas")
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
@@ -140,17 +141,60 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
     return decorate
 
 
-class Steps:
-    """What a flow composes with: calls stage tasks in order, keeping each one's Ref and state name."""
+class StageFailed(RuntimeError):
+    """A stage failed for a reason that is not the user's input: the flow run fails naming it."""
 
-    def __init__(self):
+
+@dataclass(frozen=True)
+class Wiring:
+    """One stage of a pipeline: its task, the upstream stages it reads and its config section."""
+
+    task: Any
+    inputs: tuple[str, ...] = ()
+    section: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    def args(self, refs: dict[str, store.Ref], config: BaseModel) -> list:
+        return [refs[name] for name in self.inputs] + [getattr(config, self.section)]
+
+
+class Steps:
+    """What a flow composes with: runs stage tasks in order, keeping each one's Ref and state name.
+
+    From ``from_stage`` on, stages ignore their cache and recompute (Prefect's ``refresh_cache``,
+    which the store honours by rebuilding the artifact). A failed stage fails the flow, named.
+    """
+
+    def __init__(self, from_stage: str | None = None):
         self.refs: dict[str, store.Ref] = {}
         self.states: dict[str, str] = {}
+        self.from_stage = from_stage
+        self.refreshing = False
 
     def __call__(self, task, *args, name: str | None = None) -> store.Ref:
-        return self.collect(task(*args, return_state=True), name or task.name)
+        name = name or task.name
+        self.refreshing = self.refreshing or name == self.from_stage
+        if self.refreshing:
+            task = task.with_options(refresh_cache=True)
+        return self.collect(task(*args, return_state=True), name)
+
+    def run(self, pipeline: tuple[Wiring, ...], config: BaseModel) -> dict[str, store.Ref]:
+        names = [w.name for w in pipeline]
+        if self.from_stage is not None and self.from_stage not in names:
+            raise UserError(f"unknown stage {self.from_stage!r} for --from-stage; stages: {', '.join(names)}")
+        for wiring in pipeline:
+            self(wiring.task, *wiring.args(self.refs, config))
+        return self.refs
 
     def collect(self, state, name: str) -> store.Ref:
         self.states[name] = state.name
+        if not state.is_completed():
+            exc = state.result(raise_on_failure=False)
+            if isinstance(exc, UserError):
+                raise type(exc)(f"stage {name}: {exc}") from None
+            raise StageFailed(f"stage {name} failed: {type(exc).__name__}: {exc}") from exc
         self.refs[name] = state.result()
         return self.refs[name]

@@ -8,21 +8,18 @@ from prefect.runtime import flow_run
 from fewlabel import runs
 from fewlabel.config import Config
 from fewlabel.stage import Steps
+from flows.train import PIPELINE
 from tasks.curve import curve_point, curve_report
-from tasks.ingest import ingest
-from tasks.preprocess import preprocess
-from tasks.pretrain import pretrain
-from tasks.vectorize import vectorize
 
 
 @flow(name="fewlabel-curve", description="Accuracy against labels per class, with and without pretraining, "
       "against TF-IDF + LR and the majority class, over repeated label draws.")
 def curve_flow(config: Config = Config()) -> dict:
+    """Pretraining and features as in the training flow (with every training label), then the curve."""
     step = Steps()
-    ingested = step(ingest, config.data.model_copy(update={"labels_per_class": None}))
-    tokens = step(preprocess, ingested, config.preprocess)
-    vectors = step(pretrain, tokens, config.word2vec)
-    features = step(vectorize, tokens, vectors, config.vectorize)
+    every_label = config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
+    refs = step.run(PIPELINE[:4], every_label)
+    features, tokens = refs["vectorize"], refs["preprocess"]
     futures = {
         n: curve_point.submit(features, tokens, n, config.classifier, config.word2vec, config.curve)
         for n in config.curve.labels_per_class

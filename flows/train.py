@@ -7,7 +7,7 @@ from prefect.runtime import flow_run
 
 from fewlabel import runs
 from fewlabel.config import Config
-from fewlabel.stage import Steps
+from fewlabel.stage import Steps, Wiring
 from tasks.evaluate import evaluate
 from tasks.ingest import ingest
 from tasks.preprocess import preprocess
@@ -16,14 +16,21 @@ from tasks.train import train
 from tasks.vectorize import vectorize
 
 
+PIPELINE = (
+    Wiring(ingest, (), "data"),
+    Wiring(preprocess, ("ingest",), "preprocess"),
+    Wiring(pretrain, ("preprocess",), "word2vec"),
+    Wiring(vectorize, ("preprocess", "pretrain"), "vectorize"),
+    Wiring(train, ("vectorize",), "classifier"),
+    Wiring(evaluate, ("vectorize", "train"), "evaluate"),
+)
+STAGES = tuple(w.name for w in PIPELINE)
+
+
 @flow(name="fewlabel-train", description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, "
       "and measure what pretraining bought.")
-def train_flow(config: Config = Config()) -> dict:
-    step = Steps()
-    ingested = step(ingest, config.data)
-    tokens = step(preprocess, ingested, config.preprocess)
-    vectors = step(pretrain, tokens, config.word2vec)
-    features = step(vectorize, tokens, vectors, config.vectorize)
-    models = step(train, features, config.classifier)
-    step(evaluate, features, models, config.evaluate)
+def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict:
+    """Run the six stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
+    step = Steps(from_stage)
+    step.run(PIPELINE, config)
     return runs.finish(config, step.refs, step.states, str(flow_run.id))
