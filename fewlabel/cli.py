@@ -56,10 +56,12 @@ def _config(args):
 
 def cmd_run(args) -> int:
     config = _config(args)
-    from flows.train import train_flow
+    from flows.train import STAGES, train_flow
 
+    if args.from_stage is not None and args.from_stage not in STAGES:
+        raise UserError(f"--from-stage {args.from_stage!r}: not a stage; stages: {', '.join(STAGES)}")
     _quiet_user_errors()
-    summary = train_flow(config)
+    summary = train_flow(config, from_stage=args.from_stage)
     if args.json:
         keys = ("flow_run_id", "stages", "metrics", "artifacts", "report", "run_record")
         print(json.dumps({k: summary[k] for k in keys}))
@@ -67,6 +69,39 @@ def cmd_run(args) -> int:
         from fewlabel.report import run_text
 
         print(run_text(summary))
+    return 0
+
+
+def cmd_plan(args) -> int:
+    """Print, without running anything, what `fewlabel run` would recompute and why."""
+    config = _config(args)
+    from fewlabel import runs
+    from fewlabel.plan import plan
+    from flows.train import PIPELINE
+
+    try:
+        last = runs.read_run("latest")
+    except UserError:
+        last = None
+    rows = plan(PIPELINE, config, last)
+    if args.json:
+        print(json.dumps({"plan": rows}))
+    else:
+        width = max(len(r["stage"]) for r in rows)
+        for r in rows:
+            print(f"{r['stage']:<{width}}  {r['action']:<6}  {r['why']}")
+    return 0
+
+
+def cmd_gc(args) -> int:
+    from fewlabel import runs
+
+    removed = runs.collect_garbage(args.keep, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for path in removed["paths"]:
+        print(f"{verb} {path}")
+    print(f"{verb} {len(removed['paths'])} items, {removed['bytes'] / 2**20:.1f} MiB; "
+          f"kept the artifacts of the {removed['kept_runs']} most recent runs")
     return 0
 
 
@@ -147,7 +182,20 @@ def parser() -> argparse.ArgumentParser:
 
     run = with_config(sub.add_parser("run", help="run the training flow and print the result"))
     run.add_argument("--json", action="store_true", help="print the result as one JSON line last")
+    run.add_argument("--from-stage", metavar="STAGE",
+                     help="recompute this stage and all after it, reusing the earlier ones")
     run.set_defaults(func=cmd_run)
+
+    plan = with_config(sub.add_parser("plan", help="show which stages a run would reuse or recompute, and why"))
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(func=cmd_plan)
+
+    cache = sub.add_parser("cache", help="manage stored artifacts")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    gc = cache_sub.add_parser("gc", help="remove artifacts that no kept run references")
+    gc.add_argument("--keep", type=int, default=5, metavar="N", help="keep the N most recent runs (default 5)")
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    gc.set_defaults(func=cmd_gc)
 
     curve = with_config(sub.add_parser("curve", help="learning curve: accuracy against labels per class"))
     curve.add_argument("--json", action="store_true", help="print the curve as one JSON line last")

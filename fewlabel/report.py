@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 METHOD_NAMES = {
@@ -141,3 +142,36 @@ def publish_curve(summary: dict, png: bytes) -> None:
     create_markdown_artifact(markdown=curve_markdown(summary) + f"\n![learning curve]({url})\n",
                              key="fewlabel-curve-report", description="fewlabel learning curve")
     create_image_artifact(image_url=url, key="fewlabel-curve-plot", description="Accuracy against labels per class")
+
+
+def lineage_markdown(record: dict) -> str:
+    """The run's lineage: code version, and per stage its artifact hash, inputs and row counts."""
+    code = record["code_version"]
+    lines = [
+        f"# Lineage of run {record['flow_run_id']}",
+        "",
+        f"fewlabel {code['fewlabel']}, commit `{code['git_commit'] or 'unknown'}`"
+        + (" (with uncommitted changes)" if code["git_modified"] else ""),
+        "",
+        "| stage | state | artifact | sha256 | inputs | counts |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stage, item in record["lineage"].items():
+        inputs = ", ".join(
+            f"{name}={value['sha256'][:12]}" if isinstance(value, dict) and "sha256" in value else name
+            for name, value in (item["inputs"] or {}).items()
+        )
+        files = item["source_files"] or {}
+        if files:
+            inputs += "; files: " + ", ".join(f"{Path(p).name}={h[:12]}" for p, h in files.items())
+        counts = ", ".join(f"{k}={v}" for k, v in item["stats"].items() if isinstance(v, int))
+        lines.append(f"| {stage} | {record['stages'].get(stage, '')} | `{item['path']}` | `{item['sha256'][:12]}` "
+                     f"| {inputs} | {counts} |")
+    return "\n".join(lines) + "\n"
+
+
+def publish_lineage(record: dict) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(markdown=lineage_markdown(record), key="fewlabel-lineage",
+                             description="Inputs, config, code version, artifact hashes and counts of this run")

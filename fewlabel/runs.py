@@ -44,6 +44,34 @@ def read_run(run: str = "latest") -> dict:
         raise UserError(f"run record {path} is not valid JSON ({exc}); pass another --run") from None
 
 
+def code_version() -> dict:
+    """fewlabel's version and, in a git checkout, the commit (with a flag if files were modified)."""
+    import subprocess
+
+    from fewlabel import __version__
+
+    here = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    return {"fewlabel": __version__, "git_commit": commit, "git_modified": dirty}
+
+
+def lineage_of(refs: dict[str, store.Ref]) -> dict:
+    """Per stage: artifact path and hash, what it was computed from, and its row counts."""
+    return {
+        stage: {"path": ref["path"], "sha256": ref["sha256"], "files": ref["files"],
+                "code": (ref.get("lineage") or {}).get("code"),
+                "inputs": (ref.get("lineage") or {}).get("params"),
+                "source_files": (ref.get("lineage") or {}).get("inputs"), "stats": ref["stats"]}
+        for stage, ref in refs.items()
+    }
+
+
 def finish(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_id: str) -> dict:
     """Record a finished training run and publish its report; returns the run summary."""
     from fewlabel import report
@@ -58,9 +86,11 @@ def finish(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_
         "stats": {s: r["stats"] for s, r in refs.items()},
         "metrics_detail": metrics,
     }
-    record = {**summary, "config": config.model_dump(mode="json"), "refs": refs}
+    record = {**summary, "kind": "train", "config": config.model_dump(mode="json"), "refs": refs,
+              "code_version": code_version(), "lineage": lineage_of(refs)}
     summary["run_record"] = str(write_run(record))
     report.publish(summary, metrics)
+    report.publish_lineage(record)
     return summary
 
 
@@ -83,3 +113,54 @@ def finish_curve(config, refs: dict[str, store.Ref], states: dict[str, str], flo
               latest=False)
     report.publish_curve(summary, store.read_bytes(summary_ref, "curve.png"))
     return summary
+
+
+def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.0) -> dict:
+    """Remove artifacts that none of the ``keep`` most recent runs (nor ``latest``) references.
+
+    Also removes older run records, leftovers of interrupted writes (``.tmp-``/``.trash-`` folders
+    older than ``stale_after`` seconds) and Prefect cache records whose artifact is gone.
+    """
+    import shutil
+    import time
+
+    if keep < 1:
+        raise UserError(f"--keep {keep}: keep at least 1 run")
+    folder = runs_dir()
+    records = sorted((p for p in folder.glob("*.json") if p.name != "latest.json"),
+                     key=lambda p: p.stat().st_mtime, reverse=True) if folder.exists() else []
+    kept, dropped = records[:keep], records[keep:]
+    referenced = set()
+    for path in [*kept, folder / "latest.json"]:
+        if path.exists():
+            referenced |= {ref["path"] for ref in json.loads(path.read_text(encoding="utf-8"))["refs"].values()}
+    root, now, doomed = store.data_dir(), time.time(), list(dropped)
+    for layer in sorted(set(store.LAYERS.values())):
+        for item in sorted((root / layer).glob("*")) if (root / layer).is_dir() else []:
+            if not item.is_dir():
+                continue
+            if item.name.startswith((".tmp-", ".trash-")):
+                if now - item.stat().st_mtime > stale_after:
+                    doomed.append(item)
+            elif str(item.relative_to(root)) not in referenced:
+                doomed.append(item)
+    size = sum(f.stat().st_size for d in doomed for f in ([d] if d.is_file() else d.rglob("*")) if f.is_file())
+    if not dry_run:
+        for item in doomed:
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+        _forget_missing_records()
+    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": len(kept)}
+
+
+def _forget_missing_records() -> None:
+    """Drop Prefect cache records of fewlabel stages whose artifact folder no longer exists."""
+    from prefect.settings import get_current_settings
+
+    storage = Path(get_current_settings().results.local_storage_path)
+    for record in storage.glob("fewlabel-*") if storage.exists() else []:
+        stage = record.name[len("fewlabel-"):].rsplit("-", 1)[0]
+        if stage in store.LAYERS and not store.stage_dir(stage, record.name).exists():
+            record.unlink(missing_ok=True)

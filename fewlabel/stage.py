@@ -133,6 +133,9 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
             cache_policy=StagePolicy(stage=name, module=build.__module__, fingerprint=fingerprint),
             result_serializer="json",
             persist_result=True,
+            # records live only on disk, where the policy can drop a stale one; an in-memory copy
+            # would outlive it in a long-lived process (a worker, a notebook, the test session)
+            cache_result_in_memory=False,
             retries=retries,
             retry_delay_seconds=exponential_backoff(backoff_factor=2),
             retry_condition_fn=_retry_transient,
