@@ -8,7 +8,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install data run test clean
+.PHONY: install data run test server deploy worker clean
 
 install: $(STAMP)
 
@@ -28,6 +28,16 @@ run: $(STAMP) $(MR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+server: $(STAMP)
+	$(BIN)/fewlabel server --port $(or $(PORT),4200)
+
+deploy: $(STAMP)
+	$(BIN)/prefect work-pool inspect fewlabel >/dev/null 2>&1 || $(BIN)/prefect work-pool create fewlabel --type process
+	$(BIN)/prefect --no-prompt deploy --all --prefect-file deployments/prefect.yaml
+
+worker: $(STAMP)
+	$(BIN)/prefect worker start --pool fewlabel
 
 clean:
 	rm -rf .prefect data/raw data/intermediate data/embeddings data/features data/models data/reports data/runs

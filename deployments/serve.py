@@ -1,0 +1,40 @@
+"""Serve fewlabel's flows from one long-running process (``fewlabel serve``; Prefect's flow.serve).
+
+- ``fewlabel-train/nightly``: the training flow on a cron schedule (default 02:00 UTC every day) or
+  an interval, with the config given to ``fewlabel serve`` as its default parameters;
+- ``fewlabel-curve/on-demand``: the learning curve, run from the UI or ``prefect deployment run``;
+- ``fewlabel-predict/on-demand``: classify a file with the latest run (``input_path`` required).
+
+For a work pool and workers instead of one process, see ``deployments/prefect.yaml``.
+"""
+
+from __future__ import annotations
+
+from fewlabel.config import Config
+
+NIGHTLY = "0 2 * * *"
+
+
+def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | None = None) -> list:
+    """The three deployments; the training one scheduled by ``interval`` seconds if given, else ``cron``."""
+    from flows.curve import curve_flow
+    from flows.predict import predict_flow
+    from flows.train import train_flow
+
+    parameters = {"config": config.model_dump(mode="json")}
+    schedule = {"interval": interval} if interval else {"cron": cron}
+    return [
+        train_flow.to_deployment(name="nightly", parameters=parameters, tags=["fewlabel"], **schedule,
+                                 description="Retrain on the current unlabeled text and labels"),
+        curve_flow.to_deployment(name="on-demand", parameters=parameters, tags=["fewlabel"],
+                                 description="Learning curve with and without pretraining"),
+        predict_flow.to_deployment(name="on-demand", tags=["fewlabel"],
+                                   description="Classify a file of texts with the latest trained run"),
+    ]
+
+
+def serve(config: Config, cron: str | None = NIGHTLY, interval: float | None = None) -> None:
+    """Register the deployments with the Prefect server and run their flow runs until stopped."""
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*deployments(config, cron, interval))

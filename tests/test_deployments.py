@@ -1,0 +1,96 @@
+"""Deployments on a real local server: register, trigger, schedule, fail in a stage, retry the run."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import TINY
+from .servers import process, prefect_server, wait_until
+
+STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
+        yield url
+
+
+def client_call(url, fn):
+    """Run ``fn(client)`` against the server at ``url``."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: url}):
+        with get_client(sync_client=True) as client:
+            return fn(client)
+
+
+def serve(tmp_path, url, name, *extra, **env):
+    sets = [arg for pair in TINY for arg in ("--set", pair)]
+    return process([sys.executable, "-m", "fewlabel.cli", "serve", *sets, *extra], cwd=tmp_path,
+                   log=tmp_path / f"{name}.log", PREFECT_API_URL=url, FEWLABEL_DATA_DIR=str(tmp_path / "data"),
+                   PREFECT_LOGGING_LEVEL="INFO", **env)
+
+
+def deployment_id(url, name="fewlabel-train/nightly"):
+    def read(client):
+        try:
+            return client.read_deployment_by_name(name).id
+        except Exception:  # not registered yet
+            return None
+
+    return wait_until(lambda: client_call(url, read), 90, f"deployment {name}")
+
+
+def trigger(url, dep_id):
+    return client_call(url, lambda c: c.create_flow_run_from_deployment(dep_id).id)
+
+
+def final_state(url, run_id, timeout=180):
+    def done(client):
+        state = client.read_flow_run(run_id).state
+        return state if state and state.is_final() else None
+
+    return wait_until(lambda: client_call(url, done), timeout, f"flow run {run_id} to finish")
+
+
+def record(tmp_path, run_id):
+    return json.loads((tmp_path / "data" / "runs" / f"{run_id}.json").read_text())
+
+
+def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
+    # 1. the runner's environment makes `train` fail: the flow run fails, naming the stage
+    with serve(tmp_path, server, "serve-faulty", "--cron", "0 0 1 1 *", FEWLABEL_FAULT="train:fail"):
+        dep = deployment_id(server)
+        failed_run = trigger(server, dep)
+        state = final_state(server, failed_run)
+    assert state.is_failed()
+    assert "stage train failed" in state.message
+    names = {d.name for d in client_call(server, lambda c: c.read_deployments())}
+    assert names == {"nightly", "on-demand"}  # train nightly; curve and predict on demand
+    # 2. fixed (no fault) and every 15 s: retry the same flow run; earlier stages come back Cached
+    with serve(tmp_path, server, "serve", "--interval", "15"):
+        retry = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "retry", str(failed_run)],
+                               env={**__import__("os").environ, "PREFECT_API_URL": server},
+                               capture_output=True, text=True, timeout=120)
+        assert retry.returncode == 0, retry.stdout + retry.stderr
+        assert final_state(server, failed_run).is_completed()
+        stages = record(tmp_path, failed_run)["stages"]
+        assert [stages[s] for s in STAGES] == ["Cached"] * 4 + ["Completed"] * 2
+        # 3. a manual trigger of the deployment completes, everything cached
+        again = trigger(server, dep)
+        assert final_state(server, again).is_completed()
+        assert set(record(tmp_path, again)["stages"].values()) == {"Cached"}
+        artifacts = client_call(server, lambda c: c.read_artifacts())
+        keys = {a.key for a in artifacts if a.flow_run_id == again}
+        assert {"fewlabel-metrics", "fewlabel-report", "fewlabel-lineage"} <= keys
+
+        # 4. the interval schedule produces runs that complete on their own
+        def scheduled_completed(client):
+            runs = client.read_flow_runs()
+            return [r for r in runs if r.deployment_id == dep and r.auto_scheduled and r.state.is_completed()]
+
+        assert wait_until(lambda: client_call(server, scheduled_completed), 150, "a scheduled run")
