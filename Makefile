@@ -27,7 +27,7 @@ run: $(STAMP) $(MR)
 	$(BIN)/fewlabel run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 server: $(STAMP)
 	$(BIN)/fewlabel server --port $(or $(PORT),4200)

@@ -79,3 +79,46 @@ def process(cmd: list[str], cwd: Path, log: Path, **env):
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian's postgresql package), if installed."""
+    import glob
+    import shutil
+
+    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
+    return Path(found).parent if found else None
+
+
+@contextmanager
+def postgres(bin_dir: Path):
+    """A throwaway PostgreSQL cluster on a free loopback port with a `prefect` database; yields its URL.
+
+    PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user.
+    """
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="fewlabel-pg-", dir="/tmp"))
+    port = free_port()
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+
+    def run(*cmd):
+        subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True, timeout=120)
+
+    try:
+        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start", "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1")
+        psql = ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+        subprocess.run([*psql, "-c", "CREATE DATABASE prefect"], check=True, capture_output=True, timeout=60)
+        subprocess.run([*psql, "-d", "prefect", "-c", "CREATE EXTENSION IF NOT EXISTS pg_trgm"], check=True,
+                       capture_output=True, timeout=60)
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect", [*psql, "-d", "prefect"]
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
