@@ -113,6 +113,9 @@ def cmd_server(args) -> int:
             "PREFECT_SERVER_API_AUTH_STRING (and PREFECT_API_AUTH_STRING for clients) first"
         )
     url = f"http://{args.host}:{args.port}"
+    # the UI finds the API through these settings, not through --port
+    os.environ.update(PREFECT_SERVER_API_HOST=args.host, PREFECT_SERVER_API_PORT=str(args.port),
+                      PREFECT_UI_API_URL=f"{url}/api")
     print(f"Prefect UI: {url}   point runs at it with: export PREFECT_API_URL={url}/api", flush=True)
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", args.host, "--port", str(args.port)]
     os.execv(sys.executable, cmd)
@@ -254,6 +257,43 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_PREFECT_UNREACHABLE = 3
+
+
+def _lost_prefect_api(exc: BaseException) -> str | None:
+    """The Prefect API's URL if ``exc`` (or an exception it came from) is a failed connection to it."""
+    import httpx
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, httpx.TransportError):
+            from prefect.settings import get_current_settings
+
+            return str(get_current_settings().api.url or "(temporary server)")
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _drop_undeliverable_prefect_telemetry() -> None:
+    """Forget queued Prefect events and log lines: at exit Prefect would retry each one for seconds
+    against a server that is gone. Best effort, through Prefect internals that may change."""
+    import queue
+
+    try:
+        from prefect._internal.concurrency.services import _active_services
+    except ImportError:
+        return
+    for service in list(_active_services):
+        pending = getattr(service, "_queue", None)
+        while isinstance(pending, queue.Queue):
+            try:
+                pending.get_nowait()
+            except queue.Empty:
+                break
+            pending.task_done()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     project_environment()
@@ -264,6 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception as exc:
+        url = _lost_prefect_api(exc)
+        if url is None:
+            raise
+        from fewlabel.store import data_dir
+
+        _drop_undeliverable_prefect_telemetry()
+        print(f"error: lost the connection to the Prefect server at {url} ({type(exc).__name__}: {exc}); "
+              f"the stages that finished are kept in {data_dir()} and the next run reuses them: restart "
+              "the server (or unset PREFECT_API_URL to use a temporary one) and run again", file=sys.stderr)
+        return EXIT_PREFECT_UNREACHABLE
 
 
 if __name__ == "__main__":
