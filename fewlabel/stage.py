@@ -9,11 +9,13 @@ behind it is still intact on disk; if not, it drops the stale cache record so th
 
 from __future__ import annotations
 
+import ast
 import errno
 import functools
+import importlib
+import importlib.util
 import inspect
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -44,11 +46,41 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+PROJECT = ("fewlabel", "tasks")
+MECHANICS = {"fewlabel.config", "fewlabel.stage", "fewlabel.errors", "fewlabel.progress"}
+"""Modules that never change what a stage computes (config values are hashed as parameters)."""
+
+
+def project_imports(module_name: str) -> set[str]:
+    """The project modules ``module_name`` imports, directly or not (outside MECHANICS)."""
+    seen, todo = set(), [module_name]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in MECHANICS:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(inspect.getsource(importlib.import_module(name)))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    todo.append(full if importlib.util.find_spec(node.module) and _is_module(full) else node.module)
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.split(".")[0] in PROJECT]
+    return seen - set(PROJECT)
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @functools.cache
 def code_version(module_name: str) -> str:
-    """Hash of a stage module's source and of the library versions it computes with."""
-    source = inspect.getsource(sys.modules[module_name])
-    return store.canonical_hash({"source": source, "libs": {lib: version(lib) for lib in LIBRARIES}})
+    """Hash of a stage module's source, of the project modules it uses, and of library versions."""
+    sources = {name: inspect.getsource(importlib.import_module(name)) for name in sorted(project_imports(module_name))}
+    return store.canonical_hash({"sources": sources, "libs": {lib: version(lib) for lib in LIBRARIES}})
 
 
 def lineage(stage: str, module: str, params: dict[str, Any], fingerprint: Callable | None) -> dict:

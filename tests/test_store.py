@@ -61,3 +61,12 @@ def test_damaged_artifact_is_detected_and_rebuilt(data_dir, damage):
 def test_canonical_hash_ignores_key_order():
     assert store.canonical_hash({"a": 1, "b": [1, 2]}) == store.canonical_hash({"b": [1, 2], "a": 1})
     assert store.canonical_hash({"a": 1}) != store.canonical_hash({"a": 2})
+
+
+def test_a_stage_code_version_covers_the_project_modules_it_uses():
+    from fewlabel.stage import project_imports
+
+    assert project_imports("tasks.ingest") >= {"tasks.ingest", "fewlabel.readers", "fewlabel.store"}
+    assert "fewlabel.tokenizers" in project_imports("tasks.preprocess")
+    assert "fewlabel.readers" not in project_imports("tasks.train")
+    assert "fewlabel.config" not in project_imports("tasks.evaluate")  # config values are hashed as inputs
