@@ -261,7 +261,7 @@ EXIT_PREFECT_UNREACHABLE = 3
 
 
 def _lost_prefect_api(exc: BaseException) -> str | None:
-    """The Prefect API's URL if ``exc`` (or an exception it came from) is a failed connection to it."""
+    """The Prefect API's URL if ``exc`` (or an exception it came from) failed to reach that API."""
     import httpx
 
     seen: set[int] = set()
@@ -311,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         from fewlabel.store import data_dir
 
         _drop_undeliverable_prefect_telemetry()
-        print(f"error: lost the connection to the Prefect server at {url} ({type(exc).__name__}: {exc}); "
-              f"the stages that finished are kept in {data_dir()} and the next run reuses them: restart "
-              "the server (or unset PREFECT_API_URL to use a temporary one) and run again", file=sys.stderr)
+        print(f"error: lost the connection to the Prefect server at {url} ({type(exc).__name__}: "
+              f"{exc}); the stages that finished are kept in {data_dir()} and the next run reuses "
+              "them: restart the server (or unset PREFECT_API_URL to use a temporary one) and run "
+              "again", file=sys.stderr)
         return EXIT_PREFECT_UNREACHABLE
 
 

@@ -7,7 +7,8 @@ overridden with ``section.key=value`` strings, and each stage's cache key hashes
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
@@ -44,6 +45,9 @@ class DataConfig(Section):
     seed: int = Field(0, ge=0)
     pool_unused_labels: bool = Field(
         True, description="training sentences left out by labels_per_class join the unlabeled text"
+    )
+    extra_unlabeled: list[Literal["wiki", "lee"]] = Field(
+        [], description="built-in corpora added to the unlabeled text: wiki (gensim's Wikipedia sample), lee (news)"
     )
 
 
@@ -85,13 +89,28 @@ class Word2VecConfig(Section):
     alpha: float = Field(0.025, gt=0)
     epochs: PositiveInt = Field(20, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)")
     workers: PositiveInt = Field(1, description="1 is byte-reproducible; more is faster but varies")
+    corpus_file_from: int = Field(
+        500_000, ge=0,
+        description="train from a LineSentence file (gensim's corpus_file mode: faster, flat memory) when the "
+        "corpus has at least this many sentences; 0: always",
+    )
     seed: int = Field(0, ge=0)
 
 
 class VectorizeConfig(Section):
     """How word vectors become one sentence vector."""
 
-    weighting: Literal["mean"] = "mean"
+    weighting: Literal["mean", "sif", "tfidf"] = Field(
+        "mean", description="mean; sif: a/(a+p(w)); tfidf: log(1/p(w)); p(w) from the Word2Vec corpus counts"
+    )
+    sif_a: float = Field(1e-3, gt=0, description="the a of sif weighting")
+    unit_vectors: bool = Field(False, description="scale every word vector to length 1 before averaging")
+    remove_component: bool = Field(
+        False, description="remove SIF's first principal component, estimated on unlabeled + training text"
+    )
+    pooling: Literal["mean", "mean_max", "mean_max_min"] = Field(
+        "mean", description="concatenate the element-wise max (and min) of the word vectors to the mean"
+    )
 
 
 class ClassifierConfig(Section):
@@ -191,6 +210,35 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
     return validate(raw, source=str(path) if path else "--set")
 
 
+BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _constraints(annotation: Any) -> list[Any]:
+    """The annotated-types metadata inside ``Annotated[...]``, also within unions (``PositiveInt | None``)."""
+    if get_origin(annotation) is Annotated:
+        return list(get_args(annotation)[1:])
+    if get_origin(annotation) in (Union, UnionType):
+        return [c for arm in get_args(annotation) for c in _constraints(arm)]
+    return []
+
+
+def valid_range(loc: tuple[str | int, ...]) -> str | None:
+    """The whole valid range of the setting at a pydantic error ``loc``, e.g. ``> 0 and < 1``."""
+    model: Any = Config
+    annotation, constraints = None, []
+    for part in loc:
+        if isinstance(part, int):  # an item of a list or tuple setting
+            annotation, constraints = next(iter(get_args(annotation)), None), []
+        elif model is not None and part in model.model_fields:
+            field = model.model_fields[part]
+            annotation, constraints = field.annotation, list(field.metadata)
+            model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    bounds = [f"{sign} {getattr(c, name)}" for c in constraints + _constraints(annotation)
+              for name, sign in BOUNDS.items() if getattr(c, name, None) is not None]
+    return " and ".join(bounds) or None
+
+
 def validate(raw: dict[str, Any], source: str = "config") -> Config:
     """Build a Config, turning pydantic's errors into one readable line per problem."""
     try:
@@ -201,6 +249,8 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
             key = ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
                 problems.append(f"unknown key {key!r}")
+            elif err["type"] in RANGE_ERRORS and valid_range(err["loc"]):
+                problems.append(f"{key}: must be {valid_range(err['loc'])} (got {err.get('input')!r})")
             else:
                 problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
         raise UserError(

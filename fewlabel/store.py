@@ -8,6 +8,7 @@ parsing, so a torn or altered file is never read as if it were good.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -123,16 +124,44 @@ def _fsync_dir(folder: Path) -> None:
 def fault_point(stage: str) -> None:
     """Test hook: ``FEWLABEL_FAULT=<stage>:fail`` raises, ``<stage>:pause`` sleeps (to be killed).
 
-    Placed after a stage has computed and written its files but before they are committed, the
-    worst moment for a crash. Unset (always, outside tests), it does nothing.
+    ``<stage>:pause=<seconds>`` sleeps that long, then lets the stage carry on normally. Each pause
+    first touches ``<data>/.paused-<stage>``. Placed after a stage has computed and written its
+    files but before they are committed, the worst moment for a crash. Unset (always, outside
+    tests), it does nothing.
     """
     target, _, action = os.environ.get("FEWLABEL_FAULT", "").partition(":")
     if target != stage:
         return
+    action, _, seconds = action.partition("=")
     if action == "pause":
         (data_dir() / f".paused-{stage}").touch()
-        time.sleep(600)
+        time.sleep(float(seconds) if seconds else 600)
+        if seconds:
+            return
     raise RuntimeError(f"injected failure in stage {stage} (FEWLABEL_FAULT)")
+
+
+NO_ROOM = {
+    errno.ENOSPC: "free space on it",
+    errno.EDQUOT: "free space on it (or raise your disk quota)",
+    errno.EFBIG: "raise the file size limit (ulimit -f)",
+    errno.EROFS: "make it writable",
+    errno.EACCES: "make it writable",
+}
+"""Write errors that repeat until the user acts, and what to do. EIO, EAGAIN... stay OSErrors,
+which Prefect retries (``stage.is_transient``)."""
+
+
+def _cannot_write(exc: OSError) -> UserError | None:
+    """A UserError naming the data folder and the fix, if ``exc`` is the folder refusing writes."""
+    folder = data_dir()
+    where = None if exc.filename is None else Path(os.fsdecode(exc.filename)).resolve()
+    if exc.errno not in NO_ROOM or (where is not None and not where.is_relative_to(folder)):
+        return None
+    return UserError(
+        f"cannot write to the data folder {folder}: {os.strerror(exc.errno)}; "
+        f"{NO_ROOM[exc.errno]}, or set FEWLABEL_DATA_DIR to a writable folder with room"
+    )
 
 
 def materialize(
@@ -143,11 +172,30 @@ def materialize(
     The folder appears under its final name only once every file and the manifest are written and
     synced; a failure (or a kill) leaves at most a ``.tmp-`` folder that nothing reads. ``force``
     rebuilds even an intact artifact; ``lineage`` (what it was computed from) goes in the manifest.
+    A data folder that refuses writes (full, read-only: :data:`NO_ROOM`) raises a UserError naming
+    it; other OSErrors propagate as they are, so Prefect retries the transient ones.
     """
+    try:
+        return _materialize(stage, key, build, lineage, force)
+    except OSError as exc:
+        error = _cannot_write(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _materialize(
+    stage: str, key: str, build: Callable[[Path], dict[str, Any]], lineage: dict | None, force: bool
+) -> Ref:
+    from fewlabel.progress import run_logger
+
     final = stage_dir(stage, key)
     with locked(final.parent / f".{final.name}.lock"):
         ref = None if force else _load_manifest(final)
         if ref is not None:
+            # Prefect's cache had no record of it: typically another run built it while we waited
+            # on the lock (or a run was killed after committing it, before Prefect recorded it)
+            run_logger().info("artifact %s already built (by another run): reusing it", final)
             return ref
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
@@ -179,6 +227,7 @@ def materialize(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    run_logger().info("built artifact %s", final)
     return ref
 
 

@@ -50,7 +50,8 @@ def _normalize(texts: pa.Array, lowercase: bool) -> pa.Array:
 def tokenize_en(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
     """Words of letters, marks and digits, keeping inner apostrophes (``don't``); Arrow kernels only."""
     texts = pc.replace_substring_regex(_normalize(texts, lowercase), r"[^\pL\pM\pN']+", " ")
-    texts = pc.replace_substring_regex(texts, r"(^|\s)'+|'+(\s|$)", " ")
+    texts = pc.replace_substring_regex(texts, r"(^|\s)'+", " ")  # two passes: in "x' 'y" the matches
+    texts = pc.replace_substring_regex(texts, r"'+(\s|$)", " ")  # would share the space (no lookaround in RE2)
     return pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts))
 
 

@@ -5,7 +5,8 @@
                          StandardScaler(), MLPClassifier())
     pipe.fit(texts, labels)
 
-It tokenizes exactly like the preprocess stage and averages exactly like the vectorize stage.
+It tokenizes exactly like the preprocess stage and averages exactly like the vectorize stage (same
+weighting, common-component removal and pooling options).
 """
 
 from __future__ import annotations
@@ -16,57 +17,85 @@ import pyarrow.parquet as pq
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from fewlabel.config import PreprocessConfig
+from fewlabel.config import PreprocessConfig, VectorizeConfig
 from tasks.preprocess import tokenize
-from tasks.vectorize import average, embedding
+from tasks.vectorize import POOLING, counts_of, embedding, first_component, sentence_vectors
 
 
 class AveragedWordVectors(TransformerMixin, BaseEstimator):
-    """Map each text (a string, or a list of tokens) to the mean of its known words' vectors.
+    """Map each text (a string, or a list of tokens) to the (weighted) mean of its known words' vectors.
 
     Args:
-        vectors: a fewlabel ``vectors.parquet`` path (columns token, vector) or gensim KeyedVectors.
+        vectors: a fewlabel ``vectors.parquet`` path (columns token, count, vector) or gensim KeyedVectors.
         lowercase, stopwords, keep_negations, language: tokenization, as in the preprocess config.
+        weighting, sif_a, unit_vectors, remove_component, pooling: as in the vectorize config. sif and tfidf need
+            word counts (the ``count`` column, or the KeyedVectors' ``count`` attribute); the common
+            component is estimated in ``fit`` on the texts given to it (never pass test texts).
     """
 
-    def __init__(self, vectors=None, lowercase=True, stopwords="none", keep_negations=True, language="en"):
+    def __init__(self, vectors=None, lowercase=True, stopwords="none", keep_negations=True, language="en",
+                 weighting="mean", sif_a=1e-3, unit_vectors=False, remove_component=False, pooling="mean"):
         self.vectors = vectors
         self.lowercase = lowercase
         self.stopwords = stopwords
         self.keep_negations = keep_negations
         self.language = language
+        self.weighting = weighting
+        self.sif_a = sif_a
+        self.unit_vectors = unit_vectors
+        self.remove_component = remove_component
+        self.pooling = pooling
 
     def fit(self, X=None, y=None):
-        """Load the word vectors (X and y are not used: the vectors were learned beforehand)."""
+        """Load the word vectors; with ``remove_component``, estimate the common component on X (y unused)."""
         if self.vectors is None:
             raise ValueError("AveragedWordVectors needs vectors: a vectors.parquet path or gensim KeyedVectors")
         if hasattr(self.vectors, "index_to_key"):
+            keys = self.vectors.index_to_key
+            counted = "count" in getattr(self.vectors, "expandos", {})
             table = pa.table({
-                "token": pa.array(self.vectors.index_to_key, pa.string()),
+                "token": pa.array(keys, pa.string()),
+                "count": pa.array([int(self.vectors.get_vecattr(k, "count")) if counted else 0 for k in keys],
+                                  pa.int64()),
                 "vector": pa.FixedSizeListArray.from_arrays(
                     pa.array(np.asarray(self.vectors.vectors, np.float32).ravel()), self.vectors.vector_size),
             })
         else:
-            table = pq.read_table(self.vectors, columns=["token", "vector"])
+            table = pq.read_table(self.vectors)
         self.vocabulary_, self.embedding_ = embedding(table)
+        self.counts_ = counts_of(table)
+        self.vectorize_ = VectorizeConfig(weighting=self.weighting, sif_a=self.sif_a, unit_vectors=self.unit_vectors,
+                                          remove_component=self.remove_component, pooling=self.pooling)
+        if self.weighting != "mean" and (self.counts_ is None or not self.counts_.any()):
+            raise ValueError(f"weighting={self.weighting!r} needs word counts, and these vectors have none")
         self.preprocess_ = PreprocessConfig(
             lowercase=self.lowercase, stopwords=self.stopwords, keep_negations=self.keep_negations,
             language=self.language,
         )
-        self.n_features_out_ = self.embedding_.shape[1]
+        dim = self.embedding_.shape[1]
+        self.n_features_out_ = dim * (1 + len(POOLING[self.pooling]))
+        self.component_ = None
+        if self.remove_component:
+            if X is None:
+                raise ValueError("remove_component=True estimates the common component on the texts passed to fit")
+            self.component_ = first_component(self.transform(X)[:, :dim])
         return self
 
     def transform(self, X) -> np.ndarray:
-        """An (n_texts, vector_size) float32 array; texts without a known word give zeros."""
+        """An (n_texts, n_features_out_) float32 array; texts without a known word give zeros."""
         check_is_fitted(self, "embedding_")
         if isinstance(X, str):
             raise ValueError("X must be a sequence of texts, not a single string")
         items = list(X)
-        if items and all(isinstance(x, (list, tuple)) for x in items):
+        missing = next((i for i, x in enumerate(items) if x is None or (isinstance(x, float) and x != x)), None)
+        if missing is not None:
+            raise ValueError(f"X[{missing}] is {items[missing]!r}, not a text: drop or fill in the missing texts")
+        if items and all(isinstance(x, (list, tuple, np.ndarray)) for x in items):
             tokens = pa.array([list(map(str, x)) for x in items], pa.list_(pa.string()))
         else:
             tokens = tokenize(pa.array([str(x) for x in items], pa.string()), self.preprocess_)
-        vectors, _ = average(tokens, self.vocabulary_, self.embedding_)
+        vectors, _ = sentence_vectors(tokens, self.vocabulary_, self.embedding_, self.counts_, self.vectorize_,
+                                      self.component_)
         return vectors
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

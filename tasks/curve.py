@@ -20,12 +20,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 from fewlabel import stats, store
-from fewlabel.config import ClassifierConfig, CurveConfig, Word2VecConfig
+from fewlabel.config import ClassifierConfig, CurveConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.stage import stage
 from tasks.evaluate import majority_label
 from tasks.pretrain import fit_word2vec, vectors_table
 from tasks.train import fit
-from tasks.vectorize import average, embedding, matrix_of
+from tasks.vectorize import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 
 METHODS = {
     "pretrained": "pretrained Word2Vec + MLP",
@@ -49,15 +49,23 @@ def _identity(tokens):
 
 
 def predict_all(train: dict, test: dict, idx: np.ndarray, classifier: ClassifierConfig,
-                word2vec: Word2VecConfig, curve: CurveConfig, seed: int) -> dict[str, np.ndarray]:
-    """Test predictions of every method trained on the examples ``idx``."""
+                word2vec: Word2VecConfig, curve: CurveConfig, seed: int,
+                vectorize: VectorizeConfig = VectorizeConfig()) -> dict[str, np.ndarray]:
+    """Test predictions of every method trained on the examples ``idx``.
+
+    The no-pretraining arm turns sentences into vectors as the pretrained features were (``vectorize``:
+    weighting from its own corpus counts, common component from the drawn sentences, pooling).
+    """
     y = train["labels"][idx]
     classifier = classifier.model_copy(update={"random_state": seed})
     pretrained, _ = fit(train["vectors"][idx], y, classifier)
     sentences = [train["tokens"][i] for i in idx]
-    vocabulary, matrix = embedding(vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size))
-    own_train, _ = average(pa.array(sentences, pa.list_(pa.string())), vocabulary, matrix)
-    own_test, _ = average(test["token_array"], vocabulary, matrix)
+    table = vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size)
+    own = (*embedding(table), counts_of(table))
+    drawn = pa.array(sentences, pa.list_(pa.string()))
+    component = fit_component(drawn, *own, vectorize)
+    own_train, _ = sentence_vectors(drawn, *own, vectorize, component)
+    own_test, _ = sentence_vectors(test["token_array"], *own, vectorize, component)
     baseline, _ = fit(own_train, y, classifier)
     tfidf = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
     lr = LogisticRegression(C=curve.tfidf_C, max_iter=2000).fit(tfidf.fit_transform(sentences), y)
@@ -88,6 +96,7 @@ def curve_point(
     """Every draw of every method at one point of the curve; writes ``points.parquet``."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
     n = None if labels_per_class == "all" else int(labels_per_class)
+    vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made
     smallest = int(pd.Series(train["labels"]).value_counts().min())
     rows = []
     if n is not None and n > smallest:
@@ -96,7 +105,7 @@ def curve_point(
         for d in range(curve.draws):
             seed = curve.seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([seed, n or 0]))
-            for method, pred in predict_all(train, test, idx, classifier, word2vec, curve, seed).items():
+            for method, pred in predict_all(train, test, idx, classifier, word2vec, curve, seed, vectorize).items():
                 rows.append({
                     "method": method, "point": str(labels_per_class), "labels": len(idx), "draw": d,
                     "accuracy": float(accuracy_score(test["labels"], pred)),

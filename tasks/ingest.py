@@ -35,6 +35,14 @@ def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame |
     return unlabeled, labeled, test
 
 
+def with_extra(unlabeled: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    """The unlabeled text followed by the built-in corpora named in ``data.extra_unlabeled``."""
+    if not extra:
+        return unlabeled
+    parts = [unlabeled[["text", "origin", "row"]]] + [readers.EXTRA_UNLABELED[name]() for name in dict.fromkeys(extra)]
+    return pd.concat(parts, ignore_index=True)
+
+
 def check_classes(labels: pd.Series, where: str, minimum: int = 2) -> None:
     counts = labels.value_counts()
     if len(counts) < 2:
@@ -96,6 +104,7 @@ def ingest(out: Path, config: DataConfig) -> dict:
     """Read, validate and split the data; write the three tables."""
     unlabeled, labeled, test = load(config)
     blank_lines = int(unlabeled.attrs.get("blank_lines", 0))
+    unlabeled = with_extra(unlabeled, config.extra_unlabeled)
     if test is None:
         train, test = split(labeled, config)
     else:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
@@ -44,20 +47,47 @@ class EpochProgress(CallbackAny2Vec):
 
 
 def fit_word2vec(
-    sentences: Sequence[list[str]], config: Word2VecConfig, report: Callable | None = None
+    sentences: Sequence[list[str]] | None, config: Word2VecConfig, report: Callable | None = None,
+    corpus_file: Path | None = None,
 ) -> Word2Vec | None:
-    """A trained model, or None when no word reaches ``min_count``."""
+    """A trained model, or None when no word reaches ``min_count``.
+
+    Either ``sentences`` (lists of tokens) or ``corpus_file`` (one sentence per line, tokens separated
+    by spaces: gensim's corpus_file mode, which streams from disk) is the corpus.
+    """
     model = Word2Vec(
         vector_size=config.vector_size, window=config.window, min_count=config.min_count, sg=config.sg,
         negative=config.negative, sample=config.sample, alpha=config.alpha, workers=config.workers,
         seed=config.seed, hashfxn=stable_hash,
     )
-    model.build_vocab(sentences)
+    source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": sentences}
+    model.build_vocab(**source)
     if not model.wv.index_to_key:
         return None
     callbacks = [EpochProgress(config.epochs, report)] if report else []
-    model.train(sentences, total_examples=model.corpus_count, epochs=config.epochs, callbacks=callbacks)
+    model.train(**source, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+                epochs=config.epochs, callbacks=callbacks)
     return model
+
+
+def write_line_sentences(parts: list[tuple[store.Ref, str]], path: Path, batch: int = 65_536) -> tuple[int, int]:
+    """Stream the token columns into a LineSentence file; (sentences, words) written."""
+    sentences = words = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for ref, split in parts:
+            source = pq.ParquetFile(pa.BufferReader(store.read_bytes(ref, f"{split}.parquet")))
+            for chunk in source.iter_batches(batch_size=batch, columns=["tokens"]):
+                tokens = chunk.column(0)
+                lines = pc.binary_join(tokens, " ").to_pylist()
+                out.write("\n".join(lines) + "\n")
+                sentences += len(lines)
+                words += int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)
+    return sentences, words
+
+
+def corpus_size(ref: store.Ref, splits: tuple[str, ...]) -> int:
+    return sum(pq.ParquetFile(pa.BufferReader(store.read_bytes(ref, f"{s}.parquet"))).metadata.num_rows
+               for s in splits)
 
 
 def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
@@ -80,14 +110,21 @@ def tokens_of(ref: store.Ref, split: str) -> list[list[str]]:
 def pretrain(out: Path, preprocess: store.Ref, config: Word2VecConfig) -> dict:
     """Train the pretrained and the baseline Word2Vec; write their vectors and the model."""
     train = tokens_of(preprocess, "train")
-    corpus = tokens_of(preprocess, "unlabeled") + train
-    words = sum(map(len, corpus))
-    log.info("word2vec on %d sentences, %d words, %d epochs", len(corpus), words, config.epochs)
     tracker = progress.Tracker("word2vec-epochs", "Word2Vec pretraining epochs", config.epochs)
-    model = fit_word2vec(corpus, config, report=tracker.update)
+    if corpus_size(preprocess, ("unlabeled", "train")) >= config.corpus_file_from:
+        with tempfile.TemporaryDirectory(dir=store.data_dir()) as tmp:
+            lines = Path(tmp) / "corpus.txt"
+            sentences, words = write_line_sentences([(preprocess, "unlabeled"), (preprocess, "train")], lines)
+            log.info("word2vec (corpus_file) on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
+            model = fit_word2vec(None, config, report=tracker.update, corpus_file=lines)
+    else:
+        corpus = tokens_of(preprocess, "unlabeled") + train
+        sentences, words = len(corpus), sum(map(len, corpus))
+        log.info("word2vec on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
+        model = fit_word2vec(corpus, config, report=tracker.update)
     if model is None:
         raise UserError(
-            f"the pretraining corpus ({len(corpus)} sentences, {words} words) has no word seen "
+            f"the pretraining corpus ({sentences} sentences, {words} words) has no word seen "
             f"word2vec.min_count={config.min_count} times: add unlabeled text or lower word2vec.min_count"
         )
     baseline = fit_word2vec(train, config)
@@ -97,7 +134,7 @@ def pretrain(out: Path, preprocess: store.Ref, config: Word2VecConfig) -> dict:
     model.lifecycle_events, model.total_train_time = None, 0.0  # no clock readings: same training, same bytes
     model.save(str(out / "word2vec.model"))
     return {
-        "corpus_sentences": len(corpus),
+        "corpus_sentences": sentences,
         "corpus_words": words,
         "vocabulary": len(model.wv),
         "baseline_vocabulary": 0 if baseline is None else len(baseline.wv),

@@ -1,7 +1,10 @@
-"""Stage 4, vectorize: each sentence becomes the average of its known words' vectors.
+"""Stage 4, vectorize: each sentence becomes a weighted average of its known words' vectors.
 
-The average is one sparse matrix product: token ids and 1/len weights in a CSR matrix (sentences x
-vocabulary) times the embedding matrix; no per-sentence loop. A sentence with no known token gets a
+The average is one sparse matrix product: token ids and weights (1/len, times a per-word weight for
+``sif`` or ``tfidf`` weighting) in a CSR matrix (sentences x vocabulary) times the embedding
+matrix; no per-sentence loop. Optionally SIF's common component (estimated from unlabeled and
+training text, never the test split) is removed, and the element-wise max (and min) of the word
+vectors is concatenated (``pooling``), by segment reductions. A sentence with no known token gets a
 zero vector; those are counted and reported. Writes ``train.parquet`` and ``test.parquet`` with the
 label and one vector column per arm: ``pretrained`` and ``no_pretraining``.
 """
@@ -21,6 +24,7 @@ from fewlabel.config import VectorizeConfig
 from fewlabel.stage import stage
 
 ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
+STRINGS = pa.list_(pa.string())
 log = logging.getLogger(__name__)
 
 
@@ -32,19 +36,119 @@ def embedding(table: pa.Table) -> tuple[pa.Array, np.ndarray]:
     return table["token"].combine_chunks(), matrix.astype(np.float32, copy=False)
 
 
-def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray):
-    """(sentence vectors n x dim, known-token count per sentence) for lists of tokens."""
+def word_weights(counts: np.ndarray, weighting: str = "mean", sif_a: float = 1e-3) -> np.ndarray | None:
+    """Per-word weights from corpus counts: None (mean), ``sif`` a/(a+p(w)), ``tfidf`` log(total/count(w)).
+
+    ``counts`` are the word's occurrences in the corpus its vectors were trained on (the ``count``
+    column of a vectors table), never test text; p(w) = count / total. tfidf's idf is estimated from
+    term counts (a corpus line is not a document), so it is log(1 / p(w)).
+    """
+    if weighting == "mean":
+        return None
+    counts = np.asarray(counts, dtype=np.float64)
+    p = counts / max(counts.sum(), 1.0)
+    if weighting == "sif":
+        return (sif_a / (sif_a + p)).astype(np.float32)
+    if weighting == "tfidf":
+        return np.log(1.0 / np.maximum(p, 1e-12)).astype(np.float32)
+    raise ValueError(f"unknown weighting {weighting!r}: mean, sif or tfidf")
+
+
+def _known(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array) -> tuple[int, np.ndarray, np.ndarray]:
+    """(sentences, sentence index, vocabulary id) of every known token, in sentence order."""
     if isinstance(tokens, pa.ChunkedArray):
         tokens = tokens.combine_chunks()
-    n = len(tokens)
     ids = pc.index_in(pc.list_flatten(tokens), value_set=vocabulary)
     known = ids.is_valid()
     rows = pc.list_parent_indices(tokens).filter(known).to_numpy()
-    cols = ids.filter(known).to_numpy()
+    return len(tokens), rows, ids.filter(known).to_numpy()
+
+
+def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
+            weights: np.ndarray | None = None):
+    """(sentence vectors n x dim, known-token count per sentence) for lists of tokens.
+
+    Without ``weights``, the mean of the known words' vectors; with per-word ``weights`` (as from
+    :func:`word_weights`), the sum of weight x vector divided by the known-token count (SIF's form).
+    """
+    n, rows, cols = _known(tokens, vocabulary)
     counts = np.bincount(rows, minlength=n)
-    weights = (1.0 / counts[rows]).astype(np.float32)
-    weighted = sp.csr_matrix((weights, (rows, cols)), shape=(n, len(vocabulary)))
+    values = 1.0 / counts[rows]
+    if weights is not None:
+        values = values * weights[cols]
+    weighted = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=(n, len(vocabulary)))
     return np.asarray(weighted @ matrix, dtype=np.float32), counts
+
+
+def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
+            reductions: tuple[str, ...] = ("max",)) -> np.ndarray:
+    """Element-wise max (and/or min) of the known words' vectors per sentence, n x (dim * len(reductions)).
+
+    Segment reductions over the token vectors in sentence order (``np.maximum.reduceat``); a
+    sentence without a known word gets zeros.
+    """
+    n, rows, cols = _known(tokens, vocabulary)
+    dim = matrix.shape[1]
+    out = np.zeros((n, dim * len(reductions)), np.float32)
+    if len(rows):
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        vectors = matrix[cols]
+        ufuncs = {"max": np.maximum, "min": np.minimum}
+        for i, name in enumerate(reductions):
+            out[rows[starts], i * dim:(i + 1) * dim] = ufuncs[name].reduceat(vectors, starts, axis=0)
+    return out
+
+
+def first_component(vectors: np.ndarray) -> np.ndarray:
+    """The first right singular vector (uncentered, as in SIF) of sentence vectors; zeros if none."""
+    dim = vectors.shape[1]
+    usable = vectors[np.abs(vectors).sum(axis=1) > 0]
+    if len(usable) == 0:
+        return np.zeros(dim, np.float32)
+    _, _, vt = np.linalg.svd(usable.astype(np.float64), full_matrices=False)
+    component = vt[0]
+    return (component * np.sign(component[np.argmax(np.abs(component))])).astype(np.float32)
+
+
+def remove_component(vectors: np.ndarray, component: np.ndarray) -> np.ndarray:
+    """Each vector minus its projection on the unit ``component`` (zero vectors stay zero)."""
+    return (vectors - np.outer(vectors @ component, component)).astype(np.float32)
+
+
+POOLING = {"mean": (), "mean_max": ("max",), "mean_max_min": ("max", "min")}
+
+
+def sentence_vectors(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
+                     config: VectorizeConfig, component: np.ndarray | None = None):
+    """(n x dim', known-token counts): weighted mean, minus ``component`` if given, then the pooled extrema.
+
+    dim' = dim x (1 + number of extrema). ``counts`` are the vocabulary's corpus counts (needed for
+    sif and tfidf weighting). With ``unit_vectors`` every word vector is scaled to length 1 first.
+    """
+    if config.unit_vectors:
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        matrix = (matrix / np.where(norms > 0, norms, 1)).astype(np.float32)
+    weights = None
+    if config.weighting != "mean":
+        if counts is None:
+            raise ValueError(f"vectorize.weighting={config.weighting} needs word counts (the 'count' column)")
+        weights = word_weights(counts, config.weighting, config.sif_a)
+    mean, known = average(tokens, vocabulary, matrix, weights)
+    if component is not None:
+        mean = remove_component(mean, component)
+    reductions = POOLING[config.pooling]
+    if not reductions:
+        return mean, known
+    return np.hstack([mean, extrema(tokens, vocabulary, matrix, reductions)]), known
+
+
+def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
+                  config: VectorizeConfig) -> np.ndarray | None:
+    """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only)."""
+    if not config.remove_component:
+        return None
+    plain = config.model_copy(update={"pooling": "mean"})
+    return first_component(sentence_vectors(tokens, vocabulary, matrix, counts, plain)[0])
 
 
 def vector_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
@@ -57,25 +161,59 @@ def matrix_of(table: pa.Table, column: str) -> np.ndarray:
     return values.flatten().to_numpy(zero_copy_only=False).reshape(len(values), values.type.list_size)
 
 
+def counts_of(table: pa.Table) -> np.ndarray | None:
+    """The corpus count of every word of a vectors table (None when it has no ``count`` column)."""
+    return table["count"].to_numpy() if "count" in table.column_names else None
+
+
+def pretrained_vectors(tokens, pretrain: store.Ref, vectorize: store.Ref | None, config: VectorizeConfig) -> np.ndarray:
+    """Pretrained-arm vectors of new token lists, made exactly as the vectorize stage made its features
+    (same weighting, the stage's own common component from ``components.parquet``, same pooling)."""
+    table = store.read_table(pretrain, "vectors.parquet")
+    component = None
+    if config.remove_component:
+        components = store.read_table(vectorize, "components.parquet")
+        component = matrix_of(components, "vector")[components["arm"].to_pylist().index("pretrained")]
+    return sentence_vectors(tokens, *embedding(table), counts_of(table), config, component)[0]
+
+
 @stage("vectorize")
 def vectorize(out: Path, preprocess: store.Ref, pretrain: store.Ref, config: VectorizeConfig) -> dict:
-    """Average word vectors of the train and test sentences, for both arms."""
-    embeddings = {arm: embedding(store.read_table(pretrain, name)) for arm, name in ARMS.items()}
-    stats = {}
-    for split in ("train", "test"):
-        table = store.read_table(preprocess, f"{split}.parquet", ["label", "origin", "row", "tokens"])
+    """Sentence vectors of the train and test sentences, for both arms, as configured.
+
+    SIF's common component (``remove_component``) is estimated from each arm's own Word2Vec corpus:
+    the unlabeled and training sentences for ``pretrained``, the training sentences for
+    ``no_pretraining``; never from the test split. It is written to ``components.parquet``.
+    """
+    tables = {arm: store.read_table(pretrain, name) for arm, name in ARMS.items()}
+    embeddings = {arm: (*embedding(t), counts_of(t)) for arm, t in tables.items()}
+    splits = {split: store.read_table(preprocess, f"{split}.parquet", ["label", "origin", "row", "tokens"])
+              for split in ("train", "test")}
+    components = {}
+    if config.remove_component:
+        corpora = {
+            "pretrained": pa.chunked_array([
+                store.read_table(preprocess, "unlabeled.parquet", ["tokens"])["tokens"].combine_chunks().cast(STRINGS),
+                splits["train"]["tokens"].combine_chunks().cast(STRINGS)]),
+            "no_pretraining": splits["train"]["tokens"],
+        }
+        components = {arm: fit_component(corpora[arm], *embeddings[arm], config) for arm in ARMS}
+        store.write_table(out, "components.parquet", pa.table({
+            "arm": list(components), "vector": vector_column(np.vstack(list(components.values())))}))
+    stats = {"config": config.model_dump(mode="json")}
+    for split, table in splits.items():
         tokens = table["tokens"]
         total = max(int(pc.sum(pc.list_value_length(tokens)).as_py() or 0), 1)
         features = table.drop(["tokens"])
-        for arm, (vocabulary, matrix) in embeddings.items():
-            vectors, counts = average(tokens, vocabulary, matrix)
+        for arm, (vocabulary, matrix, counts) in embeddings.items():
+            vectors, known = sentence_vectors(tokens, vocabulary, matrix, counts, config, components.get(arm))
             features = features.append_column(arm, vector_column(vectors))
             stats[f"{split}_{arm}"] = {
-                "rows": len(counts),
-                "zero_vectors": int((counts == 0).sum()),
-                "oov_share": round(1 - counts.sum() / total, 4),
+                "rows": len(known),
+                "zero_vectors": int((known == 0).sum()),
+                "oov_share": round(1 - known.sum() / total, 4),
             }
-            if (counts == 0).any():
-                log.warning("%s/%s: %d sentences have no known word (zero vector)", split, arm, (counts == 0).sum())
+            if (known == 0).any():
+                log.warning("%s/%s: %d sentences have no known word (zero vector)", split, arm, (known == 0).sum())
         store.write_table(out, f"{split}.parquet", features)
     return stats

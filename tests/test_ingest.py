@@ -118,3 +118,47 @@ def test_ingest_stage_keeps_test_out_of_unlabeled(data_dir, tmp_path):
     assert list(tables["unlabeled"].columns) == ["text", "origin", "row"]
     # every labeled row is accounted for: train + test + pooled
     assert ref["stats"]["train_rows"] + ref["stats"]["test_rows"] + ref["stats"]["pooled_from_labeled"] == 12
+
+
+@pytest.mark.parametrize("name, origin, minimum", [
+    ("wiki", readers.WIKI_SAMPLE, 100),
+    ("lee", "lee_background.cor", 300),
+])
+def test_extra_unlabeled_corpora(name, origin, minimum):
+    frame = readers.EXTRA_UNLABELED[name]()
+    assert list(frame.columns) == ["text", "origin", "row"] and len(frame) >= minimum
+    assert (frame["origin"] == origin).all() and frame["row"].tolist() == list(range(1, len(frame) + 1))
+    assert (frame["text"].str.strip() != "").all()
+    if name == "wiki":
+        assert not frame["text"].str.contains("'''|\\[\\[", regex=True).any()  # markup removed
+
+
+def test_with_extra_appends_corpora_once_and_config_refuses_unknown():
+    from tasks.ingest import with_extra
+
+    base = pd.DataFrame({"text": ["own text"], "origin": ["u.txt"], "row": [1]})
+    assert with_extra(base, []) is base
+    got = with_extra(base, ["lee", "lee"])
+    assert got["text"].iloc[0] == "own text" and set(got["origin"]) == {"u.txt", "lee_background.cor"}
+    assert len(got) == 1 + len(readers.read_lee())
+    with pytest.raises(ValueError):
+        DataConfig(extra_unlabeled=["imdb"])
+
+
+def test_ingest_stage_extra_corpora_never_hold_a_test_sentence(data_dir, tmp_path, monkeypatch):
+    from fewlabel import store
+    from tasks.ingest import ingest
+
+    lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
+    unl = unlabeled_txt(tmp_path / "unl.txt")
+    labeled = readers.read_labeled(lab)["text"].tolist()  # every labeled sentence is also "news"
+    fake = pd.DataFrame({"text": ["news one", *labeled], "origin": "lee_background.cor",
+                         "row": range(1, len(labeled) + 2)})
+    monkeypatch.setitem(readers.EXTRA_UNLABELED, "lee", lambda: fake)
+    config = DataConfig(source="files", labeled_path=str(lab), unlabeled_path=str(unl), extra_unlabeled=["lee"])
+    ref = ingest.fn(config)
+    unlabeled = store.read_table(ref, "unlabeled.parquet").to_pandas()
+    test = store.read_table(ref, "test.parquet").to_pandas()
+    assert "news one" in set(unlabeled["text"])
+    assert set(test["text"]).isdisjoint(unlabeled["text"])
+    assert ref["stats"]["unlabeled_equal_to_test_removed"] == len(test)

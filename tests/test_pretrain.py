@@ -45,3 +45,36 @@ def test_stable_hash_does_not_depend_on_python_hash_seed():
 def test_too_small_corpus_gives_no_model_and_empty_table():
     assert fit_word2vec([["once"]], Word2VecConfig(min_count=2)) is None
     assert vectors_table(None, 4).num_rows == 0
+
+
+def test_corpus_file_mode_matches_its_input_and_is_reproducible(tmp_path):
+    lines = tmp_path / "corpus.txt"
+    lines.write_text("\n".join(" ".join(s) for s in SENTENCES) + "\n")
+    config = Word2VecConfig(vector_size=8, epochs=2, workers=1)
+    a = fit_word2vec(None, config, corpus_file=lines)
+    b = fit_word2vec(None, config, corpus_file=lines)
+    assert set(a.wv.index_to_key) == {"good", "film", "great", "story", "bad", "awful"}
+    assert a.corpus_count == len(SENTENCES)
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+
+
+def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path):
+    from fewlabel import store
+    from fewlabel.config import DataConfig, PreprocessConfig
+    from tasks.ingest import ingest
+    from tasks.preprocess import preprocess
+    from tasks.pretrain import pretrain
+
+    from .conftest import labeled_csv, unlabeled_txt
+
+    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")),
+                        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt")))
+    tokens = preprocess.fn(ingest.fn(config), PreprocessConfig())
+    streamed = pretrain.fn(tokens, Word2VecConfig(vector_size=8, epochs=2, corpus_file_from=0))
+    in_memory = pretrain.fn(tokens, Word2VecConfig(vector_size=8, epochs=2))
+    for ref in (streamed, in_memory):
+        assert ref["stats"]["corpus_sentences"] == 46 and ref["stats"]["corpus_words"] > 200
+    assert not list(store.data_dir().glob("tmp*"))  # the LineSentence file is gone
+    vocab = {name: set(store.read_table(r, "vectors.parquet")["token"].to_pylist())
+             for name, r in (("streamed", streamed), ("in_memory", in_memory))}
+    assert vocab["streamed"] == vocab["in_memory"]

@@ -99,3 +99,133 @@ def test_transformer_unfitted_and_missing_vectors(vectors_file):
 def test_scikit_learn_checks_that_apply_to_text_input(check):
     """scikit-learn skips its data checks for string input; the API checks still apply."""
     check(AveragedWordVectors.__name__, AveragedWordVectors())
+
+
+# --- weighting, pooling and the common component ---------------------------------------------
+
+from fewlabel.config import VectorizeConfig  # noqa: E402
+from tasks.vectorize import (  # noqa: E402
+    extrema, first_component, fit_component, remove_component, sentence_vectors, word_weights,
+)
+
+COUNTS = np.array([6, 3, 1])  # p = 0.6, 0.3, 0.1
+
+
+@pytest.mark.parametrize("weighting, a, expected", [
+    ("sif", 0.1, [0.1 / 0.7, 0.1 / 0.4, 0.1 / 0.2]),
+    ("sif", 1.0, [1 / 1.6, 1 / 1.3, 1 / 1.1]),
+    ("tfidf", 1e-3, [np.log(1 / 0.6), np.log(1 / 0.3), np.log(1 / 0.1)]),
+])
+def test_word_weights_hand_computed(weighting, a, expected):
+    np.testing.assert_allclose(word_weights(COUNTS, weighting, a), expected, rtol=1e-6)
+
+
+def test_word_weights_mean_is_none_and_unknown_is_refused():
+    assert word_weights(COUNTS, "mean") is None
+    with pytest.raises(ValueError, match="unknown weighting"):
+        word_weights(COUNTS, "median")
+
+
+@pytest.mark.parametrize("tokens, expected", [
+    (["a"], [1 / 7, 0]),  # sif a=0.1: weight of a is 0.1/0.7, divided by 1 known token
+    (["a", "b"], [(1 / 7) / 2, (1 / 4) / 2]),
+    (["a", "c", "zzz"], [(1 / 7 + 2 * 0.5) / 2, (2 * 0.5) / 2]),
+    (["zzz"], [0, 0]),
+])
+def test_sif_average_hand_computed(tokens, expected):
+    weights = word_weights(COUNTS, "sif", 0.1)
+    vectors, _ = average(pa.array([tokens], pa.list_(pa.string())), VOCAB, W, weights)
+    np.testing.assert_allclose(vectors[0], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("tokens, maxima, minima", [
+    (["a", "b"], [1, 1], [0, 0]),
+    (["a", "c", "zzz"], [2, 2], [1, 0]),
+    (["b"], [0, 1], [0, 1]),
+    (["zzz"], [0, 0], [0, 0]),
+    ([], [0, 0], [0, 0]),
+])
+def test_extrema_hand_computed(tokens, maxima, minima):
+    got = extrema(pa.array([["c"], tokens, ["a"]], pa.list_(pa.string())), VOCAB, W, ("max", "min"))
+    np.testing.assert_allclose(got[1], maxima + minima)
+    np.testing.assert_allclose(got[0], [2, 2, 2, 2])  # neighbours unaffected
+    np.testing.assert_allclose(got[2], [1, 0, 1, 0])
+
+
+def test_extrema_equal_a_python_loop_on_random_data():
+    rng = np.random.default_rng(1)
+    vocab = [f"w{i}" for i in range(30)]
+    matrix = rng.normal(size=(30, 4)).astype(np.float32)
+    sentences = [[f"w{j}" for j in rng.integers(0, 40, rng.integers(0, 8))] for _ in range(100)]
+    got = extrema(pa.array(sentences, pa.list_(pa.string())), pa.array(vocab), matrix, ("max", "min"))
+    index = {w: i for i, w in enumerate(vocab)}
+    for row, sentence in zip(got, sentences):
+        ids = [index[w] for w in sentence if w in index]
+        want = np.r_[matrix[ids].max(axis=0), matrix[ids].min(axis=0)] if ids else np.zeros(8)
+        np.testing.assert_allclose(row, want)
+
+
+def test_first_component_and_its_removal():
+    vectors = np.array([[3, 0], [-2, 0], [1, 0.1], [0, 0]], np.float32)  # mostly along x; one zero row
+    u = first_component(vectors)
+    assert u[0] > 0.99 and abs(np.linalg.norm(u) - 1) < 1e-6
+    removed = remove_component(vectors, np.array([1, 0], np.float32))
+    np.testing.assert_allclose(removed, [[0, 0], [0, 0], [0, 0.1], [0, 0]], atol=1e-7)
+    assert not first_component(np.zeros((3, 2), np.float32)).any()
+
+
+@pytest.mark.parametrize("pooling, dim", [("mean", 2), ("mean_max", 4), ("mean_max_min", 6)])
+def test_sentence_vectors_dimension_and_mean_part(pooling, dim):
+    tokens = pa.array([["a", "b"], ["zzz"]], pa.list_(pa.string()))
+    got, known = sentence_vectors(tokens, VOCAB, W, COUNTS, VectorizeConfig(pooling=pooling))
+    assert got.shape == (2, dim) and got.dtype == np.float32 and list(known) == [2, 0]
+    np.testing.assert_allclose(got[0, :2], [0.5, 0.5])
+    assert not got[1].any()
+
+
+def test_sentence_vectors_component_comes_from_the_fitting_text_only():
+    config = VectorizeConfig(weighting="sif", sif_a=0.1, remove_component=True)
+    fitting = pa.array([["a"], ["a", "a"], ["c"]], pa.list_(pa.string()))
+    u = fit_component(fitting, VOCAB, W, COUNTS, config)
+    other = fit_component(pa.array([["b"]], pa.list_(pa.string())), VOCAB, W, COUNTS, config)
+    assert not np.allclose(u, other)  # it depends on the text it is fitted on, nothing else
+    got, _ = sentence_vectors(pa.array([["a", "b"]], pa.list_(pa.string())), VOCAB, W, COUNTS, config, u)
+    assert abs(float(got[0, :2] @ u)) < 1e-6
+    assert fit_component(fitting, VOCAB, W, COUNTS, VectorizeConfig()) is None
+
+
+def test_sentence_vectors_weighting_needs_counts():
+    with pytest.raises(ValueError, match="needs word counts"):
+        sentence_vectors(pa.array([["a"]], pa.list_(pa.string())), VOCAB, W, None, VectorizeConfig(weighting="sif"))
+
+
+def test_transformer_weighting_pooling_and_component_match_the_stage_functions(vectors_file):
+    config = VectorizeConfig(weighting="sif", sif_a=0.1, remove_component=True, pooling="mean_max")
+    fit_texts = [["a"], ["a", "c"], ["b", "c"]]
+    transformer = AveragedWordVectors(str(vectors_file), weighting="sif", sif_a=0.1, remove_component=True,
+                                      pooling="mean_max").fit(fit_texts)
+    arr = pa.array(fit_texts, pa.list_(pa.string()))
+    u = fit_component(arr, VOCAB, W, np.array([3, 2, 1]), config)
+    np.testing.assert_allclose(transformer.component_, u, rtol=1e-5)
+    want, _ = sentence_vectors(pa.array([["a", "b"]], pa.list_(pa.string())), VOCAB, W, np.array([3, 2, 1]), config, u)
+    got = transformer.transform(["a b"])
+    assert got.shape == (1, 4) and transformer.n_features_out_ == 4
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="texts passed to fit"):
+        AveragedWordVectors(str(vectors_file), remove_component=True).fit()
+
+
+def test_transformer_sif_needs_counts():
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["a", "b", "c"], W)
+    with pytest.raises(ValueError, match="needs word counts"):
+        AveragedWordVectors(kv, weighting="sif").fit()
+
+
+def test_sentence_vectors_unit_vectors():
+    tokens = pa.array([["a", "c"]], pa.list_(pa.string()))
+    got, _ = sentence_vectors(tokens, VOCAB, W, COUNTS, VectorizeConfig(unit_vectors=True, pooling="mean_max"))
+    r = 1 / np.sqrt(2)
+    np.testing.assert_allclose(got[0], [(1 + r) / 2, r / 2, 1, r], rtol=1e-6)
