@@ -40,4 +40,4 @@ worker: $(STAMP)
 	$(BIN)/prefect worker start --pool fewlabel
 
 clean:
-	rm -rf .prefect data/raw data/intermediate data/embeddings data/features data/models data/reports data/runs
+	rm -rf .prefect data/.prefect-records data/raw data/intermediate data/embeddings data/features data/models data/reports data/runs

@@ -27,6 +27,11 @@ EXIT_USER_ERROR = 2
 def project_environment() -> None:
     """Keep Prefect's state inside the project folder and quiet offline (before importing prefect)."""
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    # cache records beside the artifacts they point to: a data folder is self-contained, and two data
+    # folders never share (or race on) records
+    from fewlabel.store import data_dir
+
+    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(data_dir() / ".prefect-records"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
