@@ -256,6 +256,26 @@ def read_json(ref: Ref, name: str) -> Any:
     return json.loads(read_bytes(ref, name))
 
 
+def iter_batches(ref: Ref, name: str, batch_size: int = 65_536, columns: list[str] | None = None):
+    """(schema, generator of tables of at most ``batch_size`` rows) of a verified Parquet file.
+
+    The file's compressed bytes are checked against the manifest once; rows are then decoded one
+    batch at a time, so memory is bounded by the batch, not by the table.
+    """
+    source = pq.ParquetFile(pa.BufferReader(read_bytes(ref, name)))
+    schema = source.schema_arrow if columns is None else pa.schema([source.schema_arrow.field(c) for c in columns])
+    batches = (pa.Table.from_batches([b], schema=schema)
+               for b in source.iter_batches(batch_size=batch_size, columns=columns))
+    return schema, batches
+
+
+@contextmanager
+def table_writer(folder: Path, name: str, schema: pa.Schema) -> Iterator[Callable[[pa.Table], None]]:
+    """Write a Parquet file batch by batch: ``with table_writer(out, "x.parquet", schema) as write:``."""
+    with pq.ParquetWriter(folder / name, schema, compression="zstd") as writer:
+        yield lambda table: writer.write_table(table.cast(schema))
+
+
 def write_table(folder: Path, name: str, table: pa.Table) -> None:
     pq.write_table(table, folder / name, compression="zstd")
 

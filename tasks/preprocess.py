@@ -19,6 +19,7 @@ from fewlabel.errors import UserError
 from fewlabel.stage import stage
 
 SPLITS = ("unlabeled", "train", "test")
+TOKENS = pa.field("tokens", pa.list_(pa.string()))
 
 
 def stopword_set(config: PreprocessConfig) -> frozenset[str]:
@@ -57,25 +58,29 @@ def split_lines(table: pa.Table) -> pa.Table:
     lines = pc.split_pattern_regex(table["text"], r"\r?\n")
     parents = pc.list_parent_indices(lines)
     flat = pc.list_flatten(lines)
-    exploded = table.drop(["text"]).take(parents).append_column("text", flat)
+    exploded = table.take(parents).set_column(table.schema.get_field_index("text"), "text", flat)
     return exploded.filter(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(flat)), 0))
 
 
 @stage("preprocess")
-def preprocess(out: Path, ingest: store.Ref, config: PreprocessConfig) -> dict:
-    """Tokenize the three tables of the ingest artifact."""
+def preprocess(out: Path, ingest: store.Ref, config: PreprocessConfig, batch_size: int = 65_536) -> dict:
+    """Tokenize the three tables of the ingest artifact, streaming ``batch_size`` rows at a time."""
     stats = {}
     for split in SPLITS:
-        table = store.read_table(ingest, f"{split}.parquet")
-        if split == "unlabeled" and config.split_lines:
-            table = split_lines(table)
-        tokens = tokenize(table["text"], config)
-        lengths = pc.list_value_length(tokens).to_numpy()
-        if split == "train" and not lengths.any():
+        schema, batches = store.iter_batches(ingest, f"{split}.parquet", batch_size)
+        rows = tokens = empty = 0
+        with store.table_writer(out, f"{split}.parquet", schema.append(TOKENS)) as write:
+            for table in batches:
+                if split == "unlabeled" and config.split_lines:
+                    table = split_lines(table)
+                column = tokenize(table["text"], config)
+                lengths = pc.list_value_length(column).to_numpy()
+                write(table.append_column(TOKENS, column))
+                rows, tokens, empty = rows + len(table), tokens + int(lengths.sum()), empty + int((lengths == 0).sum())
+        if split == "train" and tokens == 0:
             raise UserError(
-                f"every token of the {len(lengths)} training sentences was removed by "
+                f"every token of the {rows} training sentences was removed by "
                 f"preprocess.stopwords={config.stopwords!r}: use a shorter list or 'none'"
             )
-        store.write_table(out, f"{split}.parquet", table.append_column("tokens", tokens))
-        stats[split] = {"rows": len(table), "tokens": int(lengths.sum()), "empty": int((lengths == 0).sum())}
+        stats[split] = {"rows": rows, "tokens": tokens, "empty": empty}
     return stats

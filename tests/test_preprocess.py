@@ -80,3 +80,25 @@ def test_unknown_language_lists_the_known_ones():
 
     with pytest.raises(UserError, match="unknown language 'xx'; known: en, zh"):
         load_config(None, ["preprocess.language=xx"])
+
+
+def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
+    from fewlabel import store
+    from fewlabel.config import DataConfig
+    from tasks.ingest import ingest
+    from tasks.preprocess import preprocess
+
+    from .conftest import labeled_csv, unlabeled_txt
+
+    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")),
+                        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt", lines=103)))
+    ingested = ingest.fn(config)
+    whole = preprocess.fn(ingested, PreprocessConfig())
+    small = preprocess.fn(ingested, PreprocessConfig(), batch_size=7)
+    assert whole["path"] != small["path"]  # a different batch size is a different artifact
+    for split in ("unlabeled", "train", "test"):
+        a, b = (store.read_table(r, f"{split}.parquet") for r in (whole, small))
+        assert a.equals(b)
+        assert a.column_names == ["text", "origin", "row", "tokens"]
+    assert small["stats"] == whole["stats"]
+    assert store.read_table(small, "unlabeled.parquet").num_rows == 103
