@@ -157,10 +157,13 @@ def cmd_predict(args) -> int:
     from flows.predict import predict_flow
 
     _quiet_user_errors()
-    result = predict_flow(
-        input_path=args.input, output_path=args.output, run=args.run,
-        text_column=args.text_column, encoding=args.encoding,
-    )
+    result = predict_flow(input_path=args.input, run=args.run, text_column=args.text_column, encoding=args.encoding)
+    if args.output:  # the flow writes only inside the data folder; the user's copy is made here
+        target = Path(args.output)
+        tmp = target.with_name(f".tmp-{target.name}")
+        shutil.copyfile(result["output"], tmp)
+        tmp.replace(target)
+        result["output"] = str(target)
     if args.json:
         print(json.dumps(result))
     else:
@@ -235,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
 
     pred = sub.add_parser("predict", help="classify new texts with a trained run")
     pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line)")
-    pred.add_argument("--output", help="Parquet file to write (default: data/predictions/<input>.parquet)")
+    pred.add_argument("--output", help="also copy the predictions (data/predictions/<input>.parquet) to this file")
     pred.add_argument("--run", default="latest", help="flow-run id or run record file (default: latest)")
     pred.add_argument("--text-column", default="text")
     pred.add_argument("--encoding", default="utf-8")

@@ -9,7 +9,8 @@ from tasks.predict import predict
 
 @flow(name="fewlabel-predict", description="Classify new texts with a trained fewlabel run.")
 def predict_flow(
-    input_path: str, output_path: str | None = None, run: str = "latest",
+    input_path: str, output_name: str | None = None, run: str = "latest",
     text_column: str = "text", encoding: str = "utf-8",
 ) -> dict:
-    return predict(input_path, output_path, run, text_column, encoding)
+    """Predictions go to data/predictions/<output_name or the input's name>.parquet."""
+    return predict(input_path, output_name, run, text_column, encoding)

@@ -16,41 +16,65 @@ from prefect import task
 
 from fewlabel import readers, runs, store
 from fewlabel.config import Config
+from fewlabel.errors import UserError
 from tasks.preprocess import tokenize
 from tasks.train import load_model
 from tasks.vectorize import average, embedding
 
 
-def classify(texts: list[str], record: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(labels, probabilities, classes) for raw texts, with the run's own preprocessing."""
-    config = Config.model_validate(record["config"])
-    refs = record["refs"]
-    tokens = tokenize(pa.array(texts, pa.string()), config.preprocess)
-    vectors, _ = average(tokens, *embedding(store.read_table(refs["pretrain"], "vectors.parquet")))
-    model = load_model(store.read_bytes(refs["train"], "pretrained.skops"), "pretrained.skops")
-    proba = model.predict_proba(vectors)
-    classes = [str(c) for c in model.classes_]
-    return np.asarray(classes, dtype=object)[proba.argmax(axis=1)], proba, classes
+class Classifier:
+    """A trained run's preprocessing, sentence features and model, loaded once."""
+
+    def __init__(self, record: dict):
+        self.config = Config.model_validate(record["config"])
+        refs = record["refs"]
+        self.vocabulary, self.matrix = embedding(store.read_table(refs["pretrain"], "vectors.parquet"))
+        self.model = load_model(store.read_bytes(refs["train"], "pretrained.skops"), "pretrained.skops")
+        self.classes = [str(c) for c in self.model.classes_]
+
+    def features(self, tokens: pa.ListArray) -> np.ndarray:
+        return average(tokens, self.vocabulary, self.matrix)[0]
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, probabilities) for raw texts."""
+        tokens = tokenize(pa.array(texts, pa.string()), self.config.preprocess)
+        proba = self.model.predict_proba(self.features(tokens))
+        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)], proba
+
+
+def output_file(name: str | None, input_path: str) -> Path:
+    """``data/predictions/<name>.parquet``: predictions are never written outside the data folder."""
+    name = name or Path(input_path).stem
+    if not name or Path(name).name != name or name.startswith("."):
+        raise UserError(f"output name {name!r}: give a plain file name (no folders); it goes in data/predictions/")
+    return store.data_dir() / "predictions" / (name if name.endswith(".parquet") else f"{name}.parquet")
 
 
 @task(name="predict", retries=2, retry_delay_seconds=2)
-def predict(input_path: str, output_path: str | None, run: str, text_column: str, encoding: str) -> dict:
-    """Classify every row of ``input_path`` and write the predictions atomically."""
-    record = runs.read_run(run)
+def predict(input_path: str, output_name: str | None, run: str, text_column: str, encoding: str,
+            batch_size: int = 65_536) -> dict:
+    """Classify every row of ``input_path``, ``batch_size`` rows at a time; write the predictions atomically."""
+    classify = Classifier(runs.read_run(run))
     frame = readers.read_unlabeled(input_path, text_column, encoding)
-    labels, proba, classes = classify(frame["text"].tolist(), record)
-    out = Path(output_path) if output_path else store.data_dir() / "predictions" / f"{Path(input_path).stem}.parquet"
+    out = output_file(output_name, input_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({
-        "origin": frame["origin"].tolist(), "row": frame["row"].tolist(), "text": frame["text"].tolist(),
-        "predicted": labels.tolist(),
-        **{f"proba_{c}": proba[:, i].astype(np.float32) for i, c in enumerate(classes)},
-    })
+    schema = pa.schema([("origin", pa.string()), ("row", pa.int64()), ("text", pa.string()),
+                        ("predicted", pa.string()), *[(f"proba_{c}", pa.float32()) for c in classify.classes]])
+    counts = dict.fromkeys(classify.classes, 0)
     tmp = out.with_name(f".tmp-{out.name}-{uuid.uuid4().hex[:8]}")
     try:
-        pq.write_table(table, tmp)
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for start in range(0, len(frame), batch_size):
+                part = frame.iloc[start:start + batch_size]
+                labels, proba = classify(part["text"].tolist())
+                writer.write_table(pa.table({
+                    "origin": part["origin"].tolist(), "row": part["row"].tolist(), "text": part["text"].tolist(),
+                    "predicted": labels.tolist(),
+                    **{f"proba_{c}": proba[:, i].astype(np.float32) for i, c in enumerate(classify.classes)},
+                }, schema=schema))
+                for label in classify.classes:
+                    counts[label] += int((labels == label).sum())
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    counts = {c: int((labels == c).sum()) for c in classes}
-    return {"output": str(out), "rows": len(table), "predicted": counts, "run": record["flow_run_id"]}
+    return {"output": str(out), "rows": len(frame), "predicted": counts, "run": runs.read_run(run)["flow_run_id"]}

@@ -97,11 +97,38 @@ def test_predict_flow_classifies_every_row(first_run, tmp_path):
     texts = ["a wonderful , moving film", "", "dull and tedious", "zzzz qqqq"]
     source = tmp_path / "new.txt"
     source.write_text("\n".join(texts) + "\n")
-    out = tmp_path / "pred.parquet"
-    result = predict_flow(input_path=str(source), output_path=str(out))
+    result = predict_flow(input_path=str(source), output_name="pred")
+    out = store.data_dir() / "predictions" / "pred.parquet"
+    assert result["output"] == str(out)
     table = pq.read_table(out)
     assert result["rows"] == table.num_rows == 3  # the blank line is not a text
     assert table["row"].to_pylist() == [1, 3, 4]
     assert set(table["predicted"].to_pylist()) <= {"negative", "positive"}
     total = pa.compute.add(table["proba_negative"], table["proba_positive"]).to_numpy()
     assert abs(total - 1).max() < 1e-5
+
+
+@pytest.mark.parametrize("name", ["../escape", "/tmp/elsewhere", "sub/dir", ".hidden"])
+def test_predict_never_writes_outside_the_data_folder(first_run, tmp_path, name):
+    from fewlabel.errors import UserError
+
+    source = tmp_path / "new.txt"
+    source.write_text("a film\n")
+    with pytest.raises(UserError, match="plain file name"):
+        predict_flow(input_path=str(source), output_name=name)
+    assert not (tmp_path / "escape.parquet").exists() and not (tmp_path.parent / "escape.parquet").exists()
+
+
+def test_config_paths_only_ever_read(prefect_api, data_dir, tmp_path):
+    """Input paths anywhere are read; every file the pipeline writes is inside the data folder."""
+    from fewlabel.config import load_config
+
+    from .conftest import labeled_csv, unlabeled_txt
+
+    outside = tmp_path / "outside"
+    lab, unl = labeled_csv(outside / "l.csv"), unlabeled_txt(outside / "u.txt")
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    train_flow(load_config(None, ["data.source=files", f"data.labeled_path={lab}", f"data.unlabeled_path={unl}",
+                                  "word2vec.vector_size=8", "word2vec.epochs=1"]))
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+    assert written and all(p.is_relative_to(data_dir) for p in written)
