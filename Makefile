@@ -8,15 +8,26 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install data run test server deploy worker clean
+.PHONY: install lock data run test server deploy worker clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs the locked versions (requirements.lock), then fewlabel itself.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[test]'
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Re-resolve the dependency ranges of pyproject.toml in a scratch venv and pin the result.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	{ echo "# Exact versions the test suite passed with (Python 3.11, Linux x86_64). Regenerate with 'make lock'."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .lock-venv
 
 data: $(MR)
 
@@ -41,3 +52,11 @@ worker: $(STAMP)
 
 clean:
 	rm -rf .prefect data/.prefect-records data/raw data/intermediate data/embeddings data/features data/models data/reports data/runs
+
+.PHONY: bench bench-quick
+
+bench: $(STAMP) $(MR)
+	$(BIN)/python bench/run.py --out bench/latest.json
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick --out bench/latest-quick.json
