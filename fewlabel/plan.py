@@ -14,7 +14,7 @@ import inspect
 from pydantic import BaseModel
 
 from fewlabel import store
-from fewlabel.stage import Wiring, key_of, lineage
+from fewlabel.stage import Wiring, bind, key_of, lineage
 
 
 def _changes(section: str, before: dict, now: dict) -> list[str]:
@@ -60,7 +60,7 @@ def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None)
                          "why": f"its input {', '.join(waiting)} will be recomputed"})
             continue
         policy = wiring.task.cache_policy
-        params = dict(zip(inspect.signature(wiring.task.fn).parameters, wiring.args(refs, config)))
+        params = bind(inspect.signature(wiring.task.fn), *wiring.args(refs, config))
         now = lineage(name, policy.module, params, policy.fingerprint)
         key = key_of(now)
         ref = store.load_ref(name, key)

@@ -140,6 +140,13 @@ def _retry_transient(task, task_run, state) -> bool:
     return False
 
 
+def bind(signature: inspect.Signature, *args, **kwargs) -> dict[str, Any]:
+    """Arguments by name, defaults included: the key never depends on how a stage was called."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int = 3):
     """Decorate ``build(out: Path, **inputs) -> stats`` into a cached task returning a Ref.
 
@@ -152,7 +159,7 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
 
         @functools.wraps(build)
         def run(*args, **kwargs) -> store.Ref:
-            bound = inspect.Signature(params).bind(*args, **kwargs).arguments
+            bound = bind(inspect.Signature(params), *args, **kwargs)
             origin = lineage(name, build.__module__, bound, fingerprint)
             return store.materialize(
                 name, key_of(origin), lambda out: build(out, **bound), lineage=origin, force=refreshing()

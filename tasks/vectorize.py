@@ -178,7 +178,9 @@ def pretrained_vectors(tokens, pretrain: store.Ref, vectorize: store.Ref | None,
 
 
 @stage("vectorize")
-def vectorize(out: Path, preprocess: store.Ref, pretrain: store.Ref, config: VectorizeConfig) -> dict:
+def vectorize(
+    out: Path, preprocess: store.Ref, pretrain: store.Ref, config: VectorizeConfig, batch_size: int = 65_536
+) -> dict:
     """Sentence vectors of the train and test sentences, for both arms, as configured.
 
     SIF's common component (``remove_component``) is estimated from each arm's own Word2Vec corpus:
@@ -187,33 +189,44 @@ def vectorize(out: Path, preprocess: store.Ref, pretrain: store.Ref, config: Vec
     """
     tables = {arm: store.read_table(pretrain, name) for arm, name in ARMS.items()}
     embeddings = {arm: (*embedding(t), counts_of(t)) for arm, t in tables.items()}
-    splits = {split: store.read_table(preprocess, f"{split}.parquet", ["label", "origin", "row", "tokens"])
-              for split in ("train", "test")}
     components = {}
     if config.remove_component:
+        train_tokens = store.read_table(preprocess, "train.parquet", ["tokens"])["tokens"]
         corpora = {
             "pretrained": pa.chunked_array([
                 store.read_table(preprocess, "unlabeled.parquet", ["tokens"])["tokens"].combine_chunks().cast(STRINGS),
-                splits["train"]["tokens"].combine_chunks().cast(STRINGS)]),
-            "no_pretraining": splits["train"]["tokens"],
+                train_tokens.combine_chunks().cast(STRINGS)]),
+            "no_pretraining": train_tokens,
         }
         components = {arm: fit_component(corpora[arm], *embeddings[arm], config) for arm in ARMS}
         store.write_table(out, "components.parquet", pa.table({
             "arm": list(components), "vector": vector_column(np.vstack(list(components.values())))}))
     stats = {"config": config.model_dump(mode="json")}
-    for split, table in splits.items():
-        tokens = table["tokens"]
-        total = max(int(pc.sum(pc.list_value_length(tokens)).as_py() or 0), 1)
-        features = table.drop(["tokens"])
-        for arm, (vocabulary, matrix, counts) in embeddings.items():
-            vectors, known = sentence_vectors(tokens, vocabulary, matrix, counts, config, components.get(arm))
-            features = features.append_column(arm, vector_column(vectors))
+    for split in ("train", "test"):
+        schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, ["label", "origin", "row", "tokens"])
+        dims = {arm: sentence_vectors(pa.array([["x"]], STRINGS), *embeddings[arm], config, components.get(arm))[0]
+                .shape[1] for arm in ARMS}
+        out_schema = pa.schema([*schema.remove(schema.get_field_index("tokens")),
+                                *[pa.field(arm, pa.list_(pa.float32(), dims[arm])) for arm in ARMS]])
+        known_all = {arm: [] for arm in ARMS}
+        total = 0
+        with store.table_writer(out, f"{split}.parquet", out_schema) as write:
+            for table in batches:
+                tokens = table["tokens"]
+                total += int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)
+                features = table.drop(["tokens"])
+                for arm, (vocabulary, matrix, counts) in embeddings.items():
+                    vectors, known = sentence_vectors(tokens, vocabulary, matrix, counts, config, components.get(arm))
+                    features = features.append_column(arm, vector_column(vectors))
+                    known_all[arm].append(known)
+                write(features)
+        for arm in ARMS:
+            known = np.concatenate(known_all[arm]) if known_all[arm] else np.zeros(0, np.int64)
             stats[f"{split}_{arm}"] = {
                 "rows": len(known),
                 "zero_vectors": int((known == 0).sum()),
-                "oov_share": round(1 - known.sum() / total, 4),
+                "oov_share": round(1 - known.sum() / max(total, 1), 4),
             }
             if (known == 0).any():
                 log.warning("%s/%s: %d sentences have no known word (zero vector)", split, arm, (known == 0).sum())
-        store.write_table(out, f"{split}.parquet", features)
     return stats
