@@ -19,7 +19,7 @@ from fewlabel.config import Config
 from fewlabel.errors import UserError
 from tasks.preprocess import tokenize
 from tasks.train import load_model
-from tasks.vectorize import average, embedding
+from tasks.vectorize import pretrained_featurizer
 
 
 class Classifier:
@@ -28,12 +28,9 @@ class Classifier:
     def __init__(self, record: dict):
         self.config = Config.model_validate(record["config"])
         refs = record["refs"]
-        self.vocabulary, self.matrix = embedding(store.read_table(refs["pretrain"], "vectors.parquet"))
+        self.features = pretrained_featurizer(refs["pretrain"], refs.get("vectorize"), self.config.vectorize)
         self.model = load_model(store.read_bytes(refs["train"], "pretrained.skops"), "pretrained.skops")
         self.classes = [str(c) for c in self.model.classes_]
-
-    def features(self, tokens: pa.ListArray) -> np.ndarray:
-        return average(tokens, self.vocabulary, self.matrix)[0]
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(labels, probabilities) for raw texts."""

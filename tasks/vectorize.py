@@ -166,15 +166,18 @@ def counts_of(table: pa.Table) -> np.ndarray | None:
     return table["count"].to_numpy() if "count" in table.column_names else None
 
 
-def pretrained_vectors(tokens, pretrain: store.Ref, vectorize: store.Ref | None, config: VectorizeConfig) -> np.ndarray:
-    """Pretrained-arm vectors of new token lists, made exactly as the vectorize stage made its features
-    (same weighting, the stage's own common component from ``components.parquet``, same pooling)."""
+def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, config: VectorizeConfig):
+    """A function from new token lists to pretrained-arm vectors, made exactly as the vectorize stage
+    made its features (same weighting, its own common component from ``components.parquet``, same
+    pooling); the vectors are read once."""
     table = store.read_table(pretrain, "vectors.parquet")
+    vocabulary, matrix = embedding(table)
+    counts = counts_of(table)
     component = None
     if config.remove_component:
         components = store.read_table(vectorize, "components.parquet")
         component = matrix_of(components, "vector")[components["arm"].to_pylist().index("pretrained")]
-    return sentence_vectors(tokens, *embedding(table), counts_of(table), config, component)[0]
+    return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)[0]
 
 
 @stage("vectorize")

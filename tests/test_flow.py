@@ -132,3 +132,16 @@ def test_config_paths_only_ever_read(prefect_api, data_dir, tmp_path):
                                   "word2vec.vector_size=8", "word2vec.epochs=1"]))
     written = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
     assert written and all(p.is_relative_to(data_dir) for p in written)
+
+
+@pytest.mark.parametrize("vectorize", [["vectorize.weighting=sif", "vectorize.remove_component=true"],
+                                       ["vectorize.pooling=mean_max_min"]])
+def test_predict_builds_features_like_the_vectorize_stage(prefect_api, data_dir, tiny_config, tmp_path, vectorize):
+    """On the test sentences, predict must reproduce the evaluate stage's predictions exactly."""
+    summary = train_flow(tiny_config(*vectorize))
+    evaluated = pq.read_table(store.data_dir() / summary["artifacts"]["evaluate"] / "predictions.parquet")
+    test = pq.read_table(store.data_dir() / summary["artifacts"]["ingest"] / "test.parquet")
+    source = tmp_path / "test.parquet"
+    pq.write_table(test.select(["text"]), source)
+    predicted = pq.read_table(predict_flow(input_path=str(source), output_name="again")["output"])
+    assert predicted["predicted"].to_pylist() == evaluated["pretrained"].to_pylist()
