@@ -80,12 +80,12 @@ class PreprocessConfig(Section):
 class Word2VecConfig(Section):
     """gensim Word2Vec parameters (https://radimrehurek.com/gensim/models/word2vec.html)."""
 
-    vector_size: PositiveInt = 100
+    vector_size: PositiveInt = Field(300, description="300 beat 100 on MR with sample=1e-4 and sif (bench/RESULTS.md)")
     window: PositiveInt = 5
     min_count: PositiveInt = 2
     sg: Literal[0, 1] = Field(1, description="1: skip-gram, 0: CBOW")
     negative: int = Field(5, ge=0)
-    sample: float = Field(1e-3, ge=0)
+    sample: float = Field(1e-4, ge=0, description="downsampling of frequent words; 1e-4 beat 1e-3 at 64 labels/class")
     alpha: float = Field(0.025, gt=0)
     epochs: PositiveInt = Field(20, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)")
     workers: PositiveInt = Field(1, description="1 is byte-reproducible; more is faster but varies")
@@ -101,12 +101,12 @@ class VectorizeConfig(Section):
     """How word vectors become one sentence vector."""
 
     weighting: Literal["mean", "sif", "tfidf"] = Field(
-        "mean", description="mean; sif: a/(a+p(w)); tfidf: log(1/p(w)); p(w) from the Word2Vec corpus counts"
+        "sif", description="mean; sif: a/(a+p(w)); tfidf: log(1/p(w)); p(w) from the Word2Vec corpus counts"
     )
     sif_a: float = Field(1e-3, gt=0, description="the a of sif weighting")
     unit_vectors: bool = Field(False, description="scale every word vector to length 1 before averaging")
     remove_component: bool = Field(
-        False, description="remove SIF's first principal component, estimated on unlabeled + training text"
+        True, description="remove SIF's first principal component, estimated on unlabeled + training text"
     )
     pooling: Literal["mean", "mean_max", "mean_max_min"] = Field(
         "mean", description="concatenate the element-wise max (and min) of the word vectors to the mean"

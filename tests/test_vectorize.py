@@ -109,6 +109,7 @@ from tasks.vectorize import (  # noqa: E402
 )
 
 COUNTS = np.array([6, 3, 1])  # p = 0.6, 0.3, 0.1
+MEAN = VectorizeConfig(weighting="mean", remove_component=False, pooling="mean", unit_vectors=False)
 
 
 @pytest.mark.parametrize("weighting, a, expected", [
@@ -177,7 +178,7 @@ def test_first_component_and_its_removal():
 @pytest.mark.parametrize("pooling, dim", [("mean", 2), ("mean_max", 4), ("mean_max_min", 6)])
 def test_sentence_vectors_dimension_and_mean_part(pooling, dim):
     tokens = pa.array([["a", "b"], ["zzz"]], pa.list_(pa.string()))
-    got, known = sentence_vectors(tokens, VOCAB, W, COUNTS, VectorizeConfig(pooling=pooling))
+    got, known = sentence_vectors(tokens, VOCAB, W, COUNTS, MEAN.model_copy(update={"pooling": pooling}))
     assert got.shape == (2, dim) and got.dtype == np.float32 and list(known) == [2, 0]
     np.testing.assert_allclose(got[0, :2], [0.5, 0.5])
     assert not got[1].any()
@@ -191,7 +192,7 @@ def test_sentence_vectors_component_comes_from_the_fitting_text_only():
     assert not np.allclose(u, other)  # it depends on the text it is fitted on, nothing else
     got, _ = sentence_vectors(pa.array([["a", "b"]], pa.list_(pa.string())), VOCAB, W, COUNTS, config, u)
     assert abs(float(got[0, :2] @ u)) < 1e-6
-    assert fit_component(fitting, VOCAB, W, COUNTS, VectorizeConfig()) is None
+    assert fit_component(fitting, VOCAB, W, COUNTS, MEAN) is None
 
 
 def test_sentence_vectors_weighting_needs_counts():
@@ -226,6 +227,7 @@ def test_transformer_sif_needs_counts():
 
 def test_sentence_vectors_unit_vectors():
     tokens = pa.array([["a", "c"]], pa.list_(pa.string()))
-    got, _ = sentence_vectors(tokens, VOCAB, W, COUNTS, VectorizeConfig(unit_vectors=True, pooling="mean_max"))
+    got, _ = sentence_vectors(tokens, VOCAB, W, COUNTS, MEAN.model_copy(update={"unit_vectors": True,
+                                                                              "pooling": "mean_max"}))
     r = 1 / np.sqrt(2)
     np.testing.assert_allclose(got[0], [(1 + r) / 2, r / 2, 1, r], rtol=1e-6)

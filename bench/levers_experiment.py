@@ -1,0 +1,145 @@
+"""Learning-curve levers on MR: sentence-vector weighting, pooling, extra pretraining text, Word2Vec
+and classifier settings, measured exactly as ``fewlabel curve`` measures them.
+
+Calls the pipeline's pure functions (no Prefect, no artifact store) and reproduces the curve flow
+for ``data.source=mr``: ``read_mr`` + the stratified split (seed 0, 2,000 test sentences); the
+reviews split into lines and tokenized, reviews equal to a test sentence removed, plus the extra
+corpora if any (``with_extra``); Word2Vec pretrained on unlabeled lines + all 2,000 training
+sentences (no labels, as the curve flow does with labels_per_class=null); features with
+``sentence_vectors`` (the common component, if removed, estimated on unlabeled + training text);
+then for every N and draw ``tasks.curve.draw`` and ``tasks.curve.predict_all`` (the same seeds as
+the curve: draw d uses seed d), which fits the pretrained MLP, the no-pretraining arm (Word2Vec on
+the drawn sentences only, vectorized with the same vectorize config), TF-IDF + LR and majority.
+
+Pretrained vectors are cached per (word2vec config, extra corpora) in data/bench/ (git-ignored).
+
+Usage: .venv/bin/python bench/levers_experiment.py [--draws 10] [--n 16 64] --configs NAME ...
+One process, Word2Vec workers=1. Prints one markdown row per config and method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("FEWLABEL_DATA_DIR", str(ROOT / "data"))
+
+from fewlabel.config import (  # noqa: E402
+    ClassifierConfig, CurveConfig, DataConfig, PreprocessConfig, VectorizeConfig, Word2VecConfig,
+)
+from fewlabel.readers import read_mr  # noqa: E402
+from tasks.curve import draw, predict_all  # noqa: E402
+from tasks.ingest import split, with_extra  # noqa: E402
+from tasks.preprocess import split_lines, tokenize  # noqa: E402
+from tasks.pretrain import fit_word2vec, vectors_table  # noqa: E402
+from tasks.vectorize import counts_of, embedding, fit_component, sentence_vectors  # noqa: E402
+
+# name: {"w2v": {...}, "vec": {...}, "clf": {...}, "extra": [...]}, all relative to the defaults.
+CONFIGS: dict[str, dict] = {
+    "mean": {},
+    "sif": {"vec": {"weighting": "sif"}},
+    "sif_a1e-4": {"vec": {"weighting": "sif", "sif_a": 1e-4}},
+    "sif_a1e-2": {"vec": {"weighting": "sif", "sif_a": 1e-2}},
+    "sif_pc": {"vec": {"weighting": "sif", "remove_component": True}},
+    "tfidf": {"vec": {"weighting": "tfidf"}},
+    "mean_max": {"vec": {"pooling": "mean_max"}},
+    "mean_max_min": {"vec": {"pooling": "mean_max_min"}},
+    "sif_max_min": {"vec": {"weighting": "sif", "pooling": "mean_max_min"}},
+    "wiki_lee": {"extra": ["wiki", "lee"]},
+    "dim300": {"w2v": {"vector_size": 300}},
+    "window10": {"w2v": {"window": 10}},
+}
+
+
+def prepare(extra: list[str]):
+    """(unlabeled token lists, train dict, test dict) as the curve flow builds them."""
+    reviews, labeled = read_mr()
+    train, test = split(labeled, DataConfig())
+    unlabeled = with_extra(reviews, extra)
+    test_texts = set(test["text"].str.strip())
+    unlabeled = unlabeled[~unlabeled["text"].str.strip().isin(test_texts)]
+    pre = PreprocessConfig()
+    lines = split_lines(pa.Table.from_pandas(unlabeled[["text", "origin", "row"]], preserve_index=False))
+    unl_tokens = tokenize(lines["text"], pre)
+    splits = {}
+    for name, frame in (("train", train), ("test", test)):
+        arr = tokenize(pa.array(frame["text"].tolist(), pa.string()), pre)
+        splits[name] = {"labels": np.asarray(frame["label"].tolist(), dtype=object),
+                        "tokens": arr.to_pylist(), "token_array": arr}
+    return unl_tokens, splits["train"], splits["test"]
+
+
+def pretrained_table(unl_tokens: pa.ListArray, train: dict, w2v: Word2VecConfig, extra: list[str]) -> pa.Table:
+    key = hashlib.sha256(json.dumps([w2v.model_dump(mode="json"), extra], sort_keys=True).encode()).hexdigest()[:16]
+    path = ROOT / "data" / "bench" / f"vectors-{key}.parquet"
+    if path.exists():
+        return pq.read_table(path)
+    corpus = unl_tokens.to_pylist() + train["tokens"]
+    t0 = time.perf_counter()
+    table = vectors_table(fit_word2vec(corpus, w2v), w2v.vector_size)
+    print(f"# pretrain {len(corpus)} sentences, {sum(map(len, corpus))} words, vocabulary {len(table)}, "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--n", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--configs", nargs="*", default=[], help=f"names among {', '.join(CONFIGS)}")
+    parser.add_argument("--spec", nargs="+", default=[], metavar="NAME=JSON",
+                        help='ad-hoc configs, e.g. sif_a3=\'{"vec": {"weighting": "sif"}, "clf": {"alpha": 3}}\'')
+    parser.add_argument("--json", type=Path, help="append every per-draw accuracy here (JSON lines)")
+    args = parser.parse_args()
+    for item in args.spec:
+        name, _, raw = item.partition("=")
+        CONFIGS[name] = json.loads(raw)
+        args.configs.append(name)
+    prepared = {}
+    print("| config | method | " + " | ".join(f"N={n}" for n in args.n) + " | seconds |", flush=True)
+    for name in args.configs:
+        spec = CONFIGS[name]
+        t0 = time.perf_counter()
+        extra = spec.get("extra", [])
+        if tuple(extra) not in prepared:
+            prepared[tuple(extra)] = prepare(extra)
+        unl_tokens, train, test = prepared[tuple(extra)]
+        w2v, vec = Word2VecConfig(**spec.get("w2v", {})), VectorizeConfig(**spec.get("vec", {}))
+        clf, curve = ClassifierConfig(**spec.get("clf", {})), CurveConfig(**spec.get("curve", {}))
+        table = pretrained_table(unl_tokens, train, w2v, extra)
+        own = (*embedding(table), counts_of(table))
+        corpus = pa.chunked_array([a.cast(pa.list_(pa.string())) for a in (unl_tokens, train["token_array"])])
+        component = fit_component(corpus, *own, vec)
+        train = {**train, "vectors": sentence_vectors(train["token_array"], *own, vec, component)[0]}
+        test = {**test, "vectors": sentence_vectors(test["token_array"], *own, vec, component)[0]}
+        acc: dict[tuple[str, int], list[float]] = {}
+        for n in args.n:
+            for d in range(args.draws):
+                idx = draw(train["labels"], n, np.random.default_rng([d, n]))
+                for method, pred in predict_all(train, test, idx, clf, w2v, curve, d, vec).items():
+                    acc.setdefault((method, n), []).append(float((pred == test["labels"]).mean()))
+        seconds = time.perf_counter() - t0
+        for method in ("pretrained", "no_pretraining", "tfidf_lr", "majority"):
+            cells = [f"{np.mean(acc[method, n]):.4f} ± {np.std(acc[method, n], ddof=1):.4f}" for n in args.n]
+            print(f"| {name} | {method} | " + " | ".join(cells) + f" | {seconds:.0f} |", flush=True)
+        if args.json:
+            with args.json.open("a") as fh:
+                fh.write(json.dumps({"config": name, "spec": spec, "seconds": seconds,
+                                     "acc": {f"{m}@{n}": v for (m, n), v in acc.items()}}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
