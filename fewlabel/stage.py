@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -76,9 +77,21 @@ def _is_module(name: str) -> bool:
         return False
 
 
-@functools.cache
+_CODE_LOCK = threading.Lock()
+
+
 def code_version(module_name: str) -> str:
-    """Hash of a stage module's source, of the project modules it uses, and of library versions."""
+    """Hash of a stage module's source, of the project modules it uses, and of library versions.
+
+    Computed once per process under a lock: concurrent tasks (curve points) ask at the same time,
+    and CPython 3.11's ``ast.parse`` is not safe to run from several threads at once.
+    """
+    with _CODE_LOCK:
+        return _code_version(module_name)
+
+
+@functools.cache
+def _code_version(module_name: str) -> str:
     sources = {name: inspect.getsource(importlib.import_module(name)) for name in sorted(project_imports(module_name))}
     return store.canonical_hash({"sources": sources, "libs": {lib: version(lib) for lib in LIBRARIES}})
 

@@ -70,3 +70,15 @@ def test_a_stage_code_version_covers_the_project_modules_it_uses():
     assert "fewlabel.tokenizers" in project_imports("tasks.preprocess")
     assert "fewlabel.readers" not in project_imports("tasks.train")
     assert "fewlabel.config" not in project_imports("tasks.evaluate")  # config values are hashed as inputs
+
+
+def test_code_version_is_safe_to_compute_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fewlabel import stage
+
+    stage._code_version.cache_clear()
+    modules = ["tasks.curve", "tasks.evaluate", "tasks.ingest", "tasks.preprocess"] * 8
+    with ThreadPoolExecutor(16) as pool:
+        versions = list(pool.map(stage.code_version, modules))
+    assert len(set(versions)) == 4
