@@ -11,7 +11,10 @@ def bootstrap_interval(correct: np.ndarray, samples: int, confidence: float, see
     if samples == 0 or len(correct) == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    means = correct[rng.integers(0, len(correct), size=(samples, len(correct)))].mean(axis=1)
+    n = len(correct)
+    rows = max(1, (1 << 22) // n)  # resample in blocks of ~4M indices: bounded memory, same random stream
+    means = np.concatenate([correct[rng.integers(0, n, size=(min(rows, samples - start), n))].mean(axis=1)
+                            for start in range(0, samples, rows)])
     tail = (1 - confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return float(low), float(high)

@@ -143,10 +143,17 @@ def sentence_vectors(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: n
 
 
 def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
-                  config: VectorizeConfig) -> np.ndarray | None:
-    """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only)."""
+                  config: VectorizeConfig, sample: int = 100_000) -> np.ndarray | None:
+    """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only).
+
+    Estimated on at most ``sample`` sentences (a seeded random subset), so memory stays bounded
+    whatever the corpus size; one direction in a few hundred dimensions needs no more.
+    """
     if not config.remove_component:
         return None
+    if len(tokens) > sample:
+        keep = np.sort(np.random.default_rng(0).choice(len(tokens), sample, replace=False))
+        tokens = tokens.take(pa.array(keep))
     plain = config.model_copy(update={"pooling": "mean"})
     return first_component(sentence_vectors(tokens, vocabulary, matrix, counts, plain)[0])
 

@@ -28,3 +28,10 @@ def test_bootstrap_interval_covers_mean_and_is_seeded():
     assert low == pytest.approx(0.61, abs=0.02) and high == pytest.approx(0.79, abs=0.02)
     assert bootstrap_interval(correct, 2000, 0.95, seed=1) == (low, high)
     assert bootstrap_interval(np.array([1.0, 1.0]), 100, 0.95, 0) == (1.0, 1.0)
+
+
+def test_bootstrap_in_blocks_equals_one_big_draw():
+    correct = (np.random.default_rng(3).random(5000) > 0.4).astype(float)  # 5000 items: ~800 per block
+    rng = np.random.default_rng(7)
+    means = correct[rng.integers(0, 5000, size=(2000, 5000))].mean(axis=1)
+    assert bootstrap_interval(correct, 2000, 0.9, seed=7) == tuple(np.quantile(means, [0.05, 0.95]))

@@ -231,3 +231,14 @@ def test_sentence_vectors_unit_vectors():
                                                                               "pooling": "mean_max"}))
     r = 1 / np.sqrt(2)
     np.testing.assert_allclose(got[0], [(1 + r) / 2, r / 2, 1, r], rtol=1e-6)
+
+
+def test_component_is_fitted_on_a_bounded_seeded_sample():
+    rng = np.random.default_rng(0)
+    sentences = pa.array([[VOCAB[int(i)].as_py() for i in rng.integers(0, 3, 4)] for _ in range(500)],
+                         pa.list_(pa.string()))
+    config = VectorizeConfig(weighting="sif", remove_component=True)
+    full = fit_component(sentences, VOCAB, W, COUNTS, config)
+    sampled = fit_component(sentences, VOCAB, W, COUNTS, config, sample=100)
+    np.testing.assert_array_equal(sampled, fit_component(sentences, VOCAB, W, COUNTS, config, sample=100))
+    assert abs(float(full @ sampled)) > 0.99  # the same direction from a fifth of the text

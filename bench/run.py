@@ -1,0 +1,500 @@
+"""The benchmark harness of "Fast at every size": `make bench` and `make bench-quick`.
+
+    .venv/bin/python bench/run.py [--quick] [--out bench/latest.json]
+    BENCH_SIZES=100k,1m,5m .venv/bin/python bench/run.py        # other synthetic sizes
+
+Measures, in one run, side by side:
+
+1. End to end (MR; `tiny` with --quick): whole processes, alternated: `bench/bare.py` (the same
+   stages on gensim + scikit-learn, no Prefect, no Parquet), a cold `fewlabel run --json` (fresh
+   FEWLABEL_DATA_DIR and cache records) and a warm one (the same data folder again: every stage
+   Cached). The flow runs report to one local `prefect server` started for the whole bench (its
+   start time is reported apart). Medians of wall time; peak RSS of each process (os.wait4).
+2. Per stage on synthetic corpora (bench/synth.py): preprocess tokens/s (tasks.preprocess.tokenize),
+   vectorize sentences/s (tasks.vectorize.average against a per-sentence Python loop), predict
+   sentences/s (tasks.predict.classify with the end-to-end run's record), and the growth exponent of
+   time with size between sizes (1.0 = linear); pretrain words/s of tasks.pretrain.fit_word2vec
+   against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
+   mode, with 1 and 2 workers.
+3. Memory at the largest size: the real flow on data.source=files (the synthetic corpus as unlabeled
+   text, 200 labeled synthetic sentences, a fixed synthetic test set of the same size so that
+   vectorize and evaluate also see it; word2vec.epochs=1, evaluate.bootstrap=0), as a whole
+   process; then each stage's ``.fn`` in its own process (inputs built by the previous ones) and
+   `fewlabel predict` on the corpus. ``peak_rss_mib_<size>`` is the largest peak RSS of the
+   streaming stages' processes (preprocess, vectorize, predict).
+
+Child processes of this script (``--child KIND``) do the in-process measurements, so that each
+starts with a clean heap and its ru_maxrss is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = ROOT / ".venv" / "bin"
+PY = str(BIN / "python")
+WORK = ROOT / "bench" / "out"
+STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")
+STREAMING = ("preprocess", "vectorize", "predict")
+GOALS = {"cold_vs_bare": ("<=", 1.15), "warm_vs_cold": ("<=", 0.15), "pretrain_vs_gensim": (">=", 0.9),
+         "vectorize_vs_loop": (">=", 10.0)}
+
+
+def say(*parts, end: str = "\n") -> None:
+    print(*parts, end=end, flush=True)
+
+
+def size_label(n: int) -> str:
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+# ---------------------------------------------------------------- whole processes
+
+
+def measure(cmd: list[str], env: dict, log: Path) -> dict:
+    """Run ``cmd`` to completion: wall seconds, peak RSS (MiB) of the process, exit code, stdout."""
+    with open(log.with_suffix(".out"), "w") as out, open(log.with_suffix(".err"), "w") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout = log.with_suffix(".out").read_text()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{log.with_suffix('.err').read_text()[-3000:]}")
+    return {"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024, "stdout": stdout}
+
+
+def last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def fresh_data_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    (path / "external").symlink_to(ROOT / "data" / "external")  # the MR archive, read in place
+    return path
+
+
+def flow_env(data: Path, api_url: str) -> dict:
+    return {**os.environ, "FEWLABEL_DATA_DIR": str(data), "PREFECT_LOCAL_STORAGE_PATH": str(data / ".prefect-records"),
+            "PREFECT_API_URL": api_url, "PREFECT_HOME": str(WORK / "prefect-client"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def end_to_end(sets: list[str], pairs: int, api_url: str) -> dict:
+    """bare, cold, warm, bare, cold, warm...: medians, peak RSS and the accuracies of each arm."""
+    overrides = [arg for s in sets for arg in ("--set", s)]
+    bare_env = {**os.environ, "FEWLABEL_DATA_DIR": str(fresh_data_dir(WORK / "e2e-bare"))}
+    runs = {"bare": [], "cold": [], "warm": []}
+    metrics = {}
+    for i in range(pairs):
+        r = measure([PY, "bench/bare.py", "--json", *overrides], bare_env, WORK / f"e2e-bare-{i}")
+        metrics["bare"] = last_json(r["stdout"])["metrics"]
+        runs["bare"].append(r)
+        say(f"  pair {i + 1}/{pairs}: bare {r['seconds']:.1f} s ({r['rss_mib']:.0f} MiB)", end="")
+        data = fresh_data_dir(WORK / f"e2e-cold-{i}")
+        env = flow_env(data, api_url)
+        for kind, expected in (("cold", "Completed"), ("warm", "Cached")):
+            r = measure([str(BIN / "fewlabel"), "run", "--json", *overrides], env, WORK / f"e2e-{kind}-{i}")
+            summary = last_json(r["stdout"])
+            states = set(summary["stages"].values())
+            if states != {expected}:
+                raise RuntimeError(f"{kind} run: stages {summary['stages']}, expected all {expected}")
+            metrics["flow"], r["record"] = summary["metrics"], summary["run_record"]
+            runs[kind].append(r)
+            say(f", {kind} {r['seconds']:.1f} s ({r['rss_mib']:.0f} MiB)", end="")
+        say()
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    return {
+        "seconds": {k: [round(r["seconds"], 2) for r in v] for k, v in runs.items()},
+        "median_seconds": {k: round(v, 2) for k, v in med.items()},
+        "peak_rss_mib": {k: round(max(r["rss_mib"] for r in v), 1) for k, v in runs.items()},
+        "cold_vs_bare": round(med["cold"] / med["bare"], 3),
+        "warm_vs_cold": round(med["warm"] / med["cold"], 3),
+        "metrics": metrics,
+        "same_metrics": all(round(metrics["bare"][m][k], 4) == round(metrics["flow"][m][k], 4)
+                            for m in metrics["bare"] for k in ("accuracy", "macro_f1")),
+        "record": runs["cold"][-1]["record"],
+        "data_dir": str(WORK / f"e2e-cold-{pairs - 1}"),
+    }
+
+
+def start_server():
+    from tests.servers import prefect_server
+
+    home = WORK / "prefect-server"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    return prefect_server(home)
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def synth(rows: int, seed: int = 0) -> Path:
+    """bench/out/synth-<size>[-s<seed>].parquet, generated once (bench/synth.py is deterministic)."""
+    path = WORK / f"synth-{size_label(rows)}{'' if seed == 0 else f'-s{seed}'}.parquet"
+    if path.exists():
+        import pyarrow.parquet as pq
+
+        if pq.ParquetFile(path).metadata.num_rows == rows:
+            return path
+    subprocess.run([PY, "bench/synth.py", str(rows), str(path), "--seed", str(seed)], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return path
+
+
+def labeled_files(rows: int, folder: Path) -> tuple[Path, Path]:
+    """200 labeled synthetic sentences (CSV, two labels) and a labeled test set of ``rows`` (Parquet)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    labeled = folder / "labeled.csv"
+    small = pq.read_table(synth(200, seed=1)).to_pandas()
+    small["label"] = np.where(np.arange(len(small)) % 2 == 0, "pos", "neg")
+    small.to_csv(labeled, index=False)
+    test = folder / f"test-{size_label(rows)}.parquet"
+    if not test.exists():
+        text = pq.read_table(synth(rows, seed=2))["text"]
+        labels = np.where(np.random.default_rng(2).random(rows) < 0.5, "pos", "neg")
+        pq.write_table(pa.table({"text": text, "label": pa.array(labels, pa.string())}), test)
+    return labeled, test
+
+
+# ---------------------------------------------------------------- child measurements
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_throughput(args: dict) -> dict:
+    """preprocess, vectorize (vs a loop) and predict on one synthetic corpus."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from fewlabel import runs
+    from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
+    import tasks.predict
+    from tasks.preprocess import tokenize
+    from tasks.vectorize import average, fit_component, sentence_vectors
+
+    texts = pq.read_table(args["corpus"])["text"].combine_chunks()
+    n = len(texts)
+    reps = args["reps"]
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        tokens = tokenize(texts, PreprocessConfig())
+        times.append(time.perf_counter() - start)
+    t_pre = statistics.median(times)
+    n_tokens = len(pc.list_flatten(tokens))
+
+    # a Word2Vec-sized embedding: every token seen at least twice (min_count=2), default dimensions
+    counts = pc.value_counts(pc.list_flatten(tokens))
+    known = pc.greater_equal(counts.field("counts"), 2)
+    vocabulary, word_counts = counts.field("values").filter(known), counts.field("counts").filter(known).to_numpy()
+    dim = Word2VecConfig().vector_size
+    matrix = np.random.default_rng(0).standard_normal((len(vocabulary), dim)).astype(np.float32)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        vectors, _ = average(tokens, vocabulary, matrix)
+        times.append(time.perf_counter() - start)
+    t_vec = statistics.median(times)
+    configured = VectorizeConfig()  # the defaults: as the vectorize stage computes them, component included
+    start = time.perf_counter()
+    component = fit_component(tokens, vocabulary, matrix, word_counts, configured)
+    sentence_vectors(tokens, vocabulary, matrix, word_counts, configured, component)
+    t_conf = time.perf_counter() - start
+    m = min(n, args["loop_max"])
+    lists = tokens.slice(0, m).to_pylist()
+    idx = {w: i for i, w in enumerate(vocabulary.to_pylist())}
+    start = time.perf_counter()
+    looped = [np.mean([matrix[idx[w]] for w in s if w in idx], axis=0) if any(w in idx for w in s)
+              else np.zeros(matrix.shape[1], np.float32) for s in lists]
+    t_loop = time.perf_counter() - start
+    check = min(m, 1000)
+    if not np.allclose(np.vstack(looped[:check]), vectors[:check], atol=1e-4):
+        raise AssertionError("average() and the per-sentence loop disagree")
+
+    os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
+    record = runs.read_run(args["record"])
+    strings = texts.to_pylist()
+    start = time.perf_counter()
+    if hasattr(tasks.predict, "Classifier"):  # the run's model and vectors are loaded once, then applied
+        tasks.predict.Classifier(record)(strings)
+    else:
+        tasks.predict.classify(strings, record)
+    t_pred = time.perf_counter() - start
+    return {"sentences": n, "tokens": n_tokens,
+            "preprocess_s": t_pre, "preprocess_tokens_per_s": n_tokens / t_pre,
+            "vectorize_s": t_vec, "vectorize_sentences_per_s": n / t_vec, "dim": dim,
+            "vectorize_default_config": configured.model_dump(), "vectorize_default_s": t_conf,
+            "vectorize_default_sentences_per_s": n / t_conf,
+            "loop_sentences": m, "loop_s": t_loop, "loop_sentences_per_s": m / t_loop,
+            "vectorize_vs_loop": (n / t_vec) / (m / t_loop),
+            "predict_s": t_pred, "predict_sentences_per_s": n / t_pred, "peak_rss_mib": peak_mib()}
+
+
+def child_pretrain(args: dict) -> dict:
+    """fit_word2vec against raw gensim, same params, same corpus; list and corpus_file modes, 1/2 workers."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from gensim.models import Word2Vec
+
+    from fewlabel.config import PreprocessConfig, Word2VecConfig
+    from tasks.pretrain import fit_word2vec
+    from tasks.preprocess import tokenize
+
+    tokens = tokenize(pq.read_table(args["corpus"])["text"], PreprocessConfig())
+    lists = tokens.to_pylist()
+    corpus_file = Path(args["corpus_file"])
+    corpus_file.write_text("\n".join(pc.binary_join(tokens, " ").to_pylist()) + "\n", encoding="utf-8")
+    words = len(pc.list_flatten(tokens))
+    out = {"sentences": len(lists), "words": words, "epochs": args["epochs"], "modes": {}}
+    for mode in ("list", "corpus_file"):
+        for workers in args["workers"]:
+            config = Word2VecConfig(epochs=args["epochs"], workers=workers)
+            params = config.model_dump(exclude={"corpus_file_from"})
+            source = {"sentences": lists} if mode == "list" else {"corpus_file": str(corpus_file)}
+            timing = {"fewlabel": [], "gensim": []}
+            for _ in range(args["reps"] if workers == 1 else 1):  # alternated
+                start = time.perf_counter()
+                if mode == "list":
+                    fit_word2vec(lists, config)
+                else:
+                    fit_word2vec(None, config, corpus_file=corpus_file)
+                timing["fewlabel"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                Word2Vec(**source, **params)
+                timing["gensim"].append(time.perf_counter() - start)
+            med = {k: statistics.median(v) for k, v in timing.items()}
+            out["modes"][f"{mode}_w{workers}"] = {
+                "fewlabel_s": [round(t, 2) for t in timing["fewlabel"]], "gensim_s": [round(t, 2) for t in timing["gensim"]],
+                "fewlabel_words_per_s": words * args["epochs"] / med["fewlabel"],
+                "gensim_words_per_s": words * args["epochs"] / med["gensim"],
+                "ratio": med["gensim"] / med["fewlabel"],
+            }
+    corpus_file.unlink()
+    return out
+
+
+def child_stage(args: dict) -> dict:
+    """Build one stage with its ``.fn`` (upstream artifacts come from earlier processes); its peak RSS."""
+    os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
+    from fewlabel.config import load_config
+
+    if args["stage"] == "predict":
+        import inspect
+
+        from tasks.predict import predict
+
+        output = args["output"]
+        if "output_name" in inspect.signature(predict.fn).parameters:  # written inside the data folder
+            output = Path(output).name
+        before = peak_mib()
+        start = time.perf_counter()
+        predict.fn(args["input"], output, args["record"], "text", "utf-8")
+    else:
+        from flows.train import PIPELINE
+
+        config = load_config(None, args["sets"])
+        refs = {}
+        for wiring in PIPELINE:
+            if wiring.name == args["stage"]:
+                before = peak_mib()
+                start = time.perf_counter()
+            refs[wiring.name] = wiring.task.fn(*wiring.args(refs, config))
+            if wiring.name == args["stage"]:
+                break
+    return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_mib(), "peak_before_mib": before}
+
+
+CHILDREN = {"throughput": child_throughput, "pretrain": child_pretrain, "stage": child_stage}
+
+
+def run_child(kind: str, args: dict, log: Path, env: dict | None = None) -> dict:
+    r = measure([PY, __file__, "--child", kind, json.dumps(args)], env or dict(os.environ), log)
+    return {**last_json(r["stdout"]), "process_seconds": r["seconds"], "process_rss_mib": r["rss_mib"]}
+
+
+# ---------------------------------------------------------------- the bench
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    from importlib.metadata import version
+
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem / 2**20, 1),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            **{lib: version(lib) for lib in ("prefect", "gensim", "scikit-learn", "numpy", "pyarrow")}}
+
+
+def exponent(rows: list[dict], key: str) -> list[float]:
+    """log(t2/t1) / log(n2/n1) between consecutive sizes: 1.0 = time linear in size."""
+    return [round(math.log(b[key] / a[key]) / math.log(b["sentences"] / a["sentences"]), 3)
+            for a, b in zip(rows, rows[1:])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one pair, tiny end to end (< 3 min)")
+    parser.add_argument("--out", type=Path, help="JSON results (default bench/latest.json, latest-quick.json)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "ARGS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child[0]](json.loads(args.child[1]))))
+        return
+
+    quick = args.quick
+    out = args.out or ROOT / "bench" / ("latest-quick.json" if quick else "latest.json")
+    default_sizes = "20k,100k" if quick else "100k,1m"
+    sizes = sorted(parse_size(s) for s in os.environ.get("BENCH_SIZES", default_sizes).split(","))
+    pairs = int(os.environ.get("BENCH_PAIRS", 1 if quick else 3))
+    source = "tiny" if quick else "mr"
+    began = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    result = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "command": "make bench-quick" if quick else "make bench", "machine": machine(),
+              "sizes": sizes, "pairs": pairs, "source": source}
+    say(f"fewlabel bench ({'quick' if quick else 'full'}): {result['date']}, {result['machine']['nproc']} cores, "
+        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}")
+
+    for n in sizes:  # generate the corpora first, so their time counts nowhere else
+        synth(n)
+
+    start = time.perf_counter()
+    with start_server() as api_url:
+        result["server_start_s"] = round(time.perf_counter() - start, 2)
+        say(f"prefect server started in {result['server_start_s']:.1f} s at {api_url}")
+
+        say(f"end to end on {source}: {pairs} x (bare, cold, warm), whole processes")
+        e2e = end_to_end([f"data.source={source}"], pairs, api_url)
+        result["end_to_end"] = e2e
+
+        say("per stage on synthetic corpora")
+        rows = []
+        for n in sizes:
+            row = run_child("throughput", {"corpus": str(synth(n)), "reps": 3 if n <= 200_000 else 1,
+                                           "loop_max": 200_000, "record": e2e["record"], "data_dir": e2e["data_dir"]},
+                            WORK / f"throughput-{size_label(n)}")
+            rows.append(row)
+            say(f"  {size_label(n)}: preprocess {row['preprocess_tokens_per_s'] / 1e6:.2f}M tokens/s, vectorize "
+                f"{row['vectorize_sentences_per_s'] / 1e3:.0f}k sent/s (loop {row['loop_sentences_per_s'] / 1e3:.1f}k "
+                f"sent/s: {row['vectorize_vs_loop']:.1f}x; with the default sif + component "
+                f"{row['vectorize_default_sentences_per_s'] / 1e3:.0f}k sent/s), predict {row['predict_sentences_per_s'] / 1e3:.1f}k sent/s")
+        result["throughput"] = rows
+        result["slope"] = {stage: exponent(rows, f"{stage}_s")
+                           for stage in ("preprocess", "vectorize", "vectorize_default", "predict")}
+
+        n = sizes[0]
+        epochs = 1
+        say(f"pretrain on {size_label(n)} sentences, {epochs} epoch: fit_word2vec vs raw gensim (alternated)")
+        pre = run_child("pretrain", {"corpus": str(synth(n)), "epochs": epochs, "reps": 1 if quick else 2,
+                                     "corpus_file": str(WORK / "corpus.txt"), "workers": [1] if quick else [1, 2]}, WORK / "pretrain")
+        result["pretrain"] = pre
+        for mode, v in pre["modes"].items():
+            say(f"  {mode}: fewlabel {v['fewlabel_words_per_s'] / 1e3:.0f}k words/s, gensim "
+                f"{v['gensim_words_per_s'] / 1e3:.0f}k words/s: {v['ratio']:.3f}x")
+
+        n = parse_size(os.environ.get("BENCH_MEM_SIZE", size_label(sizes[0] if quick else sizes[-1])))
+        label = size_label(n)
+        say(f"memory at {label} sentences (files source, word2vec.epochs=1, evaluate.bootstrap=0)")
+        labeled, test = labeled_files(n, WORK / "mem-inputs")
+        sets = ["data.source=files", f"data.unlabeled_path={synth(n)}", f"data.labeled_path={labeled}",
+                f"data.test_path={test}", "word2vec.epochs=1", "evaluate.bootstrap=0"]
+        data = fresh_data_dir(WORK / f"mem-run-{label}")
+        env = flow_env(data, api_url)
+        whole = measure([str(BIN / "fewlabel"), "run", "--json", *[a for s in sets for a in ("--set", s)]],
+                        env, WORK / f"mem-run-{label}")
+        record = last_json(whole["stdout"])["run_record"]
+        say(f"  whole run: {whole['seconds']:.1f} s, peak RSS {whole['rss_mib']:.0f} MiB")
+        predict_out = WORK / f"mem-predictions-{label}.parquet"
+        whole_predict = measure([str(BIN / "fewlabel"), "predict", str(synth(n)), "--output", str(predict_out),
+                                 "--run", record, "--json"], env, WORK / f"mem-predict-{label}")
+        say(f"  whole `fewlabel predict`: {whole_predict['seconds']:.1f} s, peak RSS {whole_predict['rss_mib']:.0f} MiB")
+        # each stage again in its own process, in place: its artifact folder is removed, its .fn rebuilds
+        # it (same bytes) from the upstream artifacts of the whole run
+        artifacts = last_json(whole["stdout"])["artifacts"]
+        default_stages = "ingest,preprocess,pretrain,vectorize,train,evaluate,predict" if quick else \
+            "ingest,preprocess,vectorize,train,evaluate,predict"
+        per_stage = {}
+        for stage in os.environ.get("BENCH_STAGES", default_stages).split(","):
+            child = {"stage": stage, "data_dir": str(data), "sets": sets}
+            if stage == "predict":
+                child.update(input=str(synth(n)), output=str(predict_out), record=record)
+            else:
+                shutil.rmtree(artifacts[stage])
+            per_stage[stage] = run_child("stage", child, WORK / f"mem-stage-{stage}-{label}")
+            s = per_stage[stage]
+            say(f"  {stage}: {s['seconds']:.1f} s, peak RSS {s['peak_rss_mib']:.0f} MiB "
+                f"(before the stage: {s['peak_before_mib']:.0f} MiB)")
+        result["memory"] = {"size": n, "sets": sets, "whole_run_s": round(whole["seconds"], 2),
+                            "whole_run_peak_rss_mib": round(whole["rss_mib"], 1),
+                            "whole_predict_s": round(whole_predict["seconds"], 2),
+                            "whole_predict_peak_rss_mib": round(whole_predict["rss_mib"], 1), "stages": per_stage}
+
+    list_w1 = pre["modes"]["list_w1"]
+    result.update({
+        "cold_vs_bare": e2e["cold_vs_bare"],
+        "warm_vs_cold": e2e["warm_vs_cold"],
+        "pretrain_vs_gensim": round(list_w1["ratio"], 3),
+        "pretrain_vs_gensim_corpus_file": round(pre["modes"]["corpus_file_w1"]["ratio"], 3),
+        "vectorize_vs_loop": round(min(r["vectorize_vs_loop"] for r in rows), 1),
+        f"peak_rss_mib_{label}": round(max(per_stage[s]["peak_rss_mib"] for s in STREAMING if s in per_stage), 1),
+        "bench_seconds": round(time.perf_counter() - began, 1),
+    })
+    for row in e2e, *rows:
+        row.pop("stdout", None)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, label)
+    say(f"wrote {out} in {result['bench_seconds']:.0f} s")
+
+
+def report(r: dict, label: str) -> None:
+    e = r["end_to_end"]
+    say("\n| measure | value | goal | met |\n|---|---|---|---|")
+    for key, (sign, goal) in GOALS.items():
+        met = r[key] <= goal if sign == "<=" else r[key] >= goal
+        say(f"| {key} | {r[key]} | {sign} {goal} | {'yes' if met else 'NO'} |")
+    say(f"| pretrain_vs_gensim_corpus_file | {r['pretrain_vs_gensim_corpus_file']} | >= 0.9 | "
+        f"{'yes' if r['pretrain_vs_gensim_corpus_file'] >= 0.9 else 'NO'} |")
+    say(f"| peak_rss_mib_{label} | {r[f'peak_rss_mib_{label}']} | printed | |")
+    say(f"\nend to end ({r['source']}, medians of {r['pairs']}): bare {e['median_seconds']['bare']} s, cold "
+        f"{e['median_seconds']['cold']} s, warm {e['median_seconds']['warm']} s; all runs {e['seconds']}; "
+        f"peak RSS {e['peak_rss_mib']} MiB; server start {r['server_start_s']} s; "
+        f"same metrics bare/flow: {e['same_metrics']} {e['metrics']}")
+    say("growth exponent of time between sizes (1.0 = linear): "
+        + ", ".join(f"{k} {v}" for k, v in r["slope"].items()))
+
+
+if __name__ == "__main__":
+    main()
