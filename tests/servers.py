@@ -38,36 +38,8 @@ def healthy(url: str) -> bool:
 
 
 @contextmanager
-def prefect_server(home: Path, **env):
-    """`prefect server start` on a free loopback port; yields the API URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    environ = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-               "PREFECT_LOGGING_LEVEL": "WARNING", **env}
-    environ.pop("PREFECT_API_URL", None)
-    log = open(home / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        wait_until(lambda: healthy(url) or server.poll() is not None, 180, "the Prefect server")
-        if server.poll() is not None:
-            raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
-
-
-@contextmanager
 def process(cmd: list[str], cwd: Path, log: Path, **env):
-    """A background process (its own session), stopped at exit."""
+    """A background process in its own session, its output in ``log``; stopped (group and all) at exit."""
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -79,6 +51,22 @@ def process(cmd: list[str], cwd: Path, log: Path, **env):
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def prefect_server(home: Path, **env):
+    """`prefect server start` on a free loopback port; yields the API URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    settings = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+                "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_API_URL": "", **env}
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with process(cmd, cwd=home, log=home / "server.log", **settings) as server:
+        wait_until(lambda: healthy(url) or server.poll() is not None, 180, "the Prefect server")
+        if server.poll() is not None:
+            raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
+        yield url
 
 
 def postgres_bin() -> Path | None:
