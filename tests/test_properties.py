@@ -32,8 +32,9 @@ from tasks.ingest import split, subsample
 from tasks.preprocess import split_lines, tokenize
 from tasks.vectorize import average, extrema
 
-PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FEW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI is never flaky (explore more with a profile locally)
+PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 # Strings that break naive readers and tokenizers, mixed into arbitrary Unicode.
 TRICKY = [
@@ -193,20 +194,25 @@ def test_csv_unlabeled_keeps_every_row_or_names_the_file(data, rows):
 @PROPERTY
 @given(st.lists(one_line, min_size=1, max_size=8), st.sampled_from([".csv", ".tsv"]))
 @example(['"great" movie', 'say "hi"', "a,b", "a\tb", "x"], ".csv")
+@example(['"', '0"'], ".csv")  # one quoted field spanning two lines: a single row "\n0"
 def test_hand_written_delimited_file_is_read_verbatim_or_refused(lines, suffix):
-    """No quoting at all, as people write them: a quote, a delimiter... is kept verbatim or refused."""
+    """No quoting, as people write them: every row is what the CSV rules say (verbatim when no line
+    starts with a quote), or the file is refused naming it; never a silently different row."""
+    content = "text\n" + "\n".join(lines) + "\n"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"hand{suffix}"
-        path.write_text("text\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(content, encoding="utf-8")
         try:
             got = readers.read_unlabeled(path)
         except UserError as err:
             assert_user_error_names(err, path.name)
             return
-    assert len(got) == len(lines) and got["row"].tolist() == list(range(1, len(lines) + 1))
-    for line, text in zip(lines, got["text"]):
-        if not line.startswith('"'):  # a field that starts with a quote is a quoted field
-            assert text == line
+    parsed = list(csv.reader(io.StringIO(content), delimiter="\t" if suffix == ".tsv" else ",", strict=True))[1:]
+    assert all(len(row) == 1 for row in parsed)
+    assert got["text"].tolist() == [row[0] for row in parsed]
+    assert got["row"].tolist() == list(range(1, len(parsed) + 1))
+    if not any(line.startswith('"') for line in lines):  # nothing quoted: one row per line, verbatim
+        assert got["text"].tolist() == lines
 
 
 @PROPERTY
