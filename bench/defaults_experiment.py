@@ -175,7 +175,7 @@ def cell(acc: pd.Series) -> str:
 
 def report(frame: pd.DataFrame, ns: list[int]) -> None:
     """One table per config: classifier x arm x N, mean ± std over draws (and non-converged fits)."""
-    print(f"\n| classifier | arm | " + " | ".join(f"N={n}" for n in ns) + " |")
+    print("\n| classifier | arm | " + " | ".join(f"N={n}" for n in ns) + " |")
     print("|---|---|" + "---|" * len(ns))
     for (clf, arm), group in frame.groupby(["classifier", "arm"], sort=False):
         cells = []

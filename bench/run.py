@@ -194,7 +194,6 @@ def peak_mib() -> float:
 def child_throughput(args: dict) -> dict:
     """preprocess, vectorize (vs a loop) and predict on one synthetic corpus."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

@@ -201,17 +201,17 @@ def read_unlabeled(path: str | Path, text_column: str = "text", encoding: str = 
     table, an empty text cell is an error.
     """
     parts, blank = [], 0
-    for path in input_files(path, "data.unlabeled_path"):
-        frame = _read_frame(path, encoding)
-        col = "text" if path.suffix.lower() == ".txt" else text_column
-        text = _column(frame, path, col, "data.text_column")
-        part = pd.DataFrame({"text": text, "origin": path.name, "row": range(1, len(text) + 1)})
-        if path.suffix.lower() == ".txt":
+    for file in input_files(path, "data.unlabeled_path"):
+        frame = _read_frame(file, encoding)
+        col = "text" if file.suffix.lower() == ".txt" else text_column
+        text = _column(frame, file, col, "data.text_column")
+        part = pd.DataFrame({"text": text, "origin": file.name, "row": range(1, len(text) + 1)})
+        if file.suffix.lower() == ".txt":
             keep = part["text"].str.strip() != ""
             blank += int((~keep).sum())
             part = part[keep]
         else:
-            _check_text(part["text"], path, col)
+            _check_text(part["text"], file, col)
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
     if frame.empty:
@@ -226,29 +226,29 @@ def read_labeled(
 ) -> pd.DataFrame:
     """Labeled texts: columns text, label (as text), origin, row. A .txt file has 'label<TAB>text' lines."""
     parts, blank = [], 0
-    for path in input_files(path, what):
-        frame = _read_frame(path, encoding)
+    for file in input_files(path, what):
+        frame = _read_frame(file, encoding)
         text_col, label_col = text_column, label_column
-        if path.suffix.lower() == ".txt":
+        if file.suffix.lower() == ".txt":
             lines = frame["text"]
             empty = lines.str.strip() == ""
             bad = ~lines.str.contains("\t", regex=False) & ~empty
             if bad.any():
-                raise UserError(f"{path} line {_rows(bad)}: expected 'label<TAB>text'; add the tab or use CSV")
+                raise UserError(f"{file} line {_rows(bad)}: expected 'label<TAB>text'; add the tab or use CSV")
             blank += int(empty.sum())
             lines = lines[~empty]
             frame = lines.str.extract(r"^([^\t]*)\t(.*)$", flags=re.DOTALL).set_axis(["label", "text"], axis=1)
             text_col, label_col = "text", "label"
-        text = _column(frame, path, text_col, "data.text_column")
-        label = _column(frame, path, label_col, "data.label_column")
-        _check_text(text, path, text_col)
+        text = _column(frame, file, text_col, "data.text_column")
+        label = _column(frame, file, label_col, "data.label_column")
+        _check_text(text, file, text_col)
         missing = label.str.strip() == ""
         if missing.any():
             raise UserError(
-                f"{path} row {_rows(missing)}: missing label in column {label_col!r}; "
+                f"{file} row {_rows(missing)}: missing label in column {label_col!r}; "
                 "label those rows or move them to the unlabeled corpus"
             )
-        parts.append(pd.DataFrame({"text": text, "label": label, "origin": path.name, "row": frame.index + 1}))
+        parts.append(pd.DataFrame({"text": text, "label": label, "origin": file.name, "row": frame.index + 1}))
     frame = pd.concat(parts, ignore_index=True)
     if frame.empty:
         raise UserError(f"{what} {path}: no labeled rows; it needs at least 2 examples of each class")

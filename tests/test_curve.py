@@ -4,7 +4,6 @@ import json
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
 from fewlabel.config import load_config
 from flows.curve import curve_flow
