@@ -247,7 +247,7 @@ def child_throughput(args: dict) -> dict:
     strings = texts.to_pylist()
     start = time.perf_counter()
     if hasattr(tasks.predict, "Classifier"):  # the run's model and vectors are loaded once, then applied
-        tasks.predict.Classifier(record)(strings)
+        tasks.predict.Classifier.of_run(record)(strings)
     else:
         tasks.predict.classify(strings, record)
     t_pred = time.perf_counter() - start
@@ -310,16 +310,13 @@ def child_stage(args: dict) -> dict:
     from fewlabel.config import load_config
 
     if args["stage"] == "predict":
-        import inspect
+        from fewlabel.runs import read_run
+        from tasks.predict import predict, shard_calls
 
-        from tasks.predict import predict
-
-        output = args["output"]
-        if "output_name" in inspect.signature(predict.fn).parameters:  # written inside the data folder
-            output = Path(output).name
         before = peak_mib()
         start = time.perf_counter()
-        predict.fn(args["input"], output, args["record"], "text", "utf-8")
+        for call in shard_calls(args["input"], read_run(args["record"]), "text", "utf-8"):
+            predict.fn(*call)
     else:
         from flows.train import PIPELINE
 
@@ -329,7 +326,8 @@ def child_stage(args: dict) -> dict:
             if wiring.name == args["stage"]:
                 before = peak_mib()
                 start = time.perf_counter()
-            refs[wiring.name] = wiring.task.fn(*wiring.args(refs, config))
+            built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+            refs[wiring.name] = built if wiring.each else built[0]
             if wiring.name == args["stage"]:
                 break
     return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_mib(), "peak_before_mib": before}

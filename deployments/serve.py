@@ -15,11 +15,20 @@ from fewlabel.config import Config
 NIGHTLY = "0 2 * * *"
 
 
-def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | None = None) -> list:
-    """The three deployments; the training one scheduled by ``interval`` seconds if given, else ``cron``."""
+def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | None = None,
+                dask_address: str | None = None, dask_workers: int | None = None) -> list:
+    """The three deployments; the training one scheduled by ``interval`` seconds if given, else ``cron``.
+
+    Their mapped stages run on a Dask cluster when ``dask_address`` / ``dask_workers`` (or the
+    settings FEWLABEL_DASK_ADDRESS / FEWLABEL_DASK_WORKERS) ask for one.
+    """
+    from fewlabel.runner import with_runner
     from flows.curve import curve_flow
     from flows.predict import predict_flow
     from flows.train import train_flow
+
+    train_flow, curve_flow, predict_flow = (with_runner(f, dask_address, dask_workers)
+                                            for f in (train_flow, curve_flow, predict_flow))
 
     parameters = {"config": config.model_dump(mode="json")}
     schedule = {"interval": interval} if interval else {"cron": cron}
@@ -33,8 +42,9 @@ def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | No
     ]
 
 
-def serve(config: Config, cron: str | None = NIGHTLY, interval: float | None = None) -> None:
+def serve(config: Config, cron: str | None = NIGHTLY, interval: float | None = None,
+          dask_address: str | None = None, dask_workers: int | None = None) -> None:
     """Register the deployments with the Prefect server and run their flow runs until stopped."""
     from prefect import serve as prefect_serve
 
-    prefect_serve(*deployments(config, cron, interval))
+    prefect_serve(*deployments(config, cron, interval, dask_address, dask_workers))

@@ -32,6 +32,7 @@ def project_environment() -> None:
     from fewlabel.store import data_dir
 
     os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(data_dir() / ".prefect-records"))
+    os.environ["FEWLABEL_DATA_DIR"] = str(data_dir())  # absolute: task runner workers may start elsewhere
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
@@ -59,6 +60,16 @@ def _config(args):
     return load_config(args.config, args.set or [])
 
 
+def _runner(flow, args):
+    """The flow, on a Dask cluster if asked (imported only then: distributed takes 0.6 s to load)."""
+    if not (args.dask_address or args.dask_workers is not None
+            or os.environ.get("FEWLABEL_DASK_ADDRESS") or os.environ.get("FEWLABEL_DASK_WORKERS")):
+        return flow
+    from fewlabel.runner import with_runner
+
+    return with_runner(flow, args.dask_address, args.dask_workers)
+
+
 def cmd_run(args) -> int:
     config = _config(args)
     from flows.train import STAGES, train_flow
@@ -66,7 +77,7 @@ def cmd_run(args) -> int:
     if args.from_stage is not None and args.from_stage not in STAGES:
         raise UserError(f"--from-stage {args.from_stage!r}: not a stage; stages: {', '.join(STAGES)}")
     _quiet_user_errors()
-    summary = train_flow(config, from_stage=args.from_stage)
+    summary = _runner(train_flow, args)(config, from_stage=args.from_stage)
     if args.json:
         keys = ("flow_run_id", "stages", "metrics", "artifacts", "report", "run_record")
         print(json.dumps({k: summary[k] for k in keys}))
@@ -133,7 +144,8 @@ def cmd_serve(args) -> int:
     if not os.environ.get("PREFECT_API_URL"):
         print("note: PREFECT_API_URL is not set; start `fewlabel server` and export "
               "PREFECT_API_URL=http://127.0.0.1:4200/api to see the runs in the UI", file=sys.stderr)
-    serve(config, cron=args.cron, interval=args.interval)
+    serve(config, cron=args.cron, interval=args.interval, dask_address=args.dask_address,
+          dask_workers=args.dask_workers)
     return 0
 
 
@@ -142,7 +154,7 @@ def cmd_curve(args) -> int:
     from flows.curve import curve_flow
 
     _quiet_user_errors()
-    summary = curve_flow(config)
+    summary = _runner(curve_flow, args)(config)
     if args.json:
         print(json.dumps({"curve": summary["curve"], "plot": summary["plot"], "table": summary["table"]}))
     else:
@@ -157,7 +169,8 @@ def cmd_predict(args) -> int:
     from flows.predict import predict_flow
 
     _quiet_user_errors()
-    result = predict_flow(input_path=args.input, run=args.run, text_column=args.text_column, encoding=args.encoding)
+    result = _runner(predict_flow, args)(input_path=args.input, run=args.run, text_column=args.text_column,
+                                         encoding=args.encoding)
     if args.output:  # the flow writes only inside the data folder; the user's copy is made here
         target = Path(args.output)
         tmp = target.with_name(f".tmp-{target.name}")
@@ -209,13 +222,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fewlabel", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
+    def with_dask(sp):
+        where = sp.add_mutually_exclusive_group()
+        where.add_argument("--dask-address", metavar="tcp://HOST:PORT",
+                           help="run the mapped stages (shards, curve points) on this Dask cluster "
+                                "(default: setting FEWLABEL_DASK_ADDRESS)")
+        where.add_argument("--dask-workers", type=int, metavar="N",
+                           help="run them on a local Dask cluster of N processes (default: setting "
+                                "FEWLABEL_DASK_WORKERS; neither: threads in this process)")
+        return sp
+
     def with_config(sp):
         sp.add_argument("--config", metavar="FILE", help="YAML file with config sections")
         sp.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                         help="override one config key (value parsed as YAML); repeatable")
         return sp
 
-    run = with_config(sub.add_parser("run", help="run the training flow and print the result"))
+    run = with_dask(with_config(sub.add_parser("run", help="run the training flow and print the result")))
     run.add_argument("--json", action="store_true", help="print the result as one JSON line last")
     run.add_argument("--from-stage", metavar="STAGE",
                      help="recompute this stage and all after it, reusing the earlier ones")
@@ -232,12 +255,12 @@ def parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     gc.set_defaults(func=cmd_gc)
 
-    curve = with_config(sub.add_parser("curve", help="learning curve: accuracy against labels per class"))
+    curve = with_dask(with_config(sub.add_parser("curve", help="learning curve: accuracy against labels per class")))
     curve.add_argument("--json", action="store_true", help="print the curve as one JSON line last")
     curve.set_defaults(func=cmd_curve)
 
-    pred = sub.add_parser("predict", help="classify new texts with a trained run")
-    pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line)")
+    pred = with_dask(sub.add_parser("predict", help="classify new texts with a trained run"))
+    pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line), or a folder of them")
     pred.add_argument("--output", help="also copy the predictions (data/predictions/<input>.parquet) to this file")
     pred.add_argument("--run", default="latest", help="flow-run id or run record file (default: latest)")
     pred.add_argument("--text-column", default="text")
@@ -253,8 +276,8 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=4200)
     server.set_defaults(func=cmd_server)
 
-    serve = with_config(sub.add_parser("serve", help="serve the deployments: nightly training, curve and "
-                                                     "predict on demand"))
+    serve = with_dask(with_config(sub.add_parser("serve", help="serve the deployments: nightly training, curve and "
+                                                     "predict on demand")))
     when = serve.add_mutually_exclusive_group()
     when.add_argument("--cron", default="0 2 * * *", help="training schedule (default: 02:00 UTC daily)")
     when.add_argument("--interval", type=float, metavar="SECONDS", help="train every SECONDS instead")

@@ -48,7 +48,7 @@ def explain(wiring: Wiring, now: dict, before: dict | None) -> str:
 
 
 def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None) -> list[dict]:
-    """One row per stage: {"stage", "action": "cached" | "run", "why", "artifact"}."""
+    """One row per stage (per shard of a mapped stage): {"stage", "action": "cached" | "run", "why", "artifact"}."""
     refs, rows, rerun = {}, [], []
     previous = (last_run or {}).get("refs", {})
     for wiring in pipeline:
@@ -56,20 +56,34 @@ def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None)
         waiting = [i for i in wiring.inputs if i in rerun]
         if waiting:
             rerun.append(name)
-            rows.append({"stage": name, "action": "run", "artifact": None,
-                         "why": f"its input {', '.join(waiting)} will be recomputed"})
+            labels = [f"{name} {item}" for item in wiring.each(config)] if wiring.each else [name]
+            rows += [{"stage": label, "action": "run", "artifact": None,
+                      "why": f"its input {', '.join(waiting)} will be recomputed"} for label in labels]
             continue
         policy = wiring.task.cache_policy
-        params = bind(inspect.signature(wiring.task.fn), *wiring.args(refs, config))
-        now = lineage(name, policy.module, params, policy.fingerprint)
-        key = key_of(now)
-        ref = store.load_ref(name, key)
-        if ref is not None:
-            refs[name] = ref
-            rows.append({"stage": name, "action": "cached", "artifact": str(store.stage_dir(name, key)),
-                         "why": "an intact artifact for these inputs, config and code is on disk"})
-        else:
+        found = []
+        for args in wiring.calls(refs, config):
+            params = bind(inspect.signature(wiring.task.fn), *args)
+            now = lineage(name, policy.module, params, policy.fingerprint)
+            key = key_of(now)
+            ref = store.load_ref(name, key)
+            label = f"{name} {args[0]}" if wiring.each else name
+            found.append(ref)
+            if ref is not None:
+                rows.append({"stage": label, "action": "cached", "artifact": str(store.stage_dir(name, key)),
+                             "why": "an intact artifact for these inputs, config and code is on disk"})
+            else:
+                rows.append({"stage": label, "action": "run", "artifact": None,
+                             "why": explain(wiring, now, _previous(previous.get(name), args[0] if wiring.each else None))})
+        if any(ref is None for ref in found):
             rerun.append(name)
-            rows.append({"stage": name, "action": "run", "artifact": None,
-                         "why": explain(wiring, now, (previous.get(name) or {}).get("lineage"))})
+        else:
+            refs[name] = found if wiring.each else found[0]
     return rows
+
+
+def _previous(recorded, item: str | None) -> dict | None:
+    """The last run's lineage of a stage, or of the item of a mapped stage (a shard: its file)."""
+    if isinstance(recorded, list):
+        recorded = next((r for r in recorded if (r.get("lineage") or {}).get("params", {}).get("path") == item), None)
+    return (recorded or {}).get("lineage")

@@ -194,14 +194,15 @@ def _check_text(text: pd.Series, path: Path, column: str) -> None:
         )
 
 
-def read_unlabeled(path: str | Path, text_column: str = "text", encoding: str = "utf-8") -> pd.DataFrame:
+def read_unlabeled(path: str | Path, text_column: str = "text", encoding: str = "utf-8",
+                   what: str = "data.unlabeled_path") -> pd.DataFrame:
     """Unlabeled texts from a file or folder: columns text, origin, row.
 
     Blank lines of a .txt file separate texts and are skipped (their count is in ``attrs``); in a
-    table, an empty text cell is an error.
+    table, an empty text cell is an error. ``what`` names the setting the path came from, in errors.
     """
     parts, blank = [], 0
-    for file in input_files(path, "data.unlabeled_path"):
+    for file in input_files(path, what):
         frame = _read_frame(file, encoding)
         col = "text" if file.suffix.lower() == ".txt" else text_column
         text = _column(frame, file, col, "data.text_column")
@@ -215,7 +216,7 @@ def read_unlabeled(path: str | Path, text_column: str = "text", encoding: str = 
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
     if frame.empty:
-        raise UserError(f"data.unlabeled_path {path}: no text found; it needs at least one non-empty line")
+        raise UserError(f"{what} {path}: no text found; it needs at least one non-empty line")
     frame.attrs["blank_lines"] = blank
     return frame
 

@@ -52,6 +52,36 @@ def metrics_markdown(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _artifact(summary: dict, stage: str) -> str:
+    where = summary["artifacts"][stage]
+    return f"{len(where)} shards (below)" if isinstance(where, list) else where
+
+
+def _unlabeled(summary: dict) -> str:
+    """The unlabeled text's size: texts of the ingest table plus the lines of every shard."""
+    ing, shards = summary["stats"]["ingest"], summary["stats"].get("shard", [])
+    text = f"{ing['unlabeled_rows']} texts"
+    if shards:
+        text += f" + {sum(s['rows'] for s in shards)} lines in {len(shards)} shards"
+    return text
+
+
+def shards_markdown(summary: dict) -> list[str]:
+    """Which shards of the unlabeled corpus were reused (Cached) and which were processed."""
+    items = summary.get("shards") or []
+    if not items:
+        return []
+    stats = {s["file"]: s for s in summary["stats"].get("shard", [])}
+    reused = sum(item["state"] == "Cached" for item in items)
+    lines = ["", "## Unlabeled shards", f"{reused} of {len(items)} reused from the cache.", "",
+             "| shard | state | lines | tokens | equal to a test sentence, removed |", "|---|---|---:|---:|---:|"]
+    for item in items:
+        st = stats.get(item["item"], {})
+        lines.append(f"| {item['item']} | {item['state']} | {st.get('rows', '')} | {st.get('tokens', '')} | "
+                     f"{st.get('unlabeled_equal_to_test_removed', '')} |")
+    return lines
+
+
 def run_markdown(summary: dict, metrics: dict) -> str:
     """The run report: data sizes, vocabulary, out-of-vocabulary share, metrics, artifact locations."""
     st = summary["stats"]
@@ -62,7 +92,7 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         "## Data",
         f"- labeled: {ing['train_rows']} training sentences {ing['train_per_class']}, "
         f"{ing['test_rows']} test sentences {ing['test_per_class']}",
-        f"- unlabeled: {ing['unlabeled_rows']} texts ({ing['pooled_from_labeled']} of them unused training "
+        f"- unlabeled: {_unlabeled(summary)} ({ing['pooled_from_labeled']} of them unused training "
         f"sentences, labels dropped; {ing['unlabeled_equal_to_test_removed']} identical to a test sentence removed)",
         f"- pretraining corpus: {pre['corpus_sentences']} sentences, {pre['corpus_words']} words; "
         f"vocabulary {pre['vocabulary']} words (without pretraining: {pre['baseline_vocabulary']})",
@@ -75,7 +105,8 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         "## Stages",
         "| stage | state | artifact |",
         "|---|---|---|",
-        *[f"| {s} | {summary['stages'][s]} | `{summary['artifacts'][s]}` |" for s in summary["stages"]],
+        *[f"| {s} | {summary['stages'][s]} | `{_artifact(summary, s)}` |" for s in summary["stages"]],
+        *shards_markdown(summary),
     ]
     return "\n".join(lines) + "\n"
 
@@ -86,11 +117,13 @@ def run_text(summary: dict) -> str:
     ing, pre = st["ingest"], st["pretrain"]
     width = max(map(len, summary["stages"]))
     out = ["", "stages:"]
-    out += [f"  {s:<{width}}  {state:<9}  {summary['artifacts'][s]}" for s, state in summary["stages"].items()]
+    out += [f"  {s:<{width}}  {state:<9}  {_artifact(summary, s)}" for s, state in summary["stages"].items()]
+    items = summary.get("shards") or []
+    out += [f"    {item['item']}: {item['state']}" for item in items]
     out += [
         "",
         f"data: {ing['train_rows']} training labels {ing['train_per_class']}, {ing['test_rows']} test sentences, "
-        f"{ing['unlabeled_rows']} unlabeled texts",
+        f"unlabeled {_unlabeled(summary)}",
         f"word2vec: {pre['corpus_words']} words, vocabulary {pre['vocabulary']} "
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "
@@ -156,18 +189,24 @@ def lineage_markdown(record: dict) -> str:
         "| stage | state | artifact | sha256 | inputs | counts |",
         "|---|---|---|---|---|---|",
     ]
-    for stage, item in record["lineage"].items():
-        inputs = ", ".join(
-            f"{name}={value['sha256'][:12]}" if isinstance(value, dict) and "sha256" in value else name
-            for name, value in (item["inputs"] or {}).items()
-        )
-        files = item["source_files"] or {}
-        if files:
-            inputs += "; files: " + ", ".join(f"{Path(p).name}={h[:12]}" for p, h in files.items())
-        counts = ", ".join(f"{k}={v}" for k, v in item["stats"].items() if isinstance(v, int))
-        lines.append(f"| {stage} | {record['stages'].get(stage, '')} | `{item['path']}` | `{item['sha256'][:12]}` "
-                     f"| {inputs} | {counts} |")
+    for stage, entry in record["lineage"].items():
+        mapped = isinstance(entry, list)
+        for item in entry if mapped else [entry]:
+            name = f"{stage} {item['stats'].get('file', '')}" if mapped else stage
+            lines.append(_lineage_row(name, record["stages"].get(stage, ""), item))
     return "\n".join(lines) + "\n"
+
+
+def _lineage_row(name: str, state: str, item: dict) -> str:
+    inputs = ", ".join(
+        f"{key}={value['sha256'][:12]}" if isinstance(value, dict) and "sha256" in value else key
+        for key, value in (item["inputs"] or {}).items()
+    )
+    files = item["source_files"] or {}
+    if files:
+        inputs += "; files: " + ", ".join(f"{Path(p).name}={h[:12]}" for p, h in files.items())
+    counts = ", ".join(f"{k}={v}" for k, v in item["stats"].items() if isinstance(v, int))
+    return f"| {name} | {state} | `{item['path']}` | `{item['sha256'][:12]}` | {inputs} | {counts} |"
 
 
 def publish_lineage(record: dict) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 from fewlabel import store
 from fewlabel.errors import UserError
@@ -61,19 +62,31 @@ def code_version() -> dict:
     return {"fewlabel": __version__, "git_commit": commit, "git_modified": dirty}
 
 
-def lineage_of(refs: dict[str, store.Ref]) -> dict:
-    """Per stage: artifact path and hash, what it was computed from, and its row counts."""
-    return {
-        stage: {"path": ref["path"], "sha256": ref["sha256"], "files": ref["files"],
-                "code": (ref.get("lineage") or {}).get("code"),
-                "inputs": (ref.get("lineage") or {}).get("params"),
-                "source_files": (ref.get("lineage") or {}).get("inputs"), "stats": ref["stats"]}
-        for stage, ref in refs.items()
-    }
+def each_ref(refs: dict[str, Any], fn) -> dict[str, Any]:
+    """``fn(ref)`` for every Ref of a run's refs, keeping the shape (a mapped stage holds a list)."""
+    return {stage: [fn(r) for r in ref] if isinstance(ref, list) else fn(ref) for stage, ref in refs.items()}
 
 
-def finish(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_id: str) -> dict:
-    """Record a finished training run and publish its report; returns the run summary."""
+def _lineage(ref: store.Ref) -> dict:
+    origin = ref.get("lineage") or {}
+    return {"path": ref["path"], "sha256": ref["sha256"], "files": ref["files"], "code": origin.get("code"),
+            "inputs": origin.get("params"), "source_files": origin.get("inputs"), "stats": ref["stats"]}
+
+
+def lineage_of(refs: dict[str, Any]) -> dict:
+    """Per stage (per shard of a mapped stage): artifact path and hash, what it was computed from,
+    and its row counts."""
+    return each_ref(refs, _lineage)
+
+
+def finish(config, refs: dict[str, Any], states: dict[str, str], flow_run_id: str,
+           items: dict[str, list[dict]] | None = None) -> dict:
+    """Record a finished training run and publish its report; returns the run summary.
+
+    ``items`` lists, per mapped stage, each item's state (which shards were reused).
+    """
+    items = items or {}
+    refs = {stage: ref for stage, ref in refs.items() if ref != []}  # a mapped stage with nothing to map
     from fewlabel import report
 
     metrics = store.read_json(refs["evaluate"], "metrics.json")
@@ -81,10 +94,11 @@ def finish(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_
         "flow_run_id": flow_run_id,
         "stages": states,
         "metrics": {m: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for m, v in metrics["methods"].items()},
-        "artifacts": {s: str(store.data_dir() / r["path"]) for s, r in refs.items()},
+        "artifacts": each_ref(refs, lambda r: str(store.data_dir() / r["path"])),
         "report": str(store.artifact_path(refs["evaluate"], "report.md")),
-        "stats": {s: r["stats"] for s, r in refs.items()},
+        "stats": each_ref(refs, lambda r: r["stats"]),
         "metrics_detail": metrics,
+        "shards": items.get("shard", []),
     }
     record = {**summary, "kind": "train", "config": config.model_dump(mode="json"), "refs": refs,
               "code_version": code_version(), "lineage": lineage_of(refs)}
@@ -98,13 +112,14 @@ def finish_curve(config, refs: dict[str, store.Ref], states: dict[str, str], flo
     """Record a learning-curve run and publish its table, report and plot."""
     from fewlabel import report
 
+    refs = {stage: ref for stage, ref in refs.items() if ref != []}
     summary_ref = refs["curve-report"]
     curve = store.read_json(summary_ref, "summary.json")
     summary = {
         "flow_run_id": flow_run_id,
         "stages": states,
         "curve": curve,
-        "artifacts": {s: str(store.data_dir() / r["path"]) for s, r in refs.items()},
+        "artifacts": each_ref(refs, lambda r: str(store.data_dir() / r["path"])),
         "plot": str(store.artifact_path(summary_ref, "curve.png")),
         "table": str(store.artifact_path(summary_ref, "curve.parquet")),
         "skipped": summary_ref["stats"]["skipped"],
@@ -133,7 +148,9 @@ def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.
     referenced = set()
     for path in [*kept, folder / "latest.json"]:
         if path.exists():
-            referenced |= {ref["path"] for ref in json.loads(path.read_text(encoding="utf-8"))["refs"].values()}
+            refs = json.loads(path.read_text(encoding="utf-8"))["refs"]
+            for paths in each_ref(refs, lambda r: r["path"]).values():
+                referenced |= set(paths) if isinstance(paths, list) else {paths}
     root, now, doomed = store.data_dir(), time.time(), list(dropped)
     for layer in sorted(set(store.LAYERS.values())):
         for item in sorted((root / layer).glob("*")) if (root / layer).is_dir() else []:

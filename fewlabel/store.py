@@ -39,6 +39,8 @@ LAYERS = {
     "evaluate": "reports",
     "curve": "reports",
     "curve-report": "reports",
+    "shard": "intermediate",
+    "predict": "model_output",
 }
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -63,6 +65,14 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_fingerprint(path: str, **_) -> dict[str, str]:
+    """A stage's fingerprint of the one user file it reads (``path``); a problem is left for the stage."""
+    try:
+        return {path: sha256_file(Path(path))}
+    except OSError as exc:
+        return {"unreadable": str(exc)}
 
 
 def canonical_hash(obj: Any) -> str:
@@ -229,6 +239,18 @@ def _materialize(
             raise
     run_logger().info("built artifact %s", final)
     return ref
+
+
+def narrow(ref: Ref, *names: str) -> Ref:
+    """The Ref restricted to some of its files: a stage reading only these depends only on them."""
+    files = {name: ref["files"][name] for name in names}
+    return {"stage": ref["stage"], "key": ref["key"], "path": ref["path"], "files": files,
+            "sha256": canonical_hash(files), "stats": {}}
+
+
+def parquet_rows(ref: Ref, name: str) -> int:
+    """Rows of a Parquet file of an artifact, from its footer (the file is verified first)."""
+    return pq.ParquetFile(pa.BufferReader(read_bytes(ref, name))).metadata.num_rows
 
 
 def artifact_path(ref: Ref, name: str) -> Path:

@@ -8,7 +8,7 @@ from prefect.runtime import flow_run
 from fewlabel import runs
 from fewlabel.config import Config
 from fewlabel.stage import Steps
-from flows.train import PIPELINE
+from flows.train import PIPELINE, STAGES
 from tasks.curve import curve_point, curve_report
 
 
@@ -18,7 +18,7 @@ def curve_flow(config: Config = Config()) -> dict:
     """Pretraining and features as in the training flow (with every training label), then the curve."""
     step = Steps()
     every_label = config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
-    refs = step.run(PIPELINE[:4], every_label)
+    refs = step.run(PIPELINE[:STAGES.index("vectorize") + 1], every_label)
     features, tokens = refs["vectorize"], refs["preprocess"]
     futures = {
         n: curve_point.submit(features, tokens, n, config.classifier, config.word2vec, config.curve)

@@ -1,10 +1,12 @@
-"""The predict flow: classify a file of new texts with a trained run."""
+"""The predict flow: classify a file, or a folder of files, of new texts with a trained run."""
 
 from __future__ import annotations
 
 from prefect import flow
 
-from tasks.predict import predict
+from fewlabel import runs
+from fewlabel.stage import Steps
+from tasks.predict import output_file, predict, shard_calls, write_predictions
 
 
 @flow(name="fewlabel-predict", description="Classify new texts with a trained fewlabel run.")
@@ -12,5 +14,11 @@ def predict_flow(
     input_path: str, output_name: str | None = None, run: str = "latest",
     text_column: str = "text", encoding: str = "utf-8",
 ) -> dict:
-    """Predictions go to data/predictions/<output_name or the input's name>.parquet."""
-    return predict(input_path, output_name, run, text_column, encoding)
+    """Predictions go to data/predictions/<output_name or the input's name>.parquet; each input file
+    is a cached ``predict`` shard (mapped by the task runner), joined in file order at the end."""
+    output_file(output_name, input_path)  # a bad name fails before any work
+    record = runs.read_run(run)
+    step = Steps()
+    shards = step.map(predict, shard_calls(input_path, record, text_column, encoding))
+    result = step(write_predictions, shards, output_name, input_path)
+    return {**result, "run": record["flow_run_id"], "stages": step.states, "shards_detail": step.items.get("predict", [])}

@@ -1,4 +1,4 @@
-"""The training flow: ingest -> preprocess -> pretrain -> vectorize -> train -> evaluate."""
+"""The training flow: ingest -> shard (one per unlabeled file) + preprocess -> pretrain -> vectorize -> train -> evaluate."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ from tasks.evaluate import evaluate
 from tasks.ingest import ingest
 from tasks.preprocess import preprocess
 from tasks.pretrain import pretrain
+from tasks.shard import shard, shard_args, shard_files
 from tasks.train import train
 from tasks.vectorize import vectorize
 
 
 PIPELINE = (
     Wiring(ingest, (), "data"),
+    Wiring(shard, ("ingest",), each=lambda config: shard_files(config.data), call=shard_args),
     Wiring(preprocess, ("ingest",), "preprocess"),
-    Wiring(pretrain, ("preprocess",), "word2vec"),
-    Wiring(vectorize, ("preprocess", "pretrain"), "vectorize"),
+    Wiring(pretrain, ("preprocess", "shard"), "word2vec"),
+    Wiring(vectorize, ("preprocess", "shard", "pretrain"), "vectorize"),
     Wiring(train, ("vectorize",), "classifier"),
     Wiring(evaluate, ("vectorize", "train"), "evaluate"),
 )
@@ -30,7 +32,7 @@ STAGES = tuple(w.name for w in PIPELINE)
 @flow(name="fewlabel-train", description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, "
       "and measure what pretraining bought.")
 def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict:
-    """Run the six stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
+    """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
     step = Steps(from_stage)
     step.run(PIPELINE, config)
-    return runs.finish(config, step.refs, step.states, str(flow_run.id))
+    return runs.finish(config, step.refs, step.states, str(flow_run.id), step.items)

@@ -2,7 +2,9 @@
 
 Writes ``unlabeled.parquet`` (text, origin, row), ``train.parquet`` and ``test.parquet`` (text,
 label, origin, row). Test sentences never reach the unlabeled (pretraining) text: unlabeled rows
-identical to a test sentence are set aside and counted.
+identical to a test sentence are set aside and counted. With ``data.source=files`` the unlabeled
+files are not read here but each by its own ``shard`` task (so adding one processes only it); the
+unlabeled table then holds the built-in extra corpora and the pooled unused training sentences.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame |
         if getattr(config, key) is None:
             raise UserError(f"data.source=files needs data.{key}: set it, e.g. --set data.{key}=my.csv")
     args = (config.text_column, config.label_column, config.encoding)
-    unlabeled = readers.read_unlabeled(config.unlabeled_path, config.text_column, config.encoding)
+    unlabeled = pd.DataFrame({"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)})
     labeled = readers.read_labeled(config.labeled_path, *args)
     test = None if config.test_path is None else readers.read_labeled(config.test_path, *args, what="data.test_path")
     return unlabeled, labeled, test
@@ -85,7 +87,7 @@ def subsample(train: pd.DataFrame, n: int | None, seed: int) -> tuple[pd.DataFra
 def _fingerprint(config: DataConfig) -> dict[str, str]:
     """Content hashes of the input files; a problem with them is left for the stage to report."""
     try:
-        files = readers.source_files(config.source, config.unlabeled_path, config.labeled_path, config.test_path)
+        files = readers.source_files(config.source, config.labeled_path, config.test_path)
         return {str(path): store.sha256_file(path) for path in files}
     except (UserError, OSError) as exc:
         return {"unreadable": str(exc)}
@@ -103,7 +105,6 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> pa.Table:
 def ingest(out: Path, config: DataConfig) -> dict:
     """Read, validate and split the data; write the three tables."""
     unlabeled, labeled, test = load(config)
-    blank_lines = int(unlabeled.attrs.get("blank_lines", 0))
     unlabeled = with_extra(unlabeled, config.extra_unlabeled)
     if test is None:
         train, test = split(labeled, config)
@@ -125,7 +126,6 @@ def ingest(out: Path, config: DataConfig) -> dict:
     store.write_table(out, "test.parquet", _table(test, ["text", "label", "origin", "row"]))
     return {
         "unlabeled_rows": len(unlabeled),
-        "blank_lines_skipped": blank_lines,
         "unlabeled_equal_to_test_removed": int(leaked.sum()),
         "train_rows": len(train),
         "test_rows": len(test),

@@ -71,11 +71,11 @@ def fit_word2vec(
 
 
 def write_line_sentences(parts: list[tuple[store.Ref, str]], path: Path, batch: int = 65_536) -> tuple[int, int]:
-    """Stream the token columns into a LineSentence file; (sentences, words) written."""
+    """Stream the token columns of (artifact, file) parts into a LineSentence file; (sentences, words) written."""
     sentences = words = 0
     with open(path, "w", encoding="utf-8") as out:
-        for ref, split in parts:
-            source = pq.ParquetFile(pa.BufferReader(store.read_bytes(ref, f"{split}.parquet")))
+        for ref, name in parts:
+            source = pq.ParquetFile(pa.BufferReader(store.read_bytes(ref, name)))
             for chunk in source.iter_batches(batch_size=batch, columns=["tokens"]):
                 tokens = chunk.column(0)
                 lines = pc.binary_join(tokens, " ").to_pylist()
@@ -85,9 +85,9 @@ def write_line_sentences(parts: list[tuple[store.Ref, str]], path: Path, batch: 
     return sentences, words
 
 
-def corpus_size(ref: store.Ref, splits: tuple[str, ...]) -> int:
-    return sum(pq.ParquetFile(pa.BufferReader(store.read_bytes(ref, f"{s}.parquet"))).metadata.num_rows
-               for s in splits)
+def corpus_parts(preprocess: store.Ref, shards: list[store.Ref]) -> list[tuple[store.Ref, str]]:
+    """The (artifact, file) parts of the pretraining corpus, in order: unlabeled text, shards, training text."""
+    return [(preprocess, "unlabeled.parquet"), *((s, "unlabeled.parquet") for s in shards), (preprocess, "train.parquet")]
 
 
 def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
@@ -102,23 +102,25 @@ def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
     return pa.table({"token": pa.array(tokens, pa.string()), "count": counts, "vector": vectors})
 
 
-def tokens_of(ref: store.Ref, split: str) -> list[list[str]]:
-    return store.read_table(ref, f"{split}.parquet", ["tokens"]).column("tokens").to_pylist()
+def tokens_of(ref: store.Ref, name: str) -> list[list[str]]:
+    return store.read_table(ref, name, ["tokens"]).column("tokens").to_pylist()
 
 
 @stage("pretrain")
-def pretrain(out: Path, preprocess: store.Ref, config: Word2VecConfig) -> dict:
-    """Train the pretrained and the baseline Word2Vec; write their vectors and the model."""
-    train = tokens_of(preprocess, "train")
+def pretrain(out: Path, preprocess: store.Ref, shard: list[store.Ref], config: Word2VecConfig) -> dict:
+    """Train the pretrained Word2Vec (unlabeled text, its shards and the training sentences) and the
+    baseline (training sentences only); write their vectors and the model."""
+    train = tokens_of(preprocess, "train.parquet")
     tracker = progress.Tracker("word2vec-epochs", "Word2Vec pretraining epochs", config.epochs)
-    if corpus_size(preprocess, ("unlabeled", "train")) >= config.corpus_file_from:
+    parts = corpus_parts(preprocess, shard)
+    if sum(store.parquet_rows(ref, name) for ref, name in parts) >= config.corpus_file_from:
         with tempfile.TemporaryDirectory(dir=store.data_dir()) as tmp:
             lines = Path(tmp) / "corpus.txt"
-            sentences, words = write_line_sentences([(preprocess, "unlabeled"), (preprocess, "train")], lines)
+            sentences, words = write_line_sentences(parts, lines)
             log.info("word2vec (corpus_file) on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
             model = fit_word2vec(None, config, report=tracker.update, corpus_file=lines)
     else:
-        corpus = tokens_of(preprocess, "unlabeled") + train
+        corpus = [tokens for ref, name in parts[:-1] for tokens in tokens_of(ref, name)] + train
         sentences, words = len(corpus), sum(map(len, corpus))
         log.info("word2vec on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
         model = fit_word2vec(corpus, config, report=tracker.update)

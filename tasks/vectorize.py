@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from fewlabel import store
 from fewlabel.config import VectorizeConfig
 from fewlabel.stage import stage
+from tasks.pretrain import corpus_parts
 
 ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
 STRINGS = pa.list_(pa.string())
@@ -142,17 +143,41 @@ def sentence_vectors(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: n
     return np.hstack([mean, extrema(tokens, vocabulary, matrix, reductions)]), known
 
 
-def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
-                  config: VectorizeConfig, sample: int = 100_000) -> np.ndarray | None:
-    """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only).
+COMPONENT_SAMPLE = 100_000
+"""Sentences the common component is estimated on, at most: one direction in a few hundred
+dimensions needs no more, and memory stays bounded whatever the corpus size."""
 
-    Estimated on at most ``sample`` sentences (a seeded random subset), so memory stays bounded
-    whatever the corpus size; one direction in a few hundred dimensions needs no more.
-    """
+
+def sample_rows(total: int, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None:
+    """Sorted seeded row numbers of a ``sample`` of ``total`` rows; None to keep all."""
+    if total <= sample:
+        return None
+    return np.sort(np.random.default_rng(0).choice(total, sample, replace=False))
+
+
+def sampled_tokens(parts: list[tuple[store.Ref, str]]) -> pa.ChunkedArray:
+    """The token lists of the (artifact, file) parts, concatenated, or a seeded sample of them
+    (:func:`sample_rows`), read one part at a time."""
+    sizes = [store.parquet_rows(ref, name) for ref, name in parts]
+    keep = sample_rows(sum(sizes))
+    chunks, start = [], 0
+    for (ref, name), size in zip(parts, sizes):
+        tokens = store.read_table(ref, name, ["tokens"])["tokens"].combine_chunks().cast(STRINGS)
+        if keep is not None:
+            tokens = tokens.take(pa.array(keep[(keep >= start) & (keep < start + size)] - start))
+        chunks.append(tokens)
+        start += size
+    return pa.chunked_array(chunks, STRINGS)
+
+
+def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
+                  config: VectorizeConfig, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None:
+    """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only),
+    or of a seeded ``sample`` of them."""
     if not config.remove_component:
         return None
-    if len(tokens) > sample:
-        keep = np.sort(np.random.default_rng(0).choice(len(tokens), sample, replace=False))
+    keep = sample_rows(len(tokens), sample)
+    if keep is not None:
         tokens = tokens.take(pa.array(keep))
     plain = config.model_copy(update={"pooling": "mean"})
     return first_component(sentence_vectors(tokens, vocabulary, matrix, counts, plain)[0])
@@ -189,24 +214,22 @@ def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, conf
 
 @stage("vectorize")
 def vectorize(
-    out: Path, preprocess: store.Ref, pretrain: store.Ref, config: VectorizeConfig, batch_size: int = 65_536
+    out: Path, preprocess: store.Ref, shard: list[store.Ref], pretrain: store.Ref, config: VectorizeConfig,
+    batch_size: int = 65_536,
 ) -> dict:
     """Sentence vectors of the train and test sentences, for both arms, as configured.
 
     SIF's common component (``remove_component``) is estimated from each arm's own Word2Vec corpus:
-    the unlabeled and training sentences for ``pretrained``, the training sentences for
-    ``no_pretraining``; never from the test split. It is written to ``components.parquet``.
+    the unlabeled sentences (with the shards) and training sentences for ``pretrained``, the training
+    sentences for ``no_pretraining``; never from the test split. It is written to ``components.parquet``.
     """
     tables = {arm: store.read_table(pretrain, name) for arm, name in ARMS.items()}
     embeddings = {arm: (*embedding(t), counts_of(t)) for arm, t in tables.items()}
     components = {}
     if config.remove_component:
-        train_tokens = store.read_table(preprocess, "train.parquet", ["tokens"])["tokens"]
         corpora = {
-            "pretrained": pa.chunked_array([
-                store.read_table(preprocess, "unlabeled.parquet", ["tokens"])["tokens"].combine_chunks().cast(STRINGS),
-                train_tokens.combine_chunks().cast(STRINGS)]),
-            "no_pretraining": train_tokens,
+            "pretrained": sampled_tokens(corpus_parts(preprocess, shard)),
+            "no_pretraining": store.read_table(preprocess, "train.parquet", ["tokens"])["tokens"],
         }
         components = {arm: fit_component(corpora[arm], *embeddings[arm], config) for arm in ARMS}
         store.write_table(out, "components.parquet", pa.table({

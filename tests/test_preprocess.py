@@ -88,10 +88,7 @@ def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
     from tasks.ingest import ingest
     from tasks.preprocess import preprocess
 
-    from .conftest import labeled_csv, unlabeled_txt
-
-    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")),
-                        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt", lines=103)))
+    config = DataConfig(source="tiny")
     ingested = ingest.fn(config)
     whole = preprocess.fn(ingested, PreprocessConfig())
     small = preprocess.fn(ingested, PreprocessConfig(), batch_size=7)
@@ -101,4 +98,4 @@ def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
         assert a.equals(b)
         assert a.column_names[-1] == "tokens" and a.column_names[0] == "text"
     assert small["stats"] == whole["stats"]
-    assert store.read_table(small, "unlabeled.parquet").num_rows == 103
+    assert store.read_table(small, "unlabeled.parquet").num_rows > 7 * 10  # many batches

@@ -64,14 +64,17 @@ def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path)
     from tasks.ingest import ingest
     from tasks.preprocess import preprocess
     from tasks.pretrain import pretrain
+    from tasks.shard import shard
 
     from .conftest import labeled_csv, unlabeled_txt
 
-    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")),
-                        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt")))
-    tokens = preprocess.fn(ingest.fn(config), PreprocessConfig())
-    streamed = pretrain.fn(tokens, Word2VecConfig(vector_size=8, epochs=2, corpus_file_from=0))
-    in_memory = pretrain.fn(tokens, Word2VecConfig(vector_size=8, epochs=2))
+    unlabeled = unlabeled_txt(tmp_path / "u.txt")
+    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")), unlabeled_path=str(unlabeled))
+    ingested = ingest.fn(config)
+    tokens = preprocess.fn(ingested, PreprocessConfig())
+    shards = [shard.fn(str(unlabeled), store.narrow(ingested, "test.parquet"), "text", "utf-8", PreprocessConfig())]
+    streamed = pretrain.fn(tokens, shards, Word2VecConfig(vector_size=8, epochs=2, corpus_file_from=0))
+    in_memory = pretrain.fn(tokens, shards, Word2VecConfig(vector_size=8, epochs=2))
     for ref in (streamed, in_memory):
         assert ref["stats"]["corpus_sentences"] == 46 and ref["stats"]["corpus_words"] > 200
     assert not list(store.data_dir().glob("tmp*"))  # the LineSentence file is gone

@@ -1,0 +1,77 @@
+"""Where a flow's mapped stages run: threads in the flow's process (default) or a Dask cluster.
+
+The flows are the same either way; only the task runner differs. Mapped stages (the unlabeled
+corpus's shards, prediction shards, learning-curve points) are submitted to it; the other stages
+run in the flow's process. Workers are told the data folder (``FEWLABEL_DATA_DIR``, as an
+absolute path) when the flow connects, and Prefect sends its settings (the API URL) with each
+task; on a remote cluster the data folder must be on a filesystem every worker mounts at the same
+path, and the Prefect API must be a server they can reach (``fewlabel server``), not a temporary one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from distributed.diagnostics.plugin import WorkerPlugin
+from prefect_dask import DaskTaskRunner
+
+from fewlabel import store
+from fewlabel.errors import UserError
+
+ADDRESS = "FEWLABEL_DASK_ADDRESS"
+WORKERS = "FEWLABEL_DASK_WORKERS"
+
+
+class DataFolder(WorkerPlugin):
+    """Sets ``FEWLABEL_DATA_DIR`` on every worker, present and future."""
+
+    name = "fewlabel-data-folder"
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def setup(self, worker) -> None:
+        os.environ["FEWLABEL_DATA_DIR"] = self.folder
+
+
+class DataFolderDaskRunner(DaskTaskRunner):
+    """prefect-dask's task runner that first tells the cluster's workers where the data folder is."""
+
+    @property
+    def client(self):
+        fresh = self._client is None
+        client = super().client
+        if fresh:
+            client.register_plugin(DataFolder(str(store.data_dir())))
+        return client
+
+
+def task_runner(address: str | None = None, workers: int | None = None):
+    """A DaskTaskRunner for ``address`` (an existing cluster, ``tcp://host:8786``) or a local cluster
+    of ``workers`` processes; the settings ``FEWLABEL_DASK_ADDRESS`` / ``FEWLABEL_DASK_WORKERS`` are
+    the defaults. None (Prefect's thread pool) when neither is set."""
+    address = address or os.environ.get(ADDRESS) or None
+    raw = workers if workers is not None else os.environ.get(WORKERS) or None
+    if address and raw is not None:
+        raise UserError(f"give a Dask cluster address or a number of local workers, not both ({ADDRESS}, {WORKERS})")
+    if (address or raw is not None) and not os.environ.get("PREFECT_API_URL"):
+        raise UserError("a Dask cluster's workers report to the Prefect API: start `fewlabel server` and "
+                        "export PREFECT_API_URL=http://127.0.0.1:4200/api first")
+    if not address and raw is None:
+        return None
+    if address:
+        return DataFolderDaskRunner(address=address)
+    try:
+        count = int(raw)
+        if count < 1:
+            raise ValueError
+    except ValueError:
+        raise UserError(f"{WORKERS}={raw!r}: the number of local Dask worker processes, e.g. 2") from None
+    return DataFolderDaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
+        "n_workers": count, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+
+
+def with_runner(flow, address: str | None = None, workers: int | None = None):
+    """The flow as it is, or with the Dask task runner those settings ask for."""
+    runner = task_runner(address, workers)
+    return flow if runner is None else flow.with_options(task_runner=runner)
