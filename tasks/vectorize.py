@@ -55,14 +55,41 @@ def word_weights(counts: np.ndarray, weighting: str = "mean", sif_a: float = 1e-
     raise ValueError(f"unknown weighting {weighting!r}: mean, sif or tfidf")
 
 
+BLOCK = 65_536
+"""Rows per token lookup and product: temporaries stay bounded (~BLOCK x tokens per row x 30 bytes)."""
+
+
+def _known_csr(tokens: pa.ListArray, vocabulary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr n+1, vocabulary id of every known token in sentence order) of one ListArray.
+
+    Sentence i's known tokens are ids[indptr[i]:indptr[i+1]]; built from the list lengths and the
+    known mask, so no parent indices and no COO sort. A null list is empty.
+    """
+    ids = pc.index_in(pc.list_flatten(tokens), value_set=vocabulary)
+    lengths = pc.list_value_length(tokens).fill_null(0).to_numpy()
+    before = np.zeros(len(ids) + 1, np.int64)  # known tokens before each flat position
+    np.cumsum(ids.is_valid().to_numpy(zero_copy_only=False), out=before[1:])
+    indptr = np.zeros(len(tokens) + 1, np.int64)
+    indptr[1:] = before[np.cumsum(lengths)]
+    return indptr, ids.drop_null().to_numpy().astype(np.int32, copy=False)
+
+
+def _pieces(tokens, rows: int = BLOCK):
+    """(first row, ListArray of at most ``rows`` rows), chunk by chunk (a ChunkedArray is not combined)."""
+    start = 0
+    for chunk in tokens.chunks if isinstance(tokens, pa.ChunkedArray) else [tokens]:
+        for offset in range(0, len(chunk), rows):
+            yield start + offset, chunk.slice(offset, rows)
+        start += len(chunk)
+
+
 def _known(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array) -> tuple[int, np.ndarray, np.ndarray]:
     """(sentences, sentence index, vocabulary id) of every known token, in sentence order."""
-    if isinstance(tokens, pa.ChunkedArray):
-        tokens = tokens.combine_chunks()
-    ids = pc.index_in(pc.list_flatten(tokens), value_set=vocabulary)
-    known = ids.is_valid()
-    rows = pc.list_parent_indices(tokens).filter(known).to_numpy()
-    return len(tokens), rows, ids.filter(known).to_numpy()
+    parts = [(start, *_known_csr(piece, vocabulary)) for start, piece in _pieces(tokens)]
+    if not parts:
+        return len(tokens), np.zeros(0, np.int64), np.zeros(0, np.int32)
+    rows = np.concatenate([start + np.repeat(np.arange(len(ip) - 1), np.diff(ip)) for start, ip, _ in parts])
+    return len(tokens), rows, np.concatenate([cols for _, _, cols in parts])
 
 
 def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
@@ -71,14 +98,26 @@ def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix
 
     Without ``weights``, the mean of the known words' vectors; with per-word ``weights`` (as from
     :func:`word_weights`), the sum of weight x vector divided by the known-token count (SIF's form).
+    Per block of BLOCK rows: one CSR matrix (sentences x vocabulary, built straight from the known
+    counts: rows are already in sentence order) times the embedding matrix.
     """
-    n, rows, cols = _known(tokens, vocabulary)
-    counts = np.bincount(rows, minlength=n)
-    values = 1.0 / counts[rows]
-    if weights is not None:
-        values = values * weights[cols]
-    weighted = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=(n, len(vocabulary)))
-    return np.asarray(weighted @ matrix, dtype=np.float32), counts
+    n, dim = len(tokens), matrix.shape[1]
+    out, counts = None, np.empty(n, np.int64)
+    for start, piece in _pieces(tokens):
+        indptr, cols = _known_csr(piece, vocabulary)
+        count = np.diff(indptr)
+        values = np.repeat((1.0 / np.maximum(count, 1)).astype(np.float32), count)
+        if weights is not None:
+            values *= weights[cols]
+        weighted = sp.csr_matrix((values, cols, indptr), shape=(len(piece), len(vocabulary)))
+        product = np.asarray(weighted @ matrix, dtype=np.float32)
+        if len(piece) == n:  # one block (every stage batch): no copy
+            return product, count
+        if out is None:
+            out = np.empty((n, dim), np.float32)
+        out[start:start + len(piece)] = product
+        counts[start:start + len(piece)] = count
+    return (np.zeros((0, dim), np.float32) if out is None else out), counts
 
 
 def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
