@@ -51,7 +51,7 @@ worker: $(STAMP)
 	$(BIN)/prefect worker start --pool fewlabel
 
 clean:
-	rm -rf .prefect data/.prefect-records data/raw data/intermediate data/embeddings data/features data/models data/reports data/runs
+	rm -rf .prefect data/.prefect-records data/raw data/intermediate data/embeddings data/features data/models data/reports data/model_output data/predictions data/runs
 
 .PHONY: bench bench-quick
 

@@ -61,10 +61,6 @@ def _config(args):
 
 
 def _runner(flow, args):
-    """The flow, on a Dask cluster if asked (imported only then: distributed takes 0.6 s to load)."""
-    if not (args.dask_address or args.dask_workers is not None
-            or os.environ.get("FEWLABEL_DASK_ADDRESS") or os.environ.get("FEWLABEL_DASK_WORKERS")):
-        return flow
     from fewlabel.runner import with_runner
 
     return with_runner(flow, args.dask_address, args.dask_workers)

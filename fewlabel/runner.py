@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 
-from distributed.diagnostics.plugin import WorkerPlugin
-from prefect_dask import DaskTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from fewlabel import store
 from fewlabel.errors import UserError
@@ -22,28 +21,38 @@ ADDRESS = "FEWLABEL_DASK_ADDRESS"
 WORKERS = "FEWLABEL_DASK_WORKERS"
 
 
-class DataFolder(WorkerPlugin):
-    """Sets ``FEWLABEL_DATA_DIR`` on every worker, present and future."""
-
-    name = "fewlabel-data-folder"
-
-    def __init__(self, folder: str):
-        self.folder = folder
-
-    def setup(self, worker) -> None:
-        os.environ["FEWLABEL_DATA_DIR"] = self.folder
+def threads() -> ThreadPoolTaskRunner:
+    """The default: one thread per core, so at most that many shards are in memory at once."""
+    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
 
 
-class DataFolderDaskRunner(DaskTaskRunner):
-    """prefect-dask's task runner that first tells the cluster's workers where the data folder is."""
+def _dask_runner(**kwargs):
+    """prefect-dask's task runner that first tells the cluster's workers where the data folder is
+    (distributed is imported only here: it takes 0.6 s to load)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+    from prefect_dask import DaskTaskRunner
 
-    @property
-    def client(self):
-        fresh = self._client is None
-        client = super().client
-        if fresh:
-            client.register_plugin(DataFolder(str(store.data_dir())))
-        return client
+    class DataFolder(WorkerPlugin):
+        """Sets ``FEWLABEL_DATA_DIR`` on every worker, present and future."""
+
+        name = "fewlabel-data-folder"
+
+        def __init__(self, folder: str):
+            self.folder = folder
+
+        def setup(self, worker) -> None:
+            os.environ["FEWLABEL_DATA_DIR"] = self.folder
+
+    class DataFolderDaskRunner(DaskTaskRunner):
+        @property
+        def client(self):
+            fresh = self._client is None
+            client = super().client
+            if fresh:
+                client.register_plugin(DataFolder(str(store.data_dir())))
+            return client
+
+    return DataFolderDaskRunner(**kwargs)
 
 
 def task_runner(address: str | None = None, workers: int | None = None):
@@ -60,14 +69,14 @@ def task_runner(address: str | None = None, workers: int | None = None):
     if not address and raw is None:
         return None
     if address:
-        return DataFolderDaskRunner(address=address)
+        return _dask_runner(address=address)
     try:
         count = int(raw)
         if count < 1:
             raise ValueError
     except ValueError:
         raise UserError(f"{WORKERS}={raw!r}: the number of local Dask worker processes, e.g. 2") from None
-    return DataFolderDaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
+    return _dask_runner(cluster_class="distributed.LocalCluster", cluster_kwargs={
         "n_workers": count, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
 
 

@@ -7,12 +7,14 @@ from prefect.runtime import flow_run
 
 from fewlabel import runs
 from fewlabel.config import Config
+from fewlabel.runner import threads
 from fewlabel.stage import Steps
 from flows.train import PIPELINE, STAGES
 from tasks.curve import curve_point, curve_report
 
 
-@flow(name="fewlabel-curve", description="Accuracy against labels per class, with and without pretraining, "
+@flow(name="fewlabel-curve", task_runner=threads(),
+      description="Accuracy against labels per class, with and without pretraining, "
       "against TF-IDF + LR and the majority class, over repeated label draws.")
 def curve_flow(config: Config = Config()) -> dict:
     """Pretraining and features as in the training flow (with every training label), then the curve."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 from prefect import flow
 
 from fewlabel import runs
+from fewlabel.runner import threads
 from fewlabel.stage import Steps
 from tasks.predict import output_file, predict, shard_calls, write_predictions
 
 
-@flow(name="fewlabel-predict", description="Classify new texts with a trained fewlabel run.")
+@flow(name="fewlabel-predict", task_runner=threads(),
+      description="Classify new texts with a trained fewlabel run.")
 def predict_flow(
     input_path: str, output_name: str | None = None, run: str = "latest",
     text_column: str = "text", encoding: str = "utf-8",

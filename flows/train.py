@@ -7,6 +7,7 @@ from prefect.runtime import flow_run
 
 from fewlabel import runs
 from fewlabel.config import Config
+from fewlabel.runner import threads
 from fewlabel.stage import Steps, Wiring
 from tasks.evaluate import evaluate
 from tasks.ingest import ingest
@@ -29,7 +30,8 @@ PIPELINE = (
 STAGES = tuple(w.name for w in PIPELINE)
 
 
-@flow(name="fewlabel-train", description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, "
+@flow(name="fewlabel-train", task_runner=threads(),
+      description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, "
       "and measure what pretraining bought.")
 def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict:
     """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""

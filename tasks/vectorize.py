@@ -140,13 +140,17 @@ def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix
 
 
 def first_component(vectors: np.ndarray) -> np.ndarray:
-    """The first right singular vector (uncentered, as in SIF) of sentence vectors; zeros if none."""
+    """The first right singular vector (uncentered, as in SIF) of sentence vectors; zeros if none.
+
+    Computed as the top eigenvector of the dim x dim Gram matrix X'X (the same vector as the SVD's,
+    in 0.3 s instead of 32 s for 100k x 300, without the n x dim left factor).
+    """
     dim = vectors.shape[1]
-    usable = vectors[np.abs(vectors).sum(axis=1) > 0]
+    usable = vectors[np.abs(vectors).sum(axis=1) > 0].astype(np.float64)
     if len(usable) == 0:
         return np.zeros(dim, np.float32)
-    _, _, vt = np.linalg.svd(usable.astype(np.float64), full_matrices=False)
-    component = vt[0]
+    _, eigenvectors = np.linalg.eigh(usable.T @ usable)
+    component = eigenvectors[:, -1]
     return (component * np.sign(component[np.argmax(np.abs(component))])).astype(np.float32)
 
 
