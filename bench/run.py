@@ -454,8 +454,9 @@ def main() -> None:
         per_stage = {}
         for stage in os.environ.get("BENCH_STAGES", default_stages).split(","):
             child = {"stage": stage, "data_dir": str(data), "sets": sets}
-            if stage == "predict":
+            if stage == "predict":  # its shard was built by the whole `fewlabel predict`: build it again
                 child.update(input=str(synth(n)), output=str(predict_out), record=record)
+                shutil.rmtree(data / "model_output", ignore_errors=True)
             else:
                 for folder in artifacts[stage] if isinstance(artifacts[stage], list) else [artifacts[stage]]:
                     shutil.rmtree(folder)
