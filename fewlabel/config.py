@@ -120,6 +120,17 @@ class ClassifierConfig(Section):
     activation: Literal["identity", "logistic", "tanh", "relu"] = "logistic"
     solver: Literal["lbfgs", "sgd", "adam"] = "adam"
     alpha: float = Field(10.0, ge=0, description="L2 penalty; 10 won on MR with few labels (bench/RESULTS.md)")
+    alpha_max_per_row: float | None = Field(
+        0.3, gt=0, description="cap alpha at this many times the training rows of each fit: scikit-learn divides "
+        "alpha by the rows, so alpha=10 on 4 rows shrinks every weight to zero (one class); on MR +0.018/+0.036/"
+        "+0.009 at 2/4/8 labels per class, unchanged from 16 (bench/RESULTS-cv.md); null: no cap",
+    )
+    alpha_grid: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        (), description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
+        "training labels (ties: the largest), then refits on all of them; empty: alpha. Costs |grid| x k fits more "
+        "and was no better than the cap on MR (bench/RESULTS-cv.md)",
+    )
+    cv_folds: int = Field(5, ge=2, description="k of that cross-validation, capped by the smallest class count")
     learning_rate_init: float = Field(1e-3, gt=0)
     max_iter: PositiveInt = 500
     early_stopping: bool = False

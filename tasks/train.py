@@ -1,5 +1,10 @@
 """Stage 5, train: a scikit-learn MLPClassifier per arm on the training vectors.
 
+Every fit sets the MLP's L2 penalty from its own training rows only (:func:`fit_selected`: capped
+per row with ``classifier.alpha_max_per_row``, or chosen among ``classifier.alpha_grid`` by stratified
+k-fold cross-validation): the curve's MLP arms go through the same :func:`fit`, so both arms get the
+same rule and nothing of the test split ever reaches it.
+
 Models are persisted with skops (no pickle) as ``pretrained.skops`` and ``no_pretraining.skops``,
 beside ``metadata.json`` (config, classes, iterations, input artifact hashes). :func:`load_model`
 accepts only the exact types fewlabel writes and refuses anything else with a clear error.
@@ -9,11 +14,14 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import skops.io as sio
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -41,18 +49,75 @@ ALLOWED = {
 """Every (module, class) a fewlabel model file may contain; anything else is refused unloaded."""
 
 
+SELECTION_KEYS = {"alpha_grid", "cv_folds", "alpha_max_per_row"}
+"""ClassifierConfig fields that steer :func:`fit`, not MLPClassifier parameters."""
+
+
 def make_classifier(config: ClassifierConfig) -> Pipeline:
-    """Optional standardization, then the MLP, as configured."""
-    params = config.model_dump(exclude={"standardize"})
+    """Optional standardization, then the MLP, as configured (``alpha`` as is: no selection here)."""
+    params = config.model_dump(exclude={"standardize", *SELECTION_KEYS})
     steps = [("scale", StandardScaler())] if config.standardize else []
     return Pipeline([*steps, ("mlp", MLPClassifier(**params))])
 
 
+def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict:
+    """The L2 penalty among ``config.alpha_grid`` with the best cross-validated accuracy on (X, y).
+
+    Stratified k-fold with k = min(``cv_folds``, smallest class count), shuffled with the
+    classifier's ``random_state``; every candidate is scored on the same folds (mean fold accuracy)
+    and ties go to the largest alpha (the most regularized of the best). Only ``X`` and ``y`` are
+    read. With a class of a single example (no fold can hold it out) the configured ``alpha`` stands.
+
+    Returns:
+        ``{"alpha": chosen, "folds": k, "scores": {alpha: mean accuracy}}`` (folds 0, scores empty
+        when nothing was cross-validated).
+    """
+    grid = sorted(set(config.alpha_grid))
+    _, counts = np.unique(y, return_counts=True)
+    folds = min(config.cv_folds, int(counts.min()))
+    if len(grid) == 1:
+        return {"alpha": grid[0], "folds": 0, "scores": {}}
+    if folds < 2:
+        return {"alpha": config.alpha, "folds": 0, "scores": {}}
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=config.random_state).split(X, y))
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # inner fits: only the final fit is reported
+        for alpha in grid:
+            candidate = make_classifier(config.model_copy(update={"alpha": alpha}))
+            scores[alpha] = float(np.mean([
+                np.mean(candidate.fit(X[train], y[train]).predict(X[held]) == y[held]) for train, held in splits
+            ]))
+    best = max(scores.values())
+    return {"alpha": max(a for a in grid if scores[a] >= best - 1e-12), "folds": folds, "scores": scores}
+
+
+def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool, dict]:
+    """(pipeline fitted on all of (X, y), converged?, how its alpha was chosen).
+
+    The alpha is ``config.alpha``, or with ``alpha_grid`` set the :func:`cross_validate_alpha` choice;
+    then, with ``alpha_max_per_row`` set, at most that many times the number of rows. scikit-learn
+    divides alpha by the number of rows (the loss is a mean), so the cap bounds the penalty per row:
+    without it alpha=10 weighs 2.5 per row on 4 rows (every weight shrinks to zero, one class is
+    predicted) but 0.08 on 128. Only ``X`` and ``y`` are read.
+
+    The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``.
+    """
+    selection = cross_validate_alpha(X, y, config) if config.alpha_grid else {
+        "alpha": config.alpha, "folds": 0, "scores": {}}
+    if config.alpha_max_per_row is not None:
+        selection["alpha"] = min(selection["alpha"], config.alpha_max_per_row * len(y))
+    model = make_classifier(config.model_copy(update={"alpha": selection["alpha"]})).fit(X, y)
+    return model, model[-1].n_iter_ < config.max_iter, selection
+
+
 def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool]:
-    """(fitted pipeline, converged?): convergence is reported in the stage stats, not as a warning."""
-    model = make_classifier(config)
-    model.fit(X, y)
-    return model, model[-1].n_iter_ < config.max_iter
+    """(fitted pipeline, converged?): convergence is reported in the stage stats, not as a warning.
+
+    The alpha actually used is the fitted MLP's own ``alpha`` (``model[-1].alpha``).
+    """
+    model, converged, _ = fit_selected(X, y, config)
+    return model, converged
 
 
 def dump_model(model: Pipeline) -> bytes:
@@ -128,9 +193,11 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     y = np.asarray(table["label"].to_pylist(), dtype=object)
     stats = {}
     for arm in ARMS:
-        model, converged = fit(matrix_of(table, arm), y, config)
+        model, converged, selection = fit_selected(matrix_of(table, arm), y, config)
         (out / f"{arm}.skops").write_bytes(dump_model(model))
-        stats[arm] = {"iterations": int(model[-1].n_iter_), "converged": converged}
+        stats[arm] = {"iterations": int(model[-1].n_iter_), "converged": converged,
+                      "alpha": float(selection["alpha"]), "cv_folds": selection["folds"],
+                      "cv_accuracy": {str(a): s for a, s in selection["scores"].items()}}
     store.write_json(out, "metadata.json", {
         "config": config.model_dump(mode="json"),
         "classes": [str(c) for c in model.classes_],

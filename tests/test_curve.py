@@ -2,10 +2,19 @@
 
 import json
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fewlabel.config import load_config
+import tasks.curve
+from fewlabel.config import (
+    ClassifierConfig,
+    CurveConfig,
+    VectorizeConfig,
+    Word2VecConfig,
+    load_config,
+)
 from flows.curve import curve_flow
 from flows.train import train_flow
 
@@ -41,6 +50,43 @@ def test_curve_points_are_seeded_and_never_see_test_labels(prefect_api, data_dir
     second = pq.read_table(curve_flow(other)["table"]).to_pandas()
     assert not first["accuracy"].equals(second["accuracy"])  # another seed draws other labels
     assert (first[first["method"] == "majority"]["accuracy"] == 0.5).all()  # balanced draws, balanced test
+
+
+def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
+    """Both MLP arms choose alpha per fit (same rule), from the drawn training rows only."""
+    rng = np.random.default_rng(0)
+    words = {"pos": ["good", "great", "fine"], "neg": ["bad", "awful", "dull"]}
+
+    def split(n):
+        labels = np.array(["pos", "neg"] * n, dtype=object)
+        tokens = [[*rng.choice(words[label], 3), *rng.choice(["film", "plot", "story"], 2)] for label in labels]
+        vectors = rng.normal(0, 1, (len(labels), 6)) + np.where(labels == "pos", 1.0, -1.0)[:, None]
+        return {"labels": labels, "tokens": tokens, "vectors": vectors,
+                "token_array": pa.array(tokens, pa.list_(pa.string()))}
+
+    fits = []
+
+    def recording_fit(X, y, config):
+        model, converged = real_fit(X, y, config)
+        fits.append((X.copy(), list(y), model[-1].alpha))
+        return model, converged
+
+    real_fit = tasks.curve.fit
+    monkeypatch.setattr(tasks.curve, "fit", recording_fit)
+    train = split(20)
+    idx = tasks.curve.draw(train["labels"], 3, np.random.default_rng(1))
+    classifier = ClassifierConfig(alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, max_iter=100)
+    args = (classifier, Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001), CurveConfig(), 7,
+            VectorizeConfig(remove_component=False))
+    tasks.curve.predict_all(train, split(15), idx, *args)
+    other = split(15)
+    other["labels"] = other["labels"][::-1].copy()  # other test sentences, vectors and labels
+    tasks.curve.predict_all(train, other, idx, *args)
+    assert len(fits) == 4  # pretrained and no-pretraining arm, twice
+    for first, second in zip(fits[:2], fits[2:], strict=True):
+        np.testing.assert_array_equal(first[0], second[0])
+        assert first[1:] == second[1:] and first[2] in classifier.alpha_grid
+    assert len(fits[0][0]) == len(fits[1][0]) == 6  # the drawn rows only
 
 
 def test_chinese_fixture_end_to_end(prefect_api, data_dir):

@@ -1,17 +1,18 @@
 import numpy as np
 import pytest
 import skops.io as sio
+from pydantic import ValidationError
 from sklearn.linear_model import LogisticRegression
 
 from fewlabel.config import ClassifierConfig, EvaluateConfig
 from fewlabel.errors import UserError
 from tasks.evaluate import compare, majority_label, score
-from tasks.train import TRUSTED, dump_model, fit, load_model, make_classifier
+from tasks.train import TRUSTED, dump_model, fit, fit_selected, load_model, make_classifier
 
 
-def blobs(n=40, seed=0):
+def blobs(n=40, seed=0, sep=2.0):
     rng = np.random.default_rng(seed)
-    X = np.vstack([rng.normal(-2, 1, (n, 4)), rng.normal(2, 1, (n, 4))]).astype(np.float32)
+    X = np.vstack([rng.normal(-sep, 1, (n, 4)), rng.normal(sep, 1, (n, 4))]).astype(np.float32)
     return X, np.array(["neg"] * n + ["pos"] * n, dtype=object)
 
 
@@ -24,6 +25,49 @@ def test_classifier_learns_separable_data(hidden, standardize):
     assert (model.predict(X) == y).mean() > 0.95
     assert [name for name, _ in make_classifier(config).steps] == (["scale"] if standardize else []) + ["mlp"]
     assert model[-1].hidden_layer_sizes == hidden and model[-1].activation == "logistic"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_alpha_cap_per_row_rescues_tiny_training_sets(seed):
+    X, y = blobs(2, seed)  # 2 per class: alpha=10 weighs 2.5 per row
+    X_test, y_test = blobs(100, seed + 10)
+    plain, _ = fit(X, y, ClassifierConfig(alpha_max_per_row=None))
+    assert len(set(plain.predict(X_test))) == 1  # every weight shrunk to zero: one class
+    capped, _, record = fit_selected(X, y, ClassifierConfig())  # the default cap, 0.3 per row
+    assert capped[-1].alpha == record["alpha"] == pytest.approx(0.3 * 4)
+    assert (capped.predict(X_test) == y_test).mean() > 0.9
+    big, _, record = fit_selected(*blobs(40), ClassifierConfig(alpha_max_per_row=0.3))
+    assert big[-1].alpha == record["alpha"] == 10.0  # 80 rows: the cap (24) does not bind
+
+
+def test_cross_validated_alpha_comes_from_the_grid_and_the_training_rows_only():
+    X, y = blobs(6, 1, sep=0.5)
+    config = ClassifierConfig(alpha_grid=(0.1, 1, 10, 100))
+    model, _, record = fit_selected(X, y, config)
+    assert record["folds"] == 5 and set(record["scores"]) == {0.1, 1, 10, 100}
+    assert model[-1].alpha == record["alpha"] == max(record["scores"], key=lambda a: (record["scores"][a], a))
+    assert record["alpha"] < 10  # the strong penalties predict one class on every held-out fold
+    again, _, same = fit_selected(X.copy(), y.copy(), config)
+    assert same == record
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    lone = fit_selected(X[:7], y[:7], config)[2]  # one "pos" row: no fold can hold it out
+    assert lone == {"alpha": pytest.approx(0.3 * 7), "folds": 0, "scores": {}}  # the configured alpha, capped
+    assert fit_selected(X[[0, 1, 6, 7]], y[[0, 1, 6, 7]], config)[2]["folds"] == 2  # 2 per class: 2 folds
+
+
+def test_a_grid_of_one_alpha_is_the_plain_fit():
+    X, y = blobs(10)
+    one, _, record = fit_selected(X, y, ClassifierConfig(alpha_grid=(3.0,), max_iter=80))
+    plain, _ = fit(X, y, ClassifierConfig(alpha=3.0, max_iter=80))
+    assert record == {"alpha": 3.0, "folds": 0, "scores": {}}
+    np.testing.assert_array_equal(one.predict_proba(X), plain.predict_proba(X))
+    assert dump_model(one) == dump_model(plain)  # the stored model is the plain pipeline, nothing more
+
+
+@pytest.mark.parametrize("bad", [{"cv_folds": 1}, {"alpha_max_per_row": 0}, {"alpha_grid": (1.0, -1.0)}])
+def test_selection_options_are_validated(bad):
+    with pytest.raises(ValidationError):
+        ClassifierConfig(**bad)
 
 
 def test_model_round_trip_through_skops_with_stable_bytes():
