@@ -13,8 +13,9 @@ the drawn sentences only, vectorized with the same vectorize config), TF-IDF + L
 
 Pretrained vectors are cached per (word2vec config, extra corpora) in data/bench/ (git-ignored).
 
-Usage: .venv/bin/python bench/levers_experiment.py [--draws 10] [--n 16 64] --configs NAME ...
-One process, Word2Vec workers=1. Prints one markdown row per config and method.
+Usage: .venv/bin/python bench/levers_experiment.py [--draws 10] [--n 16 64] [--baseline NAME] --configs NAME ...
+One process, Word2Vec workers=1. Prints one markdown row per config and method; with --baseline, also
+the paired per-draw difference of each config's MLP arms against that config (run in the same call).
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ CONFIGS: dict[str, dict] = {
     "wiki_lee": {"extra": ["wiki", "lee"]},
     "dim300": {"w2v": {"vector_size": 300}},
     "window10": {"w2v": {"window": 10}},
+    # classifier regularization per fit (bench/RESULTS-cv.md); "uncapped" = the defaults before the cap
+    "uncapped": {"clf": {"alpha_max_per_row": None}},
+    "cap0.15": {"clf": {"alpha_max_per_row": 0.15}},
+    "cap0.3": {"clf": {"alpha_max_per_row": 0.3}},
+    "cap0.6": {"clf": {"alpha_max_per_row": 0.6}},
+    "cv_g3": {"clf": {"alpha_max_per_row": None, "alpha_grid": [0.1, 1, 10]}},
+    "cv_g4": {"clf": {"alpha_max_per_row": None, "alpha_grid": [0.1, 1, 3, 10]}},
+    "cap0.3_cv_g3": {"clf": {"alpha_max_per_row": 0.3, "alpha_grid": [1, 3, 10]}},
 }
 
 
@@ -103,12 +112,13 @@ def main() -> None:
     parser.add_argument("--spec", nargs="+", default=[], metavar="NAME=JSON",
                         help='ad-hoc configs, e.g. sif_a3=\'{"vec": {"weighting": "sif"}, "clf": {"alpha": 3}}\'')
     parser.add_argument("--json", type=Path, help="append every per-draw accuracy here (JSON lines)")
+    parser.add_argument("--baseline", help="a config of this call: print paired differences against it")
     args = parser.parse_args()
     for item in args.spec:
         name, _, raw = item.partition("=")
         CONFIGS[name] = json.loads(raw)
         args.configs.append(name)
-    prepared = {}
+    prepared, results = {}, {}
     print("| config | method | " + " | ".join(f"N={n}" for n in args.n) + " | seconds |", flush=True)
     for name in args.configs:
         spec = CONFIGS[name]
@@ -135,10 +145,21 @@ def main() -> None:
         for method in ("pretrained", "no_pretraining", "tfidf_lr", "majority"):
             cells = [f"{np.mean(acc[method, n]):.4f} ± {np.std(acc[method, n], ddof=1):.4f}" for n in args.n]
             print(f"| {name} | {method} | " + " | ".join(cells) + f" | {seconds:.0f} |", flush=True)
+        results[name] = acc
         if args.json:
             with args.json.open("a") as fh:
                 fh.write(json.dumps({"config": name, "spec": spec, "seconds": seconds,
                                      "acc": {f"{m}@{n}": v for (m, n), v in acc.items()}}) + "\n")
+    if args.baseline in results:
+        base = results[args.baseline]
+        print("\n| config − " + args.baseline + " | arm | " + " | ".join(f"N={n}" for n in args.n) + " |")
+        for name, acc in results.items():
+            for method in ("pretrained", "no_pretraining") if name != args.baseline else ():
+                cells = []
+                for n in args.n:
+                    d = np.subtract(acc[method, n], base[method, n])
+                    cells.append(f"{d.mean():+.4f} ± {d.std(ddof=1):.4f} ({(d > 0).sum()}/{(d < 0).sum()})")
+                print(f"| {name} | {method} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
