@@ -36,8 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("FEWLABEL_DATA_DIR", str(ROOT / "data"))
 
+import tasks.curve as curve_module  # noqa: E402
 from fewlabel.config import (  # noqa: E402
-    ClassifierConfig, CurveConfig, DataConfig, PreprocessConfig, VectorizeConfig, Word2VecConfig,
+    ClassifierConfig,
+    CurveConfig,
+    DataConfig,
+    PreprocessConfig,
+    VectorizeConfig,
+    Word2VecConfig,
 )
 from fewlabel.readers import read_mr  # noqa: E402
 from tasks.curve import draw, predict_all  # noqa: E402
@@ -46,7 +52,15 @@ from tasks.preprocess import split_lines, tokenize  # noqa: E402
 from tasks.pretrain import fit_word2vec, vectors_table  # noqa: E402
 from tasks.vectorize import counts_of, embedding, fit_component, sentence_vectors  # noqa: E402
 
-# name: {"w2v": {...}, "vec": {...}, "clf": {...}, "extra": [...]}, all relative to the defaults.
+# name: {"w2v": {...}, "vec": {...}, "clf": {...}, "extra": [...], "post": {...}}, all relative to the defaults.
+# "post" holds levers not (yet) in the config, applied here to BOTH MLP arms by wrapping the functions
+# tasks.curve.predict_all calls (tasks.curve.fit / sentence_vectors / fit_component):
+#   "l2": true        each sentence vector scaled to unit length (after component removal, before the
+#                     classifier's standardization); "l2_scale": s multiplies the unit vectors by s
+#   "components": k   remove the top k uncentered principal directions instead of 1 (needs
+#                     vec.remove_component, estimated on the same text as the single component)
+#   "ensemble": k     k MLPs with random_state = seed + 1000 j (j = 0..k-1; j = 0 is the usual fit),
+#                     predict_proba averaged, argmax
 CONFIGS: dict[str, dict] = {
     "mean": {},
     "sif": {"vec": {"weighting": "sif"}},
@@ -60,15 +74,79 @@ CONFIGS: dict[str, dict] = {
     "wiki_lee": {"extra": ["wiki", "lee"]},
     "dim300": {"w2v": {"vector_size": 300}},
     "window10": {"w2v": {"window": 10}},
-    # classifier regularization per fit (bench/RESULTS-cv.md); "uncapped" = the defaults before the cap
-    "uncapped": {"clf": {"alpha_max_per_row": None}},
-    "cap0.15": {"clf": {"alpha_max_per_row": 0.15}},
-    "cap0.3": {"clf": {"alpha_max_per_row": 0.3}},
-    "cap0.6": {"clf": {"alpha_max_per_row": 0.6}},
-    "cv_g3": {"clf": {"alpha_max_per_row": None, "alpha_grid": [0.1, 1, 10]}},
-    "cv_g4": {"clf": {"alpha_max_per_row": None, "alpha_grid": [0.1, 1, 3, 10]}},
-    "cap0.3_cv_g3": {"clf": {"alpha_max_per_row": 0.3, "alpha_grid": [1, 3, 10]}},
+    # classifier regularization per fit (bench/RESULTS-cv.md); "uncapped" = the defaults before the cap.
+    # These predate classifier.l2_normalize (default true since): "l2_normalize": False reproduces their rows.
+    "uncapped": {"clf": {"alpha_max_per_row": None, "l2_normalize": False}},
+    "cap0.15": {"clf": {"alpha_max_per_row": 0.15, "l2_normalize": False}},
+    "cap0.3": {"clf": {"alpha_max_per_row": 0.3, "l2_normalize": False}},
+    "cap0.6": {"clf": {"alpha_max_per_row": 0.6, "l2_normalize": False}},
+    "cv_g3": {"clf": {"alpha_max_per_row": None, "alpha_grid": [0.1, 1, 10], "l2_normalize": False}},
+    "cv_g4": {"clf": {"alpha_max_per_row": None, "alpha_grid": [0.1, 1, 3, 10], "l2_normalize": False}},
+    "cap0.3_cv_g3": {"clf": {"alpha_max_per_row": 0.3, "alpha_grid": [1, 3, 10], "l2_normalize": False}},
+    # bench/RESULTS-cv.md "Sentence-vector length, ensembles, hidden size, two components": measured against
+    # the defaults of the time ("l2_off" = those defaults now); "l2" is the same as today's defaults
+    "l2_off": {"clf": {"l2_normalize": False}},
+    "l2": {"post": {"l2": True}, "clf": {"l2_normalize": False}},
+    "l2_nostd": {"post": {"l2": True}, "clf": {"standardize": False, "l2_normalize": False}},
+    "l2_nostd_s17": {"post": {"l2": True, "l2_scale": 17.32}, "clf": {"standardize": False, "l2_normalize": False}},
+    "ens5": {"post": {"ensemble": 5}, "clf": {"l2_normalize": False}},
+    "pc2": {"post": {"components": 2}, "clf": {"l2_normalize": False}},
+    "h8": {"clf": {"hidden_layer_sizes": [8], "l2_normalize": False}},
+    "h16": {"clf": {"hidden_layer_sizes": [16], "l2_normalize": False}},
 }
+
+
+class Ensemble:
+    """k fitted pipelines; ``predict`` = argmax of the mean ``predict_proba`` (same class order)."""
+
+    def __init__(self, members):
+        self.members = members
+        self.classes_ = members[0].classes_
+
+    def predict(self, X):
+        proba = np.mean([m.predict_proba(X) for m in self.members], axis=0)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+def top_components(vectors: np.ndarray, k: int) -> np.ndarray:
+    """k x dim: the top k uncentered principal directions (eigenvectors of X'X), as first_component."""
+    usable = vectors[np.abs(vectors).sum(axis=1) > 0].astype(np.float64)
+    _, eigenvectors = np.linalg.eigh(usable.T @ usable)
+    return eigenvectors[:, ::-1][:, :k].T.astype(np.float32)
+
+
+def patched(post: dict):
+    """(sentence_vectors, fit_component, fit) implementing the "post" levers; the originals when empty."""
+    from tasks.train import fit as plain_fit
+
+    k_pc, l2, scale, k_ens = post.get("components", 1), post.get("l2", False), post.get("l2_scale", 1.0), post.get("ensemble", 1)
+
+    def vectors(tokens, vocabulary, matrix, counts, config, component=None):
+        if component is not None and component.ndim == 2:
+            out, known = sentence_vectors(tokens, vocabulary, matrix, counts, config, None)
+            assert config.pooling == "mean"
+            out = (out - (out @ component.T) @ component).astype(np.float32)
+        else:
+            out, known = sentence_vectors(tokens, vocabulary, matrix, counts, config, component)
+        if l2:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = (scale * out / np.where(norms > 0, norms, 1)).astype(np.float32)
+        return out, known
+
+    def component_fn(tokens, vocabulary, matrix, counts, config, *args):
+        if k_pc == 1 or not config.remove_component:
+            return fit_component(tokens, vocabulary, matrix, counts, config, *args)
+        plain = config.model_copy(update={"pooling": "mean", "remove_component": False})
+        return top_components(sentence_vectors(tokens, vocabulary, matrix, counts, plain)[0], k_pc)
+
+    def fit_fn(X, y, config):
+        if k_ens == 1:
+            return plain_fit(X, y, config)
+        fits = [plain_fit(X, y, config.model_copy(update={"random_state": config.random_state + 1000 * j}))
+                for j in range(k_ens)]
+        return Ensemble([m for m, _ in fits]), all(c for _, c in fits)
+
+    return vectors, component_fn, fit_fn
 
 
 def prepare(extra: list[str]):
@@ -130,11 +208,13 @@ def main() -> None:
         w2v, vec = Word2VecConfig(**spec.get("w2v", {})), VectorizeConfig(**spec.get("vec", {}))
         clf, curve = ClassifierConfig(**spec.get("clf", {})), CurveConfig(**spec.get("curve", {}))
         table = pretrained_table(unl_tokens, train, w2v, extra)
+        vectors_fn, component_fn, fit_fn = patched(spec.get("post", {}))
+        curve_module.sentence_vectors, curve_module.fit_component, curve_module.fit = vectors_fn, component_fn, fit_fn
         own = (*embedding(table), counts_of(table))
         corpus = pa.chunked_array([a.cast(pa.list_(pa.string())) for a in (unl_tokens, train["token_array"])])
-        component = fit_component(corpus, *own, vec)
-        train = {**train, "vectors": sentence_vectors(train["token_array"], *own, vec, component)[0]}
-        test = {**test, "vectors": sentence_vectors(test["token_array"], *own, vec, component)[0]}
+        component = component_fn(corpus, *own, vec)
+        train = {**train, "vectors": vectors_fn(train["token_array"], *own, vec, component)[0]}
+        test = {**test, "vectors": vectors_fn(test["token_array"], *own, vec, component)[0]}
         acc: dict[tuple[str, int], list[float]] = {}
         for n in args.n:
             for d in range(args.draws):

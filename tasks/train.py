@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Normalizer, StandardScaler
 
 from fewlabel import store
 from fewlabel.config import ClassifierConfig
@@ -42,6 +42,7 @@ ALLOWED = {
     ("numpy.random.mtrand", "RandomState"),
     ("sklearn.pipeline", "Pipeline"),
     ("sklearn.preprocessing._data", "StandardScaler"),
+    ("sklearn.preprocessing._data", "Normalizer"),
     ("sklearn.preprocessing._label", "LabelBinarizer"),
     ("sklearn.neural_network._multilayer_perceptron", "MLPClassifier"),
     *(("sklearn.neural_network._stochastic_optimizers", t.rsplit(".", 1)[1]) for t in TRUSTED),
@@ -54,9 +55,12 @@ SELECTION_KEYS = {"alpha_grid", "cv_folds", "alpha_max_per_row"}
 
 
 def make_classifier(config: ClassifierConfig) -> Pipeline:
-    """Optional standardization, then the MLP, as configured (``alpha`` as is: no selection here)."""
-    params = config.model_dump(exclude={"standardize", *SELECTION_KEYS})
-    steps = [("scale", StandardScaler())] if config.standardize else []
+    """Optional L2 normalization of each row, optional standardization, then the MLP, as configured
+    (``alpha`` as is: no selection here). The normalizer is stateless (row by row), so it reads
+    nothing of the training set either."""
+    params = config.model_dump(exclude={"l2_normalize", "standardize", *SELECTION_KEYS})
+    steps = [("normalize", Normalizer())] if config.l2_normalize else []
+    steps += [("scale", StandardScaler())] if config.standardize else []
     return Pipeline([*steps, ("mlp", MLPClassifier(**params))])
 
 

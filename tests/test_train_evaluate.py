@@ -23,8 +23,21 @@ def test_classifier_learns_separable_data(hidden, standardize):
                               learning_rate_init=0.01)
     model, _ = fit(X, y, config)
     assert (model.predict(X) == y).mean() > 0.95
-    assert [name for name, _ in make_classifier(config).steps] == (["scale"] if standardize else []) + ["mlp"]
+    assert [name for name, _ in make_classifier(config).steps] == ["normalize"] + (["scale"] if standardize else []) + ["mlp"]
     assert model[-1].hidden_layer_sizes == hidden and model[-1].activation == "logistic"
+
+
+def test_l2_normalize_makes_the_classifier_blind_to_vector_length():
+    X, y = blobs(20, 3, sep=0.7)
+    lengths = np.random.default_rng(0).uniform(0.05, 20, (len(X), 1)).astype(np.float32)
+    normalized, _ = fit(X, y, ClassifierConfig())  # the default: Normalizer, StandardScaler, MLP
+    assert [name for name, _ in normalized.steps] == ["normalize", "scale", "mlp"]
+    np.testing.assert_allclose(normalized.predict_proba(X * lengths), normalized.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(fit(X * lengths, y, ClassifierConfig())[0].predict_proba(X),
+                               normalized.predict_proba(X), atol=1e-6)  # trained on rescaled rows: the same model
+    plain, _ = fit(X, y, ClassifierConfig(l2_normalize=False))
+    assert [name for name, _ in plain.steps] == ["scale", "mlp"]
+    assert not np.allclose(plain.predict_proba(X * lengths), plain.predict_proba(X), atol=1e-3)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
