@@ -168,7 +168,11 @@ def publish_curve(summary: dict, png: bytes) -> None:
     """Curve table, markdown summary and plot as Prefect artifacts."""
     import base64
 
-    from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+    from prefect.artifacts import (
+        create_image_artifact,
+        create_markdown_artifact,
+        create_table_artifact,
+    )
 
     url = "data:image/png;base64," + base64.b64encode(png).decode()
     create_table_artifact(table=summary["curve"], key="fewlabel-curve", description="Learning curve summary")

@@ -250,11 +250,20 @@ def narrow(ref: Ref, *names: str) -> Ref:
 
 def parquet_rows(ref: Ref, name: str) -> int:
     """Rows of a Parquet file of an artifact, from its footer (the file is verified first)."""
-    return pq.ParquetFile(pa.BufferReader(read_bytes(ref, name))).metadata.num_rows
+    with open_verified(ref, name) as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
 
 
 def artifact_path(ref: Ref, name: str) -> Path:
     return data_dir() / ref["path"] / name
+
+
+def _missing(path: Path) -> CorruptArtifact:
+    return CorruptArtifact(f"{path} is missing: run the flow again to rebuild it")
+
+
+def _altered(path: Path) -> CorruptArtifact:
+    return CorruptArtifact(f"{path} was altered after it was written: run the flow again to rebuild it")
 
 
 def read_bytes(ref: Ref, name: str) -> bytes:
@@ -263,10 +272,28 @@ def read_bytes(ref: Ref, name: str) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise CorruptArtifact(f"{path} is missing: run the flow again to rebuild it") from None
+        raise _missing(path) from None
     if sha256_bytes(data) != ref["files"][name]:
-        raise CorruptArtifact(f"{path} was altered after it was written: run the flow again to rebuild it")
+        raise _altered(path)
     return data
+
+
+def open_verified(ref: Ref, name: str, chunk: int = 1 << 20):
+    """An open binary handle on one file of an artifact, positioned at 0, after checking its hash in
+    blocks (the file is never held in memory whole)."""
+    path = artifact_path(ref, name)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise _missing(path) from None
+    digest = hashlib.sha256()
+    while block := handle.read(chunk):
+        digest.update(block)
+    if digest.hexdigest() != ref["files"][name]:
+        handle.close()
+        raise _altered(path)
+    handle.seek(0)
+    return handle
 
 
 def read_table(ref: Ref, name: str, columns: list[str] | None = None) -> pa.Table:
@@ -281,10 +308,10 @@ def read_json(ref: Ref, name: str) -> Any:
 def iter_batches(ref: Ref, name: str, batch_size: int = 65_536, columns: list[str] | None = None):
     """(schema, generator of tables of at most ``batch_size`` rows) of a verified Parquet file.
 
-    The file's compressed bytes are checked against the manifest once; rows are then decoded one
-    batch at a time, so memory is bounded by the batch, not by the table.
+    The file is checked against the manifest once, reading it in 1 MiB blocks, then read again from
+    the same open handle one batch at a time: memory is bounded by the batch, not by the file.
     """
-    source = pq.ParquetFile(pa.BufferReader(read_bytes(ref, name)))
+    source = pq.ParquetFile(open_verified(ref, name))
     schema = source.schema_arrow if columns is None else pa.schema([source.schema_arrow.field(c) for c in columns])
     batches = (pa.Table.from_batches([b], schema=schema)
                for b in source.iter_batches(batch_size=batch_size, columns=columns))

@@ -17,7 +17,6 @@ from tasks.shard import shard, shard_args, shard_files
 from tasks.train import train
 from tasks.vectorize import vectorize
 
-
 PIPELINE = (
     Wiring(ingest, (), "data"),
     Wiring(shard, ("ingest",), each=lambda config: shard_files(config.data), call=shard_args),

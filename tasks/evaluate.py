@@ -48,16 +48,25 @@ def compare(y_true: np.ndarray, a: np.ndarray, b: np.ndarray, config: EvaluateCo
 
 
 @stage("evaluate")
-def evaluate(out: Path, vectorize: store.Ref, train: store.Ref, config: EvaluateConfig) -> dict:
-    """Score every method on the test split; write metrics, confusion matrices and the report."""
-    test = store.read_table(vectorize, "test.parquet")
+def evaluate(out: Path, vectorize: store.Ref, train: store.Ref, config: EvaluateConfig,
+             batch_size: int = 65_536) -> dict:
+    """Score every method on the test split; write metrics, confusion matrices and the report.
+
+    The test vectors are read and classified ``batch_size`` rows at a time; only labels and
+    predictions are kept whole.
+    """
     train_labels = store.read_table(vectorize, "train.parquet", ["label"])["label"].to_pylist()
-    y_true = np.asarray(test["label"].to_pylist(), dtype=object)
     classes = store.read_json(train, "metadata.json")["classes"]
-    predictions = {
-        arm: load_model(store.read_bytes(train, f"{arm}.skops"), f"{arm}.skops").predict(matrix_of(test, arm))
-        for arm in ARMS
-    }
+    models = {arm: load_model(store.read_bytes(train, f"{arm}.skops"), f"{arm}.skops") for arm in ARMS}
+    parts = {name: [] for name in ("label", "origin", "row", *ARMS)}
+    for batch in store.iter_batches(vectorize, "test.parquet", batch_size)[1]:
+        for name in ("label", "origin", "row"):
+            parts[name].append(batch[name])
+        for arm, model in models.items():
+            parts[arm].append(model.predict(matrix_of(batch, arm)))
+    test = {name: pa.chunked_array(parts[name]) for name in ("label", "origin", "row")}
+    y_true = np.asarray(test["label"].to_pylist(), dtype=object)
+    predictions = {arm: np.concatenate(parts[arm]) if parts[arm] else np.zeros(0, object) for arm in ARMS}
     predictions["majority"] = np.full(len(y_true), majority_label(train_labels), dtype=object)
     metrics = {
         "methods": {m: score(y_true, p, config) for m, p in predictions.items()},

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
@@ -75,9 +74,8 @@ def write_line_sentences(parts: list[tuple[store.Ref, str]], path: Path, batch: 
     sentences = words = 0
     with open(path, "w", encoding="utf-8") as out:
         for ref, name in parts:
-            source = pq.ParquetFile(pa.BufferReader(store.read_bytes(ref, name)))
-            for chunk in source.iter_batches(batch_size=batch, columns=["tokens"]):
-                tokens = chunk.column(0)
+            for table in store.iter_batches(ref, name, batch, ["tokens"])[1]:
+                tokens = table["tokens"].combine_chunks()
                 lines = pc.binary_join(tokens, " ").to_pylist()
                 out.write("\n".join(lines) + "\n")
                 sentences += len(lines)
