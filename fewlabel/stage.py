@@ -134,9 +134,19 @@ class StagePolicy(CachePolicy):
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
         key = stage_key(self.stage, self.module, inputs, self.fingerprint)
         if store.load_ref(self.stage, key) is None:
-            record = Path(get_current_settings().results.local_storage_path) / key
-            record.unlink(missing_ok=True)
+            for folder in record_folders(task_ctx):
+                (folder / key).unlink(missing_ok=True)
         return key
+
+
+def record_folders(task_ctx) -> set[Path]:
+    """Where Prefect keeps cache records for this task run: its result store's folder (what a task
+    on a Dask worker was sent with) and the current settings' default."""
+    storage = getattr(getattr(task_ctx, "result_store", None), "result_storage", None)
+    folders = {Path(get_current_settings().results.local_storage_path).expanduser()}
+    if getattr(storage, "basepath", None):
+        folders.add(Path(storage.basepath).expanduser())
+    return folders
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -116,6 +116,8 @@ def test_bad_input_gives_one_clear_line_and_no_partial_artifact(prefect_api, tmp
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FEWLABEL_DATA_DIR", str(tmp_path / "data"))
+    # what main() would set for good: kept to this test
+    monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(tmp_path / "data" / ".prefect-records"))
     pairs, fragment, layer = files_case(tmp_path, case)
     assert main(["run", *sets(*pairs)]) == 2
     out, err = capfd.readouterr()
