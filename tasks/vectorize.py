@@ -12,6 +12,8 @@ label and one vector column per arm: ``pretrained`` and ``no_pretraining``.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +57,9 @@ def word_weights(counts: np.ndarray, weighting: str = "mean", sif_a: float = 1e-
     raise ValueError(f"unknown weighting {weighting!r}: mean, sif or tfidf")
 
 
-BLOCK = 65_536
-"""Rows per token lookup and product: temporaries stay bounded (~BLOCK x tokens per row x 30 bytes)."""
+BLOCK = 16_384
+"""Rows per token lookup and product: temporaries stay bounded (~BLOCK x (tokens per row x 30 bytes
++ dim x 4 bytes) per thread), small enough for the allocator to reuse rather than map afresh."""
 
 
 def _known_csr(tokens: pa.ListArray, vocabulary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -92,32 +95,60 @@ def _known(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array) -> tupl
     return len(tokens), rows, np.concatenate([cols for _, _, cols in parts])
 
 
+THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+"""Blocks :func:`average` computes at once (the cores this process may use): the token lookup and the
+sparse product release the GIL, and the product's multiply-adds are most of the time."""
+
+
+MIN_PIECE = 2_048
+"""Rows below which a piece is not worth a thread of its own."""
+
+
+def _average_rows(piece: pa.ListArray, vocabulary: pa.Array, matrix: np.ndarray,
+                  weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(weighted averages, known-token counts) of one piece: one CSR matrix times the embedding."""
+    indptr, cols = _known_csr(piece, vocabulary)
+    count = np.diff(indptr)
+    values = np.repeat((1.0 / np.maximum(count, 1)).astype(np.float32), count)
+    if weights is not None:
+        values *= weights[cols]
+    weighted = sp.csr_matrix((values, cols, indptr), shape=(len(piece), len(vocabulary)))
+    return np.asarray(weighted @ matrix, dtype=np.float32), count
+
+
 def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
-            weights: np.ndarray | None = None):
+            weights: np.ndarray | None = None, threads: int = THREADS):
     """(sentence vectors n x dim, known-token count per sentence) for lists of tokens.
 
     Without ``weights``, the mean of the known words' vectors; with per-word ``weights`` (as from
     :func:`word_weights`), the sum of weight x vector divided by the known-token count (SIF's form).
-    Per block of BLOCK rows: one CSR matrix (sentences x vocabulary, built straight from the known
-    counts: rows are already in sentence order) times the embedding matrix.
+    Per piece of at most BLOCK rows (equal pieces, at least MIN_PIECE rows each), ``threads`` pieces
+    at a time: one CSR matrix (sentences x vocabulary, built straight from the known counts: rows
+    are already in sentence order) times the embedding matrix. Every row is computed alone, so the result does not depend
+    on ``threads``.
     """
     n, dim = len(tokens), matrix.shape[1]
-    out, counts = None, np.empty(n, np.int64)
-    for start, piece in _pieces(tokens):
-        indptr, cols = _known_csr(piece, vocabulary)
-        count = np.diff(indptr)
-        values = np.repeat((1.0 / np.maximum(count, 1)).astype(np.float32), count)
-        if weights is not None:
-            values *= weights[cols]
-        weighted = sp.csr_matrix((values, cols, indptr), shape=(len(piece), len(vocabulary)))
-        product = np.asarray(weighted @ matrix, dtype=np.float32)
-        if len(piece) == n:  # one block (every stage batch): no copy
-            return product, count
-        if out is None:
-            out = np.empty((n, dim), np.float32)
-        out[start:start + len(piece)] = product
-        counts[start:start + len(piece)] = count
-    return (np.zeros((0, dim), np.float32) if out is None else out), counts
+    threads = max(1, min(threads, n // MIN_PIECE))
+    rounds = max(1, -(-n // (threads * BLOCK)))
+    rows = max(1, -(-n // (threads * rounds)))  # equal pieces, a multiple of ``threads`` of them
+    if n <= rows:  # one piece: no copy
+        return _average_rows(pa.concat_arrays(tokens.chunks) if isinstance(tokens, pa.ChunkedArray) else tokens,
+                             vocabulary, matrix, weights) if n else (np.zeros((0, dim), np.float32), np.zeros(0, np.int64))
+    out, counts = np.empty((n, dim), np.float32), np.empty(n, np.int64)
+
+    def one(item: tuple[int, pa.ListArray]) -> None:
+        start, piece = item
+        out[start:start + len(piece)], counts[start:start + len(piece)] = _average_rows(
+            piece, vocabulary, matrix, weights)
+
+    if threads == 1:
+        for item in _pieces(tokens, rows):
+            one(item)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(one, _pieces(tokens, rows)):  # re-raises the first failure
+                pass
+    return out, counts
 
 
 def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,

@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks as checks
 
 from fewlabel.transformer import AveragedWordVectors
-from tasks.vectorize import average, embedding
+from tasks.vectorize import _average_rows, average, embedding
 
 VOCAB = pa.array(["a", "b", "c"])
 W = np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32)
@@ -38,6 +38,27 @@ def test_average_equals_a_python_loop_on_random_data():
     for row, sentence in zip(got, sentences):
         ids = [index[w] for w in sentence if w in index]
         np.testing.assert_allclose(row, matrix[ids].mean(axis=0) if ids else 0, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_average_over_many_blocks_and_threads_equals_one_block(monkeypatch, threads):
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(40, 5)).astype(np.float32)
+    sentences = [[f"w{j}" for j in rng.integers(0, 50, rng.integers(0, 9))] for _ in range(101)]
+    tokens = pa.chunked_array([pa.array(sentences[:60], pa.list_(pa.string())),
+                               pa.array(sentences[60:], pa.list_(pa.string()))])
+    vocab, weights = pa.array([f"w{i}" for i in range(40)]), rng.uniform(0.1, 1, 40).astype(np.float32)
+    whole, whole_counts = average(tokens, vocab, matrix, weights)
+    monkeypatch.setattr("tasks.vectorize.BLOCK", 7)  # 15 to 18 pieces, some across the chunk boundary
+    monkeypatch.setattr("tasks.vectorize.MIN_PIECE", 5)
+    calls = []
+    monkeypatch.setattr("tasks.vectorize._average_rows", lambda piece, *rest: calls.append(len(piece)) or
+                        _average_rows(piece, *rest))
+    blocked, blocked_counts = average(tokens, vocab, matrix, weights, threads=threads)
+    np.testing.assert_array_equal(blocked, whole)
+    np.testing.assert_array_equal(blocked_counts, whole_counts)
+    assert blocked.shape == (101, 5) and whole_counts.sum() > 0
+    assert sum(calls) == 101 and max(calls) <= 7 and len(calls) >= 15
 
 
 def test_empty_vocabulary_gives_zero_vectors():
