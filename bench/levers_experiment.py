@@ -52,7 +52,9 @@ from tasks.preprocess import split_lines, tokenize  # noqa: E402
 from tasks.pretrain import fit_word2vec, vectors_table  # noqa: E402
 from tasks.vectorize import counts_of, embedding, fit_component, sentence_vectors  # noqa: E402
 
-# name: {"w2v": {...}, "vec": {...}, "clf": {...}, "extra": [...], "post": {...}}, all relative to the defaults.
+# name: {"w2v": {...}, "vec": {...}, "clf": {...}, "extra": [...], "post": {...}, "tables": [...]}, all relative
+# to the defaults. "tables": vector files (or "default": the usual pretrained table) whose vectors are
+# concatenated per word for the pretrained arm (joined_tables).
 # "post" holds levers not (yet) in the config, applied here to BOTH MLP arms by wrapping the functions
 # tasks.curve.predict_all calls (tasks.curve.fit / sentence_vectors / fit_component):
 #   "l2": true        each sentence vector scaled to unit length (after component removal, before the
@@ -61,6 +63,13 @@ from tasks.vectorize import counts_of, embedding, fit_component, sentence_vector
 #                     vec.remove_component, estimated on the same text as the single component)
 #   "ensemble": k     k MLPs with random_state = seed + 1000 j (j = 0..k-1; j = 0 is the usual fit),
 #                     predict_proba averaged, argmax
+#   "corpus_std": true  the pretrained arm's vectors are L2-normalized and standardized with the mean and
+#                     std of the pretraining corpus' own (normalized) sentence vectors, not of the few
+#                     training rows; its MLP then gets neither step. The no-pretraining arm, whose only
+#                     corpus is the drawn sentences, keeps the classifier's usual steps. With it:
+#                     "center_only" (subtract the corpus mean, no division), "pca": k (project on the top k
+#                     principal directions of the standardized corpus vectors; "whiten": divide by their
+#                     std), "renorm" (each result scaled to length sqrt(dim) again)
 CONFIGS: dict[str, dict] = {
     "mean": {},
     "sif": {"vec": {"weighting": "sif"}},
@@ -139,7 +148,12 @@ def patched(post: dict):
         plain = config.model_copy(update={"pooling": "mean", "remove_component": False})
         return top_components(sentence_vectors(tokens, vocabulary, matrix, counts, plain)[0], k_pc)
 
+    calls = [0]
+
     def fit_fn(X, y, config):
+        calls[0] += 1
+        if post.get("corpus_std") and calls[0] % 2 == 1:  # predict_all fits the pretrained arm first
+            config = config.model_copy(update={"l2_normalize": False, "standardize": False})
         if k_ens == 1:
             return plain_fit(X, y, config)
         fits = [plain_fit(X, y, config.model_copy(update={"random_state": config.random_state + 1000 * j}))
@@ -182,6 +196,22 @@ def pretrained_table(unl_tokens: pa.ListArray, train: dict, w2v: Word2VecConfig,
     return table
 
 
+def joined_tables(tables: list[pa.Table]) -> pa.Table:
+    """One vectors table: the first table's words and counts, each word's vectors of every table
+    concatenated (zeros where a table lacks the word), each table's vectors scaled to unit mean norm."""
+    words = tables[0]["token"].to_pylist()
+    parts = []
+    for t in tables:
+        vocabulary, matrix = embedding(t)
+        matrix = matrix / np.linalg.norm(matrix, axis=1).mean()
+        index = {w: i for i, w in enumerate(vocabulary.to_pylist())}
+        rows = np.array([index.get(w, -1) for w in words])
+        parts.append(np.where(rows[:, None] >= 0, matrix[np.maximum(rows, 0)], 0).astype(np.float32))
+    joined = np.hstack(parts)
+    return pa.table({"token": tables[0]["token"], "count": tables[0]["count"],
+                     "vector": pa.FixedSizeListArray.from_arrays(pa.array(joined.ravel()), joined.shape[1])})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=10)
@@ -208,6 +238,8 @@ def main() -> None:
         w2v, vec = Word2VecConfig(**spec.get("w2v", {})), VectorizeConfig(**spec.get("vec", {}))
         clf, curve = ClassifierConfig(**spec.get("clf", {})), CurveConfig(**spec.get("curve", {}))
         table = pretrained_table(unl_tokens, train, w2v, extra)
+        if spec.get("tables"):  # other pretrained vector files (e.g. from bench/doc_word2vec.py), concatenated
+            table = joined_tables([table if t == "default" else pq.read_table(t) for t in spec["tables"]])
         vectors_fn, component_fn, fit_fn = patched(spec.get("post", {}))
         curve_module.sentence_vectors, curve_module.fit_component, curve_module.fit = vectors_fn, component_fn, fit_fn
         own = (*embedding(table), counts_of(table))
@@ -215,6 +247,27 @@ def main() -> None:
         component = component_fn(corpus, *own, vec)
         train = {**train, "vectors": vectors_fn(train["token_array"], *own, vec, component)[0]}
         test = {**test, "vectors": vectors_fn(test["token_array"], *own, vec, component)[0]}
+        if spec.get("post", {}).get("corpus_std"):
+            def unit(x):
+                norms = np.linalg.norm(x, axis=1, keepdims=True)
+                return x / np.where(norms > 0, norms, 1)
+            post = spec["post"]
+            reference = unit(vectors_fn(corpus, *own, vec, component)[0].astype(np.float64))
+            mu, sd = reference.mean(axis=0), reference.std(axis=0)
+            sd = np.where(sd > 0, sd, 1)
+            project = None
+            if post.get("pca"):  # top principal directions of the standardized corpus vectors
+                z = (reference - mu) / sd
+                values, vectors = np.linalg.eigh(z.T @ z / len(z))
+                keep = np.argsort(values)[::-1][:post["pca"]]
+                project = vectors[:, keep] / (np.sqrt(values[keep]) if post.get("whiten") else 1)
+
+            def transform(x):
+                z = (unit(x.astype(np.float64)) - mu) / (1 if post.get("center_only") else sd)
+                z = z @ project if project is not None else z
+                return (unit(z) * np.sqrt(z.shape[1]) if post.get("renorm") else z).astype(np.float32)
+            train = {**train, "vectors": transform(train["vectors"])}
+            test = {**test, "vectors": transform(test["vectors"])}
         acc: dict[tuple[str, int], list[float]] = {}
         for n in args.n:
             for d in range(args.draws):
