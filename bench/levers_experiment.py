@@ -70,6 +70,10 @@ from tasks.vectorize import counts_of, embedding, fit_component, sentence_vector
 #                     "center_only" (subtract the corpus mean, no division), "pca": k (project on the top k
 #                     principal directions of the standardized corpus vectors; "whiten": divide by their
 #                     std), "renorm" (each result scaled to length sqrt(dim) again)
+#   "self_train": {"pool": m, "threshold": t, "rounds": r}  the pretrained arm's MLP is wrapped in scikit-learn's
+#                     SelfTrainingClassifier with m seeded sentences of the pretraining corpus (never test) as
+#                     unlabeled rows: pseudo-labels above probability t join, for r rounds ("k_best": k,
+#                     the k most confident per round instead)
 CONFIGS: dict[str, dict] = {
     "mean": {},
     "sif": {"vec": {"weighting": "sif"}},
@@ -124,6 +128,10 @@ def top_components(vectors: np.ndarray, k: int) -> np.ndarray:
     return eigenvectors[:, ::-1][:, :k].T.astype(np.float32)
 
 
+POOL: list[np.ndarray] = [np.zeros((0, 0), np.float32)]
+"""Unlabeled sentence vectors (pretraining corpus, never test) for the "self_train" lever."""
+
+
 def patched(post: dict):
     """(sentence_vectors, fit_component, fit) implementing the "post" levers; the originals when empty."""
     from tasks.train import fit as plain_fit
@@ -152,6 +160,19 @@ def patched(post: dict):
 
     def fit_fn(X, y, config):
         calls[0] += 1
+        if post.get("self_train") and calls[0] % 2 == 1:  # the pretrained arm: self-training on the pool
+            from sklearn.semi_supervised import SelfTrainingClassifier
+
+            from tasks.train import make_classifier
+            st = post["self_train"]
+            alpha = min(config.alpha, config.alpha_max_per_row * len(y)) if config.alpha_max_per_row else config.alpha
+            base = make_classifier(config.model_copy(update={"alpha": alpha}))
+            pool = POOL[0]
+            model = SelfTrainingClassifier(base, threshold=st.get("threshold", 0.9), max_iter=st.get("rounds", 3),
+                                           criterion="k_best" if st.get("k_best") else "threshold",
+                                           k_best=st.get("k_best", 10))
+            model.fit(np.vstack([X, pool]), np.concatenate([y, np.full(len(pool), -1, dtype=object)]).astype(object))
+            return model, True
         if post.get("corpus_std") and calls[0] % 2 == 1:  # predict_all fits the pretrained arm first
             config = config.model_copy(update={"l2_normalize": False, "standardize": False})
         if k_ens == 1:
@@ -247,6 +268,10 @@ def main() -> None:
         component = component_fn(corpus, *own, vec)
         train = {**train, "vectors": vectors_fn(train["token_array"], *own, vec, component)[0]}
         test = {**test, "vectors": vectors_fn(test["token_array"], *own, vec, component)[0]}
+        if spec.get("post", {}).get("self_train"):
+            size = spec["post"]["self_train"].get("pool", 2000)
+            keep = np.random.default_rng(0).choice(len(corpus), size, replace=False)
+            POOL[0] = vectors_fn(corpus.take(pa.array(np.sort(keep))), *own, vec, component)[0]
         if spec.get("post", {}).get("corpus_std"):
             def unit(x):
                 norms = np.linalg.norm(x, axis=1, keepdims=True)
