@@ -55,6 +55,7 @@ from tasks.vectorize import counts_of, embedding, fit_component, sentence_vector
 # name: {"w2v": {...}, "vec": {...}, "clf": {...}, "extra": [...], "post": {...}, "tables": [...]}, all relative
 # to the defaults. "tables": vector files (or "default": the usual pretrained table) whose vectors are
 # concatenated per word for the pretrained arm (joined_tables).
+# Rows measured before session 4 had no document pseudo-labels: "clf": {"pseudo_documents": 0} reproduces them.
 # "post" holds levers not (yet) in the config, applied here to BOTH MLP arms by wrapping the functions
 # tasks.curve.predict_all calls (tasks.curve.fit / sentence_vectors / fit_component):
 #   "l2": true        each sentence vector scaled to unit length (after component removal, before the
@@ -184,8 +185,24 @@ def patched(post: dict):
     return vectors, component_fn, fit_fn
 
 
+def pretrained_fit(fit_fn):
+    """tasks.train.fit_pretrained with its labels-only fit done by ``fit_fn`` (the "post" levers)."""
+    from fewlabel import pseudo
+    from tasks.train import fit as plain_fit
+
+    def fit_pretrained(X, y, config, pool, documents):
+        base, converged = fit_fn(X, y, config)
+        refit = config.model_copy(update={"alpha_grid": ()})
+        model, record = pseudo.fit_with_documents(base, X, y, pool, documents, lambda a, b: plain_fit(a, b, refit)[0],
+                                                  config.pseudo_documents, config.pseudo_rounds, config.pseudo_weight,
+                                                  config.pseudo_min_lines)
+        return model, base, converged, {"pseudo": record}
+    return fit_pretrained
+
+
 def prepare(extra: list[str]):
-    """(unlabeled token lists, train dict, test dict) as the curve flow builds them."""
+    """(unlabeled token lists, train dict, test dict, each unlabeled line's document) as the curve flow
+    builds them (a document is a review: origin + row)."""
     reviews, labeled = read_mr()
     train, test = split(labeled, DataConfig())
     unlabeled = with_extra(reviews, extra)
@@ -199,7 +216,9 @@ def prepare(extra: list[str]):
         arr = tokenize(pa.array(frame["text"].tolist(), pa.string()), pre)
         splits[name] = {"labels": np.asarray(frame["label"].tolist(), dtype=object),
                         "tokens": arr.to_pylist(), "token_array": arr}
-    return unl_tokens, splits["train"], splits["test"]
+    documents = np.unique(np.stack([lines["origin"].to_numpy(zero_copy_only=False).astype(str),
+                                    lines["row"].to_numpy().astype(str)], axis=1), axis=0, return_inverse=True)[1]
+    return unl_tokens, splits["train"], splits["test"], documents.ravel()
 
 
 def pretrained_table(unl_tokens: pa.ListArray, train: dict, w2v: Word2VecConfig, extra: list[str]) -> pa.Table:
@@ -255,7 +274,7 @@ def main() -> None:
         extra = spec.get("extra", [])
         if tuple(extra) not in prepared:
             prepared[tuple(extra)] = prepare(extra)
-        unl_tokens, train, test = prepared[tuple(extra)]
+        unl_tokens, train, test, documents = prepared[tuple(extra)]
         w2v, vec = Word2VecConfig(**spec.get("w2v", {})), VectorizeConfig(**spec.get("vec", {}))
         clf, curve = ClassifierConfig(**spec.get("clf", {})), CurveConfig(**spec.get("curve", {}))
         table = pretrained_table(unl_tokens, train, w2v, extra)
@@ -263,11 +282,14 @@ def main() -> None:
             table = joined_tables([table if t == "default" else pq.read_table(t) for t in spec["tables"]])
         vectors_fn, component_fn, fit_fn = patched(spec.get("post", {}))
         curve_module.sentence_vectors, curve_module.fit_component, curve_module.fit = vectors_fn, component_fn, fit_fn
+        curve_module.fit_pretrained = pretrained_fit(fit_fn)
         own = (*embedding(table), counts_of(table))
         corpus = pa.chunked_array([a.cast(pa.list_(pa.string())) for a in (unl_tokens, train["token_array"])])
         component = component_fn(corpus, *own, vec)
         train = {**train, "vectors": vectors_fn(train["token_array"], *own, vec, component)[0]}
         test = {**test, "vectors": vectors_fn(test["token_array"], *own, vec, component)[0]}
+        unlabeled = {"vectors": vectors_fn(unl_tokens.cast(pa.list_(pa.string())), *own, vec, component)[0],
+                     "documents": documents}
         if spec.get("post", {}).get("self_train"):
             size = spec["post"]["self_train"].get("pool", 2000)
             keep = np.random.default_rng(0).choice(len(corpus), size, replace=False)
@@ -293,14 +315,15 @@ def main() -> None:
                 return (unit(z) * np.sqrt(z.shape[1]) if post.get("renorm") else z).astype(np.float32)
             train = {**train, "vectors": transform(train["vectors"])}
             test = {**test, "vectors": transform(test["vectors"])}
+            unlabeled = {**unlabeled, "vectors": transform(unlabeled["vectors"])}
         acc: dict[tuple[str, int], list[float]] = {}
         for n in args.n:
             for d in range(args.draws):
                 idx = draw(train["labels"], n, np.random.default_rng([d, n]))
-                for method, pred in predict_all(train, test, idx, clf, w2v, curve, d, vec).items():
+                for method, pred in predict_all(train, test, unlabeled, idx, clf, w2v, curve, d, vec).items():
                     acc.setdefault((method, n), []).append(float((pred == test["labels"]).mean()))
         seconds = time.perf_counter() - t0
-        for method in ("pretrained", "no_pretraining", "tfidf_lr", "majority"):
+        for method in [m for m in curve_module.METHODS if (m, args.n[0]) in acc]:
             cells = [f"{np.mean(acc[method, n]):.4f} ± {np.std(acc[method, n], ddof=1):.4f}" for n in args.n]
             print(f"| {name} | {method} | " + " | ".join(cells) + f" | {seconds:.0f} |", flush=True)
         results[name] = acc

@@ -141,6 +141,21 @@ class ClassifierConfig(Section):
     )
     standardize: bool = True
     random_state: int = Field(0, ge=0)
+    pseudo_documents: float = Field(
+        0.2, ge=0, le=1, description="pretrained arm: share of the sampled unlabeled documents that the few labels' "
+        "classifier is surest of (a document's score is the mean over its lines), pseudo-labeled with all their "
+        "lines, each class taking its share of the labels (fewlabel/pseudo.py); 0: off. On MR +0.05 at 2 labels "
+        "per class, +0.01 at 16, +0.004 at 64 (bench/RESULTS.md)",
+    )
+    pseudo_rounds: int = Field(2, ge=0, description="select and refit this many times, each with the last model")
+    pseudo_min_lines: PositiveInt = Field(
+        5, description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
+        "the label reliable (single lines as documents lost up to 0.02 on MR)",
+    )
+    pseudo_weight: float = Field(
+        16.0, ge=0, description="the pseudo-labeled classifier's probabilities count as this many labeled rows when "
+        "averaged with the labels-only classifier's",
+    )
 
 
 class EvaluateConfig(Section):

@@ -82,6 +82,21 @@ def shards_markdown(summary: dict) -> list[str]:
     return lines
 
 
+def pseudo_line(stats: dict) -> str:
+    """What document pseudo-labels did in the pretrained arm's fit (train stage stats)."""
+    sample = stats.get("vectorize", {}).get("unlabeled_sample", {})
+    record = stats.get("train", {}).get("pretrained", {}).get("pseudo_labels")
+    if not record:
+        return "document pseudo-labels: none recorded"
+    if not record["documents"]:
+        return (f"document pseudo-labels: none ({record.get('eligible_documents', 0)} of "
+                f"{sample.get('documents', '?')} sampled documents long enough, or turned off)")
+    per_class = ", ".join(f"{c} {n}" for c, n in record["per_class"].items())
+    return (f"document pseudo-labels: {record['documents']} of {sample.get('documents', '?')} sampled unlabeled "
+            f"documents ({per_class}; {record['lines']} lines), {record['rounds']} rounds, "
+            f"{record['weight']:.1%} of the pretrained arm's vote")
+
+
 def run_markdown(summary: dict, metrics: dict) -> str:
     """The run report: data sizes, vocabulary, out-of-vocabulary share, metrics, artifact locations."""
     st = summary["stats"]
@@ -99,6 +114,7 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         f"- out-of-vocabulary share of test tokens: {_pct(vec['test_pretrained']['oov_share'])} pretrained, "
         f"{_pct(vec['test_no_pretraining']['oov_share'])} without; test sentences with no known word: "
         f"{vec['test_pretrained']['zero_vectors']} and {vec['test_no_pretraining']['zero_vectors']}",
+        f"- {pseudo_line(st)}",
         "",
         "## Test metrics",
         metrics_markdown(metrics),
@@ -128,6 +144,7 @@ def run_text(summary: dict) -> str:
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "
         f"{_pct(st['vectorize']['test_no_pretraining']['oov_share'])} without",
+        pseudo_line(st),
         "",
         metrics_markdown(summary["metrics_detail"]),
         f"report: {summary['report']}",

@@ -1,9 +1,10 @@
 """Learning curve: accuracy against labels per class, over repeated random label draws.
 
-One task per point (N labels per class) runs every draw of four methods on the same labels and the
-same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage), no
-pretraining (Word2Vec retrained on the drawn sentences only), TF-IDF + logistic regression, and the
-majority class. ``curve-report`` gathers the points into a tidy table, a summary with mean, std and
+One task per point (N labels per class) runs every draw of every method on the same labels and the
+same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage, document
+pseudo-labels from the unlabeled text), the same without pseudo-labels (``pretrained_labels_only``,
+only when they are on), no pretraining (Word2Vec retrained on the drawn sentences only, no unlabeled
+text at all), TF-IDF + logistic regression, and the majority class. ``curve-report`` gathers the points into a tidy table, a summary with mean, std and
 t-intervals, and a PNG plot.
 """
 
@@ -24,11 +25,12 @@ from fewlabel.config import ClassifierConfig, CurveConfig, VectorizeConfig, Word
 from fewlabel.stage import stage
 from tasks.evaluate import majority_label
 from tasks.pretrain import fit_word2vec, vectors_table
-from tasks.train import fit
+from tasks.train import fit, fit_pretrained
 from tasks.vectorize import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 
 METHODS = {
-    "pretrained": "pretrained Word2Vec + MLP",
+    "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels",
+    "pretrained_labels_only": "pretrained Word2Vec + MLP, labels only",
     "no_pretraining": "no pretraining + MLP",
     "tfidf_lr": "TF-IDF + logistic regression",
     "majority": "majority class",
@@ -48,17 +50,20 @@ def _identity(tokens):
     return tokens
 
 
-def predict_all(train: dict, test: dict, idx: np.ndarray, classifier: ClassifierConfig,
+def predict_all(train: dict, test: dict, unlabeled: dict, idx: np.ndarray, classifier: ClassifierConfig,
                 word2vec: Word2VecConfig, curve: CurveConfig, seed: int,
                 vectorize: VectorizeConfig = VectorizeConfig()) -> dict[str, np.ndarray]:
     """Test predictions of every method trained on the examples ``idx``.
 
-    The no-pretraining arm turns sentences into vectors as the pretrained features were (``vectorize``:
-    weighting from its own corpus counts, common component from the drawn sentences, pooling).
+    The pretrained arm adds document pseudo-labels from ``unlabeled`` (``{"vectors", "documents"}``;
+    its labels-only model is reported too when they are used). The no-pretraining arm turns sentences
+    into vectors as the pretrained features were (``vectorize``: weighting from its own corpus counts,
+    common component from the drawn sentences, pooling).
     """
     y = train["labels"][idx]
     classifier = classifier.model_copy(update={"random_state": seed})
-    pretrained, _ = fit(train["vectors"][idx], y, classifier)
+    pretrained, labels_only, _, _ = fit_pretrained(train["vectors"][idx], y, classifier,
+                                                   unlabeled["vectors"], unlabeled["documents"])
     sentences = [train["tokens"][i] for i in idx]
     table = vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size)
     own = (*embedding(table), counts_of(table))
@@ -69,12 +74,16 @@ def predict_all(train: dict, test: dict, idx: np.ndarray, classifier: Classifier
     baseline, _ = fit(own_train, y, classifier)
     tfidf = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
     lr = LogisticRegression(C=curve.tfidf_C, max_iter=2000).fit(tfidf.fit_transform(sentences), y)
-    return {
+    predictions = {
         "pretrained": pretrained.predict(test["vectors"]),
+        "pretrained_labels_only": labels_only.predict(test["vectors"]),
         "no_pretraining": baseline.predict(own_test),
         "tfidf_lr": lr.predict(tfidf.transform(test["tokens"])),
         "majority": np.full(len(test["labels"]), majority_label(list(y)), dtype=object),
     }
+    if pretrained is labels_only:  # no pseudo-labels: the same model twice
+        del predictions["pretrained_labels_only"]
+    return predictions
 
 
 def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
@@ -95,6 +104,8 @@ def curve_point(
 ) -> dict:
     """Every draw of every method at one point of the curve; writes ``points.parquet``."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
+    pool = store.read_table(features, "unlabeled.parquet")
+    unlabeled = {"vectors": matrix_of(pool, "pretrained"), "documents": pool["document"].to_numpy()}
     n = None if labels_per_class == "all" else int(labels_per_class)
     vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made
     smallest = int(pd.Series(train["labels"]).value_counts().min())
@@ -105,7 +116,8 @@ def curve_point(
         for d in range(curve.draws):
             seed = curve.seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([seed, n or 0]))
-            for method, pred in predict_all(train, test, idx, classifier, word2vec, curve, seed, vectorize).items():
+            for method, pred in predict_all(train, test, unlabeled, idx, classifier, word2vec, curve, seed,
+                                            vectorize).items():
                 rows.append({
                     "method": method, "point": str(labels_per_class), "labels": len(idx), "draw": d,
                     "accuracy": float(accuracy_score(test["labels"], pred)),
@@ -140,7 +152,7 @@ def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(7, 5.2), dpi=120, layout="constrained")
     for method in METHODS:
         part = summary[summary["method"] == method]
         if part.empty:
@@ -154,8 +166,7 @@ def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     fig.savefig(path, format="png", metadata={"Software": None})
     plt.close(fig)
 

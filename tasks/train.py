@@ -5,7 +5,9 @@ per row with ``classifier.alpha_max_per_row``, or chosen among ``classifier.alph
 k-fold cross-validation): the curve's MLP arms go through the same :func:`fit`, so both arms get the
 same rule and nothing of the test split ever reaches it.
 
-Models are persisted with skops (no pickle) as ``pretrained.skops`` and ``no_pretraining.skops``,
+The pretrained arm adds document pseudo-labels from the unlabeled text (:func:`fit_pretrained`,
+:mod:`fewlabel.pseudo`): its model is then a soft-voting average of the labels-only MLP and the
+pseudo-labeled one. Models are persisted with skops (no pickle) as ``pretrained.skops`` and ``no_pretraining.skops``,
 beside ``metadata.json`` (config, classes, iterations, input artifact hashes). :func:`load_model`
 accepts only the exact types fewlabel writes and refuses anything else with a clear error.
 """
@@ -20,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import skops.io as sio
+from sklearn.ensemble import VotingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 
-from fewlabel import store
+from fewlabel import pseudo, store
 from fewlabel.config import ClassifierConfig
 from fewlabel.errors import UserError
 from fewlabel.stage import stage
@@ -35,6 +38,7 @@ from tasks.vectorize import ARMS, matrix_of
 TRUSTED = [
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.utils._bunch.Bunch",
 ]
 ALLOWED = {
     *(("builtins", c) for c in ("dict", "list", "str", "tuple", "int", "float", "bool", "NoneType")),
@@ -45,13 +49,17 @@ ALLOWED = {
     ("sklearn.preprocessing._data", "Normalizer"),
     ("sklearn.preprocessing._label", "LabelBinarizer"),
     ("sklearn.neural_network._multilayer_perceptron", "MLPClassifier"),
-    *(("sklearn.neural_network._stochastic_optimizers", t.rsplit(".", 1)[1]) for t in TRUSTED),
+    *((t.rsplit(".", 1)[0], t.rsplit(".", 1)[1]) for t in TRUSTED),
+    ("sklearn.ensemble._voting", "VotingClassifier"),
+    ("sklearn.frozen._frozen", "FrozenEstimator"),
+    ("sklearn.preprocessing._label", "LabelEncoder"),
 }
 """Every (module, class) a fewlabel model file may contain; anything else is refused unloaded."""
 
 
-SELECTION_KEYS = {"alpha_grid", "cv_folds", "alpha_max_per_row"}
-"""ClassifierConfig fields that steer :func:`fit`, not MLPClassifier parameters."""
+SELECTION_KEYS = {"alpha_grid", "cv_folds", "alpha_max_per_row", "pseudo_documents", "pseudo_rounds", "pseudo_weight",
+                  "pseudo_min_lines"}
+"""ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
 
 
 def make_classifier(config: ClassifierConfig) -> Pipeline:
@@ -124,6 +132,29 @@ def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipelin
     return model, converged
 
 
+def fit_pretrained(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray,
+                   documents: np.ndarray) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
+    """The pretrained arm: (final model, labels-only pipeline, converged?, record).
+
+    The labels-only pipeline is :func:`fit_selected`'s; with ``config.pseudo_documents`` > 0 and
+    unlabeled documents in ``pool``, :func:`fewlabel.pseudo.fit_with_documents` adds document
+    pseudo-labels (each refit with the labels' alpha rule, no cross-validation: thousands of rows).
+    The record: ``{"alpha", "folds", "scores", "pseudo": {...}}``.
+    """
+    base, converged, selection = fit_selected(X, y, config)
+    refit_config = config.model_copy(update={"alpha_grid": ()})
+    flags: list[bool] = []
+
+    def refit(X2, y2):
+        model, refit_converged, _ = fit_selected(X2, y2, refit_config)
+        flags.append(refit_converged)
+        return model
+
+    model, record = pseudo.fit_with_documents(base, X, y, pool, documents, refit, config.pseudo_documents,
+                                              config.pseudo_rounds, config.pseudo_weight, config.pseudo_min_lines)
+    return model, base, converged and all(flags), {**selection, "pseudo": record}
+
+
 def dump_model(model: Pipeline) -> bytes:
     """skops bytes made canonical: memo ids renumbered, arrays named by content, fixed timestamps.
 
@@ -171,7 +202,7 @@ def types_in(data: bytes) -> set[tuple[str, str]]:
     return found
 
 
-def load_model(data: bytes, origin: str) -> Pipeline:
+def load_model(data: bytes, origin: str) -> Pipeline | VotingClassifier:
     """A model written by :func:`train`; a file naming any other type is refused before loading."""
     try:
         unexpected = types_in(data) - ALLOWED
@@ -185,23 +216,33 @@ def load_model(data: bytes, origin: str) -> Pipeline:
         raise
     except Exception as exc:  # zipfile, json and skops raise many types for a damaged file
         raise UserError(f"{origin} is not a readable fewlabel model ({exc}); retrain it") from None
-    if not isinstance(model, Pipeline):
+    if not isinstance(model, Pipeline | VotingClassifier):
         raise UserError(f"{origin} holds a {type(model).__name__}, not a fewlabel model: retrain it")
     return model
 
 
 @stage("train")
 def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
-    """Fit one classifier per arm; write the models and their metadata."""
+    """Fit one classifier per arm (the pretrained arm with document pseudo-labels, :func:`fit_pretrained`);
+    write the models and their metadata."""
     table = store.read_table(vectorize, "train.parquet")
     y = np.asarray(table["label"].to_pylist(), dtype=object)
+    unlabeled = store.read_table(vectorize, "unlabeled.parquet")
     stats = {}
     for arm in ARMS:
-        model, converged, selection = fit_selected(matrix_of(table, arm), y, config)
+        X = matrix_of(table, arm)
+        if arm == "pretrained":
+            model, base, converged, selection = fit_pretrained(
+                X, y, config, matrix_of(unlabeled, "pretrained"), unlabeled["document"].to_numpy())
+        else:
+            model, converged, selection = fit_selected(X, y, config)
+            base = model
         (out / f"{arm}.skops").write_bytes(dump_model(model))
-        stats[arm] = {"iterations": int(model[-1].n_iter_), "converged": converged,
+        stats[arm] = {"iterations": int(base[-1].n_iter_), "converged": converged,
                       "alpha": float(selection["alpha"]), "cv_folds": selection["folds"],
                       "cv_accuracy": {str(a): s for a, s in selection["scores"].items()}}
+        if "pseudo" in selection:
+            stats[arm]["pseudo_labels"] = selection["pseudo"]
     store.write_json(out, "metadata.json", {
         "config": config.model_dump(mode="json"),
         "classes": [str(c) for c in model.classes_],

@@ -6,7 +6,8 @@ matrix; no per-sentence loop. Optionally SIF's common component (estimated from 
 training text, never the test split) is removed, and the element-wise max (and min) of the word
 vectors is concatenated (``pooling``), by segment reductions. A sentence with no known token gets a
 zero vector; those are counted and reported. Writes ``train.parquet`` and ``test.parquet`` with the
-label and one vector column per arm: ``pretrained`` and ``no_pretraining``.
+label and one vector column per arm: ``pretrained`` and ``no_pretraining``, and ``unlabeled.parquet``:
+the pretrained vectors of whole unlabeled documents (at most 100k lines) for document pseudo-labels.
 """
 
 from __future__ import annotations
@@ -244,6 +245,38 @@ def sampled_tokens(parts: list[tuple[store.Ref, str]]) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, STRINGS)
 
 
+def sampled_documents(parts: list[tuple[store.Ref, str]], limit: int = COMPONENT_SAMPLE) -> pa.Table:
+    """``document`` (int64) and ``tokens`` of whole unlabeled documents, at most ``limit`` lines in all.
+
+    A document is a row of the user's unlabeled text (``origin`` + ``row``: its lines stay together);
+    with more lines than ``limit``, a seeded random subset of the documents is taken whole, so each
+    keeps every line for :mod:`fewlabel.pseudo` to average over.
+    """
+    keys = [store.read_table(ref, name, ["origin", "row"]) for ref, name in parts]
+    frames = [t.append_column("part", pa.array(np.full(len(t), i), pa.int64())) for i, t in enumerate(keys)]
+    everything = pa.concat_tables(frames) if frames else pa.table({"origin": pa.array([], pa.string()),
+                                                                   "row": pa.array([], pa.int64()),
+                                                                   "part": pa.array([], pa.int64())})
+    grouped = everything.group_by(["part", "origin", "row"], use_threads=False).aggregate([([], "count_all")])
+    order = np.random.default_rng(0).permutation(len(grouped))
+    sizes = grouped["count_all"].to_numpy()[order]
+    take = order[: max(1, int(np.searchsorted(np.cumsum(sizes), limit, side="right")))] if len(order) else order
+    chosen = grouped.take(pa.array(np.sort(take), pa.int64())).append_column(
+        "document", pa.array(np.arange(len(take)), pa.int64()))
+    tables = []
+    for i, ((ref, name), key) in enumerate(zip(parts, keys)):
+        mine = chosen.filter(pc.equal(chosen["part"], i)).select(["origin", "row", "document"])
+        if not len(mine):
+            continue
+        lines = key.append_column("line", pa.array(np.arange(len(key)), pa.int64()))
+        joined = lines.join(mine, ["origin", "row"], join_type="inner", use_threads=False).sort_by("line")
+        tokens = store.read_table(ref, name, ["tokens"])["tokens"].combine_chunks().cast(STRINGS)
+        tables.append(pa.table({"document": joined["document"], "tokens": tokens.take(joined["line"])}))
+    if not tables:
+        return pa.table({"document": pa.array([], pa.int64()), "tokens": pa.array([], STRINGS)})
+    return pa.concat_tables(tables)
+
+
 def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
                   config: VectorizeConfig, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None:
     """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only),
@@ -309,6 +342,11 @@ def vectorize(
         store.write_table(out, "components.parquet", pa.table({
             "arm": list(components), "vector": vector_column(np.vstack(list(components.values())))}))
     stats = {"config": config.model_dump(mode="json")}
+    pool = sampled_documents(corpus_parts(preprocess, shard)[:-1])  # the unlabeled documents, not train
+    vectors, _ = sentence_vectors(pool["tokens"], *embeddings["pretrained"], config, components.get("pretrained"))
+    store.write_table(out, "unlabeled.parquet", pa.table({"document": pool["document"],
+                                                          "pretrained": vector_column(vectors)}))
+    stats["unlabeled_sample"] = {"documents": len(pc.unique(pool["document"])), "lines": len(pool)}
     for split in ("train", "test"):
         schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, ["label", "origin", "row", "tokens"])
         dims = {arm: sentence_vectors(pa.array([["x"]], STRINGS), *embeddings[arm], config, components.get(arm))[0]

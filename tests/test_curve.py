@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import tasks.curve
+import tasks.train
 from fewlabel.config import (
     ClassifierConfig,
     CurveConfig,
@@ -22,16 +23,18 @@ from .conftest import FIXTURES, TINY
 
 
 def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
-    config = load_config(None, [*TINY, "curve.labels_per_class=[2, 4, 64]", "curve.draws=2"])
+    # tiny's unlabeled documents are single lines: let them take part in pseudo-labeling anyway
+    config = load_config(None, [*TINY, "curve.labels_per_class=[2, 4, 64]", "curve.draws=2",
+                                "classifier.pseudo_min_lines=1"])
     summary = curve_flow(config)
     tidy = pq.read_table(summary["table"]).to_pandas()
-    assert len(tidy) == 4 * 2 * 2  # methods x points x draws (64 > the 50 per class of tiny: skipped)
+    assert len(tidy) == 5 * 2 * 2  # methods x points x draws (64 > the 50 per class of tiny: skipped)
     assert summary["skipped"] == ["64"]
-    assert set(tidy.groupby("point")["method"].nunique()) == {4}
-    assert tidy["labels"].tolist().count(4) == 8 and tidy["labels"].tolist().count(8) == 8
+    assert set(tidy.groupby("point")["method"].nunique()) == {5}
+    assert tidy["labels"].tolist().count(4) == 10 and tidy["labels"].tolist().count(8) == 10
     assert tidy["accuracy"].between(0, 1).all()
     points = {(r["method"], r["n_per_class"]) for r in summary["curve"]}
-    assert points == {(m, n) for m in ("pretrained", "no_pretraining", "tfidf_lr", "majority") for n in (2, 4)}
+    assert points == {(m, n) for m in tasks.curve.METHODS for n in (2, 4)}
     for r in summary["curve"]:
         assert r["ci_low"] <= r["mean"] <= r["ci_high"] and r["draws"] == 2
     png = open(summary["plot"], "rb").read()
@@ -67,21 +70,22 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
     fits = []
 
     def recording_fit(X, y, config):
-        model, converged = real_fit(X, y, config)
+        model, converged, selection = real_fit(X, y, config)
         fits.append((X.copy(), list(y), model[-1].alpha))
-        return model, converged
+        return model, converged, selection
 
-    real_fit = tasks.curve.fit
-    monkeypatch.setattr(tasks.curve, "fit", recording_fit)
+    real_fit = tasks.train.fit_selected
+    monkeypatch.setattr(tasks.train, "fit_selected", recording_fit)
+    no_documents = {"vectors": np.zeros((0, 6)), "documents": np.zeros(0, np.int64)}
     train = split(20)
     idx = tasks.curve.draw(train["labels"], 3, np.random.default_rng(1))
     classifier = ClassifierConfig(alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, max_iter=100)
     args = (classifier, Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001), CurveConfig(), 7,
             VectorizeConfig(remove_component=False))
-    tasks.curve.predict_all(train, split(15), idx, *args)
+    tasks.curve.predict_all(train, split(15), no_documents, idx, *args)
     other = split(15)
     other["labels"] = other["labels"][::-1].copy()  # other test sentences, vectors and labels
-    tasks.curve.predict_all(train, other, idx, *args)
+    tasks.curve.predict_all(train, other, no_documents, idx, *args)
     assert len(fits) == 4  # pretrained and no-pretraining arm, twice
     for first, second in zip(fits[:2], fits[2:], strict=True):
         np.testing.assert_array_equal(first[0], second[0])

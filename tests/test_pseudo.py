@@ -1,0 +1,126 @@
+"""Document pseudo-labels (fewlabel/pseudo.py), the pretrained arm's fit and the document sample."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import tasks.vectorize
+from fewlabel.config import ClassifierConfig
+from fewlabel.pseudo import document_scores, select_documents
+from tasks.train import dump_model, fit_pretrained, load_model
+
+
+def test_document_scores_are_the_mean_of_their_lines():
+    proba = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.4, 0.6], [0.0, 1.0]])
+    ids, scores = document_scores(proba, np.array([7, 3, 7, 3, 3]))
+    assert ids.tolist() == [3, 7]
+    np.testing.assert_allclose(scores, [[0.3, 0.7], [0.55, 0.45]])
+
+
+def test_selection_takes_each_class_share_by_margin_whatever_the_bias():
+    # a classifier biased to class 1: every document scores above 0.5 for it
+    scores = np.array([[0.45, 0.55], [0.1, 0.9], [0.3, 0.7], [0.35, 0.65], [0.2, 0.8], [0.4, 0.6]])
+    chosen = select_documents(scores, np.array([0.5, 0.5]), share=2 / 3)  # 2 documents per class
+    assert chosen.tolist() == [0, 1, -1, -1, 1, 0]
+    assert (select_documents(scores, np.array([0.5, 0.5]), share=0.0) == -1).all()
+
+
+def test_selection_three_classes_follows_the_prior_and_resolves_claims_by_margin():
+    scores = np.array([[0.6, 0.3, 0.1], [0.5, 0.45, 0.05], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.1, 0.3, 0.6]])
+    # prior 0.4 / 0.4 / 0.2 of 5 documents at share 1: 2, 2 and 1 documents.
+    # class 0 margins 0.3, 0.05, -0.7, -0.4, -0.5: documents 0 and 1
+    # class 1 margins -0.3, -0.05, 0.7, -0.4, -0.3: documents 2 and 1, but document 1 stays with class 0
+    # (0.05 > -0.05); class 2 margins -0.5, -0.45, -0.7, 0.4, 0.3: document 3 only
+    chosen = select_documents(scores, np.array([0.4, 0.4, 0.2]), share=1.0)
+    assert chosen.tolist() == [0, 0, 1, 2, -1]
+
+
+def documents_data(seed=0, docs=60, lines=12, dim=8, signal=0.6):
+    """Unlabeled documents whose lines share a hidden class (weakly), and a few labeled lines."""
+    rng = np.random.default_rng(seed)
+    direction = np.zeros(dim)
+    direction[0] = 1.0
+    doc_class = rng.integers(0, 2, docs)
+    documents = np.repeat(np.arange(docs), lines)
+    sign = np.where(doc_class[documents] == 1, 1.0, -1.0)
+    pool = rng.normal(0, 1, (len(documents), dim)) + signal * sign[:, None] * direction
+    y = np.array(["neg", "pos"] * 3, dtype=object)
+    X = rng.normal(0, 1, (len(y), dim)) + 1.5 * np.where(y == "pos", 1.0, -1.0)[:, None] * direction
+    test_y = np.array(["neg", "pos"] * 200, dtype=object)
+    test_X = rng.normal(0, 1, (len(test_y), dim)) + signal * np.where(test_y == "pos", 1.0, -1.0)[:, None] * direction
+    return X, y, pool.astype(np.float32), documents, doc_class, test_X, test_y
+
+
+def test_pretrained_fit_mixes_the_labels_only_and_the_pseudo_labeled_model():
+    X, y, pool, documents, doc_class, _, _ = documents_data()
+    config = ClassifierConfig(max_iter=300, pseudo_documents=0.5, pseudo_rounds=2, pseudo_weight=18)
+    model, base, converged, record = fit_pretrained(X, y, config, pool, documents)
+    info = record["pseudo"]
+    assert info["documents"] == 30 and info["per_class"] == {"neg": 15, "pos": 15}
+    assert info["lines"] == 30 * 12 and info["rounds"] == 2
+    assert info["weight"] == pytest.approx(18 / (18 + 6))
+    labels_only, pseudo_labeled = (m for m in model.estimators_)
+    assert labels_only.estimator is base
+    expected = (6 * base.predict_proba(pool) + 18 * pseudo_labeled.predict_proba(pool)) / 24
+    np.testing.assert_allclose(model.predict_proba(pool), expected)
+    data = dump_model(model)
+    np.testing.assert_allclose(load_model(data, "pretrained.skops").predict_proba(pool), model.predict_proba(pool))
+
+
+def test_pseudo_labels_help_when_documents_share_their_class():
+    gains = []
+    for seed in range(3):
+        X, y, pool, documents, _, test_X, test_y = documents_data(seed)
+        config = ClassifierConfig(max_iter=300)
+        model, base, _, _ = fit_pretrained(X, y, config, pool, documents)
+        gains.append(np.mean(model.predict(test_X) == test_y) - np.mean(base.predict(test_X) == test_y))
+    assert np.mean(gains) > 0
+
+
+def test_documents_shorter_than_min_lines_take_no_part():
+    X, y, pool, documents, _, _, _ = documents_data()
+    short = documents % 3 == 0  # every third document cut to 4 lines
+    keep = ~short | (np.arange(len(documents)) % 12 < 4)
+    model, _, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0),
+                                         pool[keep], documents[keep])
+    assert record["pseudo"]["eligible_documents"] == 40
+    assert record["pseudo"]["documents"] == 40 and record["pseudo"]["lines"] == 40 * 12
+    _, _, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0, pseudo_min_lines=4),
+                                     pool[keep], documents[keep])
+    assert record["pseudo"]["documents"] == 60 and record["pseudo"]["lines"] == 40 * 12 + 20 * 4
+
+
+@pytest.mark.parametrize("override", [{"pseudo_documents": 0.0}, {"pseudo_rounds": 0}, {"pseudo_weight": 0.0}])
+def test_pseudo_labels_off_or_no_documents_is_the_labels_only_model(override):
+    X, y, pool, documents, _, _, _ = documents_data()
+    model, base, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, **override), pool, documents)
+    assert model is base and record["pseudo"]["documents"] == 0
+    model, base, _, _ = fit_pretrained(X, y, ClassifierConfig(max_iter=300), pool[:0], documents[:0])
+    assert model is base
+    model, base, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, pseudo_min_lines=13), pool, documents)
+    assert model is base and record["pseudo"]["eligible_documents"] == 0
+
+
+def test_document_sample_keeps_documents_whole_and_bounded(monkeypatch):
+    parts = {
+        "a": pa.table({"origin": ["f.txt"] * 7, "row": [1, 1, 1, 2, 2, 3, 3],
+                       "tokens": [[f"a{i}"] for i in range(7)]}),
+        "b": pa.table({"origin": ["g.txt"] * 4, "row": [1, 1, 2, 2],
+                       "tokens": [[f"b{i}"] for i in range(4)]}),
+    }
+    monkeypatch.setattr(tasks.vectorize.store, "read_table", lambda ref, name, columns=None: parts[ref].select(columns))
+    everything = tasks.vectorize.sampled_documents([("a", "x"), ("b", "x")], limit=100)
+    assert len(everything) == 11
+    lines = {}
+    for document, tokens in zip(everything["document"].to_pylist(), everything["tokens"].to_pylist()):
+        lines.setdefault(document, []).append(tokens[0])
+    assert sorted(map(sorted, lines.values())) == [["a0", "a1", "a2"], ["a3", "a4"], ["a5", "a6"],
+                                                   ["b0", "b1"], ["b2", "b3"]]
+    some = tasks.vectorize.sampled_documents([("a", "x"), ("b", "x")], limit=5)
+    assert 2 <= len(some) <= 5
+    kept = {}
+    for document, tokens in zip(some["document"].to_pylist(), some["tokens"].to_pylist()):
+        kept.setdefault(document, []).append(tokens[0])
+    assert all(group in map(sorted, lines.values()) for group in map(sorted, kept.values()))  # whole documents
+    again = tasks.vectorize.sampled_documents([("a", "x"), ("b", "x")], limit=5)
+    assert again.equals(some)  # seeded
