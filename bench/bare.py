@@ -8,7 +8,8 @@ averaging, MLP, bootstrap), all in memory in one process. What `fewlabel run` co
 is orchestration (Prefect) and storage (Parquet, hashes, manifests, cache records).
 
 Prefect is never imported: the ``@stage`` decorator of the task modules is replaced by the
-identity before they are imported (checked at the end). It trains both arms (pretrained and
+identity before they are imported (checked at the end). It trains both arms (pretrained, with
+document pseudo-labels from every unlabeled line where the flow samples at most 100k, and
 no-pretraining) and the majority baseline and prints their test metrics, which should equal the
 flow's for the same config.
 """
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     from tasks.ingest import load, split, subsample, with_extra
     from tasks.preprocess import split_lines, tokenize
     from tasks.pretrain import fit_word2vec, vectors_table
-    from tasks.train import fit
+    from tasks.train import fit, fit_pretrained
     from tasks.vectorize import STRINGS, counts_of, embedding, fit_component, sentence_vectors
 
     config = load_config(args.config, args.set)
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     # preprocess: documents split into lines, then the tokenizer
     p = config.preprocess
-    texts = pa.table({"text": pa.array(unlabeled["text"].tolist(), pa.string())})
+    texts = pa.table({"text": pa.array(unlabeled["text"].tolist(), pa.string()),
+                      "document": pa.array(np.arange(len(unlabeled)), pa.int64())})
     if p.split_lines:
         texts = split_lines(texts)
     tokens = {
@@ -107,13 +109,18 @@ def main(argv: list[str] | None = None) -> dict:
         table = vectors_table(model, w.vector_size)  # an in-memory Arrow table, never written
         own = (*embedding(table), counts_of(table))
         component = fit_component(corpora[arm], *own, v)
-        features[arm] = {split: sentence_vectors(tokens[split], *own, v, component)[0] for split in ("train", "test")}
+        splits = ("train", "test", "unlabeled") if arm == "pretrained" else ("train", "test")  # + pseudo-label pool
+        features[arm] = {split: sentence_vectors(tokens[split], *own, v, component)[0] for split in splits}
     t = lap("vectorize", t)
 
-    # train: StandardScaler + MLP per arm
+    # train: StandardScaler + MLP per arm, the pretrained one with document pseudo-labels
     y_train = np.asarray(train["label"].tolist(), dtype=object)
     y_test = np.asarray(test["label"].tolist(), dtype=object)
-    classifiers = {arm: fit(f["train"], y_train, config.classifier)[0] for arm, f in features.items()}
+    classifiers = {
+        "pretrained": fit_pretrained(features["pretrained"]["train"], y_train, config.classifier,
+                                     features["pretrained"]["unlabeled"], texts["document"].to_numpy())[0],
+        "no_pretraining": fit(features["no_pretraining"]["train"], y_train, config.classifier)[0],
+    }
     t = lap("train", t)
 
     # evaluate: accuracy, macro-F1, bootstrap intervals, paired comparison

@@ -144,8 +144,9 @@ class ClassifierConfig(Section):
     pseudo_documents: float = Field(
         0.2, ge=0, le=1, description="pretrained arm: share of the sampled unlabeled documents that the few labels' "
         "classifier is surest of (a document's score is the mean over its lines), pseudo-labeled with all their "
-        "lines, each class taking its share of the labels (fewlabel/pseudo.py); 0: off. On MR +0.05 at 2 labels "
-        "per class, +0.01 at 16, +0.004 at 64 (bench/RESULTS.md)",
+        "lines, each class taking its share of the labels (fewlabel/pseudo.py); 0: off. On MR's split 0 +0.048 at 2 "
+        "labels per class, +0.010 at 16, +0.004 at 64; on split 1 +0.011, +0.007, +0.004 but -0.009/-0.010 at 4/8 "
+        "(bench/RESULTS.md)",
     )
     pseudo_rounds: int = Field(2, ge=0, description="select and refit this many times, each with the last model")
     pseudo_min_lines: PositiveInt = Field(
