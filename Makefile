@@ -60,3 +60,23 @@ bench: $(STAMP) $(MR)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick --out bench/latest-quick.json
+
+.PHONY: lint format test-fast
+
+# Lint, format check and the import contracts (.importlinter) of the installed layout: the stage
+# adapters, flows and deployments install under fewlabel/ (pyproject's package-dir), so the
+# contracts are checked on a scratch install of the package, not on the source folders.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	rm -rf .lint-build && $(BIN)/python -m pip install --quiet --no-deps --target .lint-build . 2>/dev/null
+	cd .lint-build && PYTHONPATH=. ../$(BIN)/lint-imports ../.importlinter
+	rm -rf .lint-build
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The server-free tier: core modules and everything that needs no Prefect server (under a minute).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not server" -q

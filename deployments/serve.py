@@ -22,10 +22,10 @@ def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | No
     Their mapped stages run on a Dask cluster when ``dask_address`` / ``dask_workers`` (or the
     settings FEWLABEL_DASK_ADDRESS / FEWLABEL_DASK_WORKERS) ask for one.
     """
-    from fewlabel.runner import with_runner
-    from flows.curve import curve_flow
-    from flows.predict import predict_flow
-    from flows.train import train_flow
+    from fewlabel.flows.curve import curve_flow
+    from fewlabel.flows.predict import predict_flow
+    from fewlabel.flows.train import train_flow
+    from fewlabel.orchestration.runner import with_runner
 
     train_flow, curve_flow, predict_flow = (with_runner(f, dask_address, dask_workers)
                                             for f in (train_flow, curve_flow, predict_flow))

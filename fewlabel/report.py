@@ -152,16 +152,6 @@ def run_text(summary: dict) -> str:
     return "\n".join(out)
 
 
-def publish(summary: dict, metrics: dict) -> None:
-    """Metrics table and run report as Prefect artifacts (shown on the flow run's page)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
-    create_table_artifact(table=metrics_rows(metrics), key="fewlabel-metrics",
-                          description="Test metrics with and without pretraining")
-    create_markdown_artifact(markdown=run_markdown(summary, metrics), key="fewlabel-report",
-                             description="fewlabel run report")
-
-
 def curve_markdown(summary: dict) -> str:
     """The learning curve as a markdown table: mean accuracy [interval] per method and point."""
     rows = summary["curve"]
@@ -175,27 +165,10 @@ def curve_markdown(summary: dict) -> str:
             f"{100 * v['mean']:.1f} [{100 * v['ci_low']:.1f}, {100 * v['ci_high']:.1f}]" if v else "–"
             for v in values) + " |")
     draws = max(r["draws"] for r in rows) if rows else 0
-    note = f"Mean test accuracy (%) over {draws} label draws per point, with 95% t-intervals."
+    note = f"Mean test accuracy (%) over {draws} label draws per point, with {summary.get('confidence', 0.95):.0%} t-intervals."
     if summary["skipped"]:
         note += f" Skipped (not enough labels): {', '.join(summary['skipped'])}."
     return "\n".join(["# fewlabel learning curve", "", note, "", *lines, ""])
-
-
-def publish_curve(summary: dict, png: bytes) -> None:
-    """Curve table, markdown summary and plot as Prefect artifacts."""
-    import base64
-
-    from prefect.artifacts import (
-        create_image_artifact,
-        create_markdown_artifact,
-        create_table_artifact,
-    )
-
-    url = "data:image/png;base64," + base64.b64encode(png).decode()
-    create_table_artifact(table=summary["curve"], key="fewlabel-curve", description="Learning curve summary")
-    create_markdown_artifact(markdown=curve_markdown(summary) + f"\n![learning curve]({url})\n",
-                             key="fewlabel-curve-report", description="fewlabel learning curve")
-    create_image_artifact(image_url=url, key="fewlabel-curve-plot", description="Accuracy against labels per class")
 
 
 def lineage_markdown(record: dict) -> str:
@@ -228,10 +201,3 @@ def _lineage_row(name: str, state: str, item: dict) -> str:
         inputs += "; files: " + ", ".join(f"{Path(p).name}={h[:12]}" for p, h in files.items())
     counts = ", ".join(f"{k}={v}" for k, v in item["stats"].items() if isinstance(v, int))
     return f"| {name} | {state} | `{item['path']}` | `{item['sha256'][:12]}` | {inputs} | {counts} |"
-
-
-def publish_lineage(record: dict) -> None:
-    from prefect.artifacts import create_markdown_artifact
-
-    create_markdown_artifact(markdown=lineage_markdown(record), key="fewlabel-lineage",
-                             description="Inputs, config, code version, artifact hashes and counts of this run")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,15 @@ def runs_dir() -> Path:
     return store.data_dir() / "runs"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_run(record: dict, latest: bool = True) -> Path:
     """Save ``runs/<flow_run_id>.json`` and (for training runs) point ``runs/latest.json`` at it."""
     folder = runs_dir()
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     path = folder / f"{record['flow_run_id']}.json"
-    _atomic_write(path, text)
+    store.atomic_write(path, text)
     if latest:
-        _atomic_write(folder / "latest.json", text)
+        store.atomic_write(folder / "latest.json", text)
     return path
 
 
@@ -79,62 +71,12 @@ def lineage_of(refs: dict[str, Any]) -> dict:
     return each_ref(refs, _lineage)
 
 
-def finish(config, refs: dict[str, Any], states: dict[str, str], flow_run_id: str,
-           items: dict[str, list[dict]] | None = None) -> dict:
-    """Record a finished training run and publish its report; returns the run summary.
-
-    ``items`` lists, per mapped stage, each item's state (which shards were reused).
-    """
-    items = items or {}
-    refs = {stage: ref for stage, ref in refs.items() if ref != []}  # a mapped stage with nothing to map
-    from fewlabel import report
-
-    metrics = store.read_json(refs["evaluate"], "metrics.json")
-    summary = {
-        "flow_run_id": flow_run_id,
-        "stages": states,
-        "metrics": {m: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for m, v in metrics["methods"].items()},
-        "artifacts": each_ref(refs, lambda r: str(store.data_dir() / r["path"])),
-        "report": str(store.artifact_path(refs["evaluate"], "report.md")),
-        "stats": each_ref(refs, lambda r: r["stats"]),
-        "metrics_detail": metrics,
-        "shards": items.get("shard", []),
-    }
-    record = {**summary, "kind": "train", "config": config.model_dump(mode="json"), "refs": refs,
-              "code_version": code_version(), "lineage": lineage_of(refs)}
-    summary["run_record"] = str(write_run(record))
-    report.publish(summary, metrics)
-    report.publish_lineage(record)
-    return summary
-
-
-def finish_curve(config, refs: dict[str, store.Ref], states: dict[str, str], flow_run_id: str) -> dict:
-    """Record a learning-curve run and publish its table, report and plot."""
-    from fewlabel import report
-
-    refs = {stage: ref for stage, ref in refs.items() if ref != []}
-    summary_ref = refs["curve-report"]
-    curve = store.read_json(summary_ref, "summary.json")
-    summary = {
-        "flow_run_id": flow_run_id,
-        "stages": states,
-        "curve": curve,
-        "artifacts": each_ref(refs, lambda r: str(store.data_dir() / r["path"])),
-        "plot": str(store.artifact_path(summary_ref, "curve.png")),
-        "table": str(store.artifact_path(summary_ref, "curve.parquet")),
-        "skipped": summary_ref["stats"]["skipped"],
-    }
-    write_run({**summary, "kind": "curve", "config": config.model_dump(mode="json"), "refs": refs},
-              latest=False)
-    report.publish_curve(summary, store.read_bytes(summary_ref, "curve.png"))
-    return summary
-
-
 def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.0) -> dict:
     """Remove artifacts that none of the ``keep`` most recent runs (nor ``latest``) references.
 
-    Also removes older run records, leftovers of interrupted writes (``.tmp-``/``.trash-`` folders
-    older than ``stale_after`` seconds) and Prefect cache records whose artifact is gone.
+    Also removes older run records and leftovers of interrupted writes (``.tmp-``/``.trash-``
+    folders older than ``stale_after`` seconds); the caller then drops the cache records whose
+    artifact is gone.
     """
     import shutil
     import time
@@ -168,16 +110,4 @@ def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.
                 shutil.rmtree(item, ignore_errors=True)
             else:
                 item.unlink(missing_ok=True)
-        _forget_missing_records()
     return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": len(kept)}
-
-
-def _forget_missing_records() -> None:
-    """Drop Prefect cache records of fewlabel stages whose artifact folder no longer exists."""
-    from prefect.settings import get_current_settings
-
-    storage = Path(get_current_settings().results.local_storage_path)
-    for record in storage.glob("fewlabel-*") if storage.exists() else []:
-        stage = record.name[len("fewlabel-"):].rsplit("-", 1)[0]
-        if stage in store.LAYERS and not store.stage_dir(stage, record.name).exists():
-            record.unlink(missing_ok=True)

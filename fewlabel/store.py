@@ -25,23 +25,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fewlabel.catalog import CATALOG, check_outputs
 from fewlabel.errors import UserError
 
 Ref = dict[str, Any]
 """``{"stage", "key", "path" (relative to the data folder), "files": {name: sha256}, "sha256", "stats"}``."""
 
-LAYERS = {
-    "ingest": "raw",
-    "preprocess": "intermediate",
-    "pretrain": "embeddings",
-    "vectorize": "features",
-    "train": "models",
-    "evaluate": "reports",
-    "curve": "reports",
-    "curve-report": "reports",
-    "shard": "intermediate",
-    "predict": "model_output",
-}
+LAYERS = {stage: entry.layer for stage, entry in CATALOG.items()}
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 
@@ -59,12 +49,38 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+def _digest(handle, chunk: int = 1 << 20) -> str:
+    """SHA-256 of an open binary file from its current position, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
+    while block := handle.read(chunk):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """The one file hasher: SHA-256 of a file, never held in memory whole."""
+    with open(path, "rb") as fh:
+        return _digest(fh)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write; it replaces ``path`` only if the block succeeds, and
+    never outlives it (``with atomic_path(p) as tmp: tmp.write_bytes(...)``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """The one atomic file write: ``path`` holds either its old content or all of ``data``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def file_fingerprint(path: str, **_) -> dict[str, str]:
@@ -212,6 +228,7 @@ def _materialize(
         try:
             stats = build(tmp)
             fault_point(stage)
+            check_outputs(stage, {path.name for path in tmp.iterdir()})
             files = {}
             for path in sorted(tmp.iterdir()):
                 with open(path, "rb") as fh:
@@ -286,10 +303,7 @@ def open_verified(ref: Ref, name: str, chunk: int = 1 << 20):
         handle = open(path, "rb")
     except FileNotFoundError:
         raise _missing(path) from None
-    digest = hashlib.sha256()
-    while block := handle.read(chunk):
-        digest.update(block)
-    if digest.hexdigest() != ref["files"][name]:
+    if _digest(handle, chunk) != ref["files"][name]:
         handle.close()
         raise _altered(path)
     handle.seek(0)
@@ -311,11 +325,16 @@ def iter_batches(ref: Ref, name: str, batch_size: int = 65_536, columns: list[st
     The file is checked against the manifest once, reading it in 1 MiB blocks, then read again from
     the same open handle one batch at a time: memory is bounded by the batch, not by the file.
     """
-    source = pq.ParquetFile(open_verified(ref, name))
+    handle = open_verified(ref, name)
+    source = pq.ParquetFile(handle)
     schema = source.schema_arrow if columns is None else pa.schema([source.schema_arrow.field(c) for c in columns])
-    batches = (pa.Table.from_batches([b], schema=schema)
-               for b in source.iter_batches(batch_size=batch_size, columns=columns))
-    return schema, batches
+
+    def batches():
+        with handle:  # closed when the batches are exhausted (or the generator is dropped)
+            for batch in source.iter_batches(batch_size=batch_size, columns=columns):
+                yield pa.Table.from_batches([batch], schema=schema)
+
+    return schema, batches()
 
 
 @contextmanager

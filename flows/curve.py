@@ -5,12 +5,19 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
-from fewlabel import runs
 from fewlabel.config import Config
-from fewlabel.runner import threads
-from fewlabel.stage import Steps
-from flows.train import PIPELINE, STAGES
-from tasks.curve import curve_point, curve_report
+from fewlabel.flows.train import PIPELINE, STAGES
+from fewlabel.orchestration.publish import finish_curve
+from fewlabel.orchestration.runner import threads
+from fewlabel.orchestration.stage import Steps, Wiring
+from fewlabel.tasks.curve import curve_point, curve_report, point_args, report_args
+
+CURVE = (
+    *PIPELINE[: STAGES.index("vectorize") + 1],
+    Wiring(curve_point, ("vectorize", "preprocess"), each=lambda config: config.curve.labels_per_class,
+           call=point_args),
+    Wiring(curve_report, ("curve",), call=report_args),
+)
 
 
 @flow(name="fewlabel-curve", task_runner=threads(),
@@ -20,15 +27,5 @@ def curve_flow(config: Config = Config()) -> dict:
     """Pretraining and features as in the training flow (with every training label), then the curve."""
     step = Steps()
     every_label = config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
-    refs = step.run(PIPELINE[:STAGES.index("vectorize") + 1], every_label)
-    features, tokens = refs["vectorize"], refs["preprocess"]
-    futures = {
-        n: curve_point.submit(features, tokens, n, config.classifier, config.word2vec, config.curve)
-        for n in config.curve.labels_per_class
-    }
-    points = []
-    for n, future in futures.items():
-        future.wait()
-        points.append(step.collect(future.state, f"curve-{n}"))
-    step(curve_report, points, config.curve)
-    return runs.finish_curve(config, step.refs, step.states, str(flow_run.id))
+    step.run(CURVE, every_label)
+    return finish_curve(config, step.refs, step.states, str(flow_run.id))

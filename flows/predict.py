@@ -5,9 +5,10 @@ from __future__ import annotations
 from prefect import flow
 
 from fewlabel import runs
-from fewlabel.runner import threads
-from fewlabel.stage import Steps
-from tasks.predict import output_file, predict, shard_calls, write_predictions
+from fewlabel.orchestration.runner import threads
+from fewlabel.orchestration.stage import Steps
+from fewlabel.predictor import output_file
+from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 
 
 @flow(name="fewlabel-predict", task_runner=threads(),
@@ -23,4 +24,5 @@ def predict_flow(
     step = Steps()
     shards = step.map(predict, shard_calls(input_path, record, text_column, encoding))
     result = step(write_predictions, shards, output_name, input_path)
-    return {**result, "run": record["flow_run_id"], "stages": step.states, "shards_detail": step.items.get("predict", [])}
+    return {**result, "run": record["flow_run_id"], "stages": step.states,
+            "shards_detail": step.items.get("predict", [])}

@@ -5,17 +5,19 @@ from __future__ import annotations
 from prefect import flow
 from prefect.runtime import flow_run
 
-from fewlabel import runs
+from fewlabel.catalog import TRAINING
 from fewlabel.config import Config
-from fewlabel.runner import threads
-from fewlabel.stage import Steps, Wiring
-from tasks.evaluate import evaluate
-from tasks.ingest import ingest
-from tasks.preprocess import preprocess
-from tasks.pretrain import pretrain
-from tasks.shard import shard, shard_args, shard_files
-from tasks.train import train
-from tasks.vectorize import vectorize
+from fewlabel.dataset import shard_files
+from fewlabel.orchestration.publish import finish
+from fewlabel.orchestration.runner import threads
+from fewlabel.orchestration.stage import Steps, Wiring
+from fewlabel.tasks.evaluate import evaluate
+from fewlabel.tasks.ingest import ingest
+from fewlabel.tasks.preprocess import preprocess
+from fewlabel.tasks.pretrain import pretrain
+from fewlabel.tasks.shard import shard, shard_args
+from fewlabel.tasks.train import train
+from fewlabel.tasks.vectorize import vectorize
 
 PIPELINE = (
     Wiring(ingest, (), "data"),
@@ -27,6 +29,7 @@ PIPELINE = (
     Wiring(evaluate, ("vectorize", "train"), "evaluate"),
 )
 STAGES = tuple(w.name for w in PIPELINE)
+assert STAGES == TRAINING, "the pipeline's stages are the catalog's training stages, in order"
 
 
 @flow(name="fewlabel-train", task_runner=threads(),
@@ -36,4 +39,4 @@ def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict
     """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
     step = Steps(from_stage)
     step.run(PIPELINE, config)
-    return runs.finish(config, step.refs, step.states, str(flow_run.id), step.items)
+    return finish(config, step.refs, step.states, str(flow_run.id), step.items)

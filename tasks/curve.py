@@ -1,190 +1,55 @@
-"""Learning curve: accuracy against labels per class, over repeated random label draws.
+"""Stages curve and curve-report: one cached point of the learning curve per labels-per-class value
+(:func:`fewlabel.learning_curve.point_rows`), then the table, summary and plot.
 
-One task per point (N labels per class) runs every draw of every method on the same labels and the
-same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage, document
-pseudo-labels from the unlabeled text), the same without pseudo-labels (``pretrained_labels_only``,
-only when they are on), no pretraining (Word2Vec retrained on the drawn sentences only, no unlabeled
-text at all), TF-IDF + logistic regression, and the majority class. ``curve-report`` gathers the points into a tidy table, a summary with mean, std and
-t-intervals, and a PNG plot.
+A point receives only the settings it uses (draws, seed, the TF-IDF baseline's C), never the list
+of points or the report's confidence level: adding a point runs only that point, and changing the
+confidence recomputes only the report.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
 
-from fewlabel import stats, store
-from fewlabel.config import ClassifierConfig, CurveConfig, VectorizeConfig, Word2VecConfig
-from fewlabel.stage import stage
-from tasks.evaluate import majority_label
-from tasks.pretrain import fit_word2vec, vectors_table
-from tasks.train import fit, fit_pretrained
-from tasks.vectorize import counts_of, embedding, fit_component, matrix_of, sentence_vectors
-
-METHODS = {
-    "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels",
-    "pretrained_labels_only": "pretrained Word2Vec + MLP, labels only",
-    "no_pretraining": "no pretraining + MLP",
-    "tfidf_lr": "TF-IDF + logistic regression",
-    "majority": "majority class",
-}
-log = logging.getLogger(__name__)
+from fewlabel import store
+from fewlabel.config import ClassifierConfig, Word2VecConfig
+from fewlabel.learning_curve import plot, point_rows, summarize, summary_records
+from fewlabel.orchestration.stage import stage
 
 
-def draw(labels: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of n examples per class (all of them for None)."""
-    if n is None:
-        return np.arange(len(labels))
-    picks = [rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c in np.unique(labels)]
-    return np.sort(np.concatenate(picks))
+def point_args(n: int | str, refs: dict, config) -> list:
+    """The ``curve`` task's arguments for the point of ``n`` labels per class."""
+    curve = config.curve
+    return [refs["vectorize"], refs["preprocess"], n, config.classifier, config.word2vec,
+            curve.draws, curve.seed, curve.tfidf_C]
 
 
-def _identity(tokens):
-    return tokens
-
-
-def predict_all(train: dict, test: dict, unlabeled: dict, idx: np.ndarray, classifier: ClassifierConfig,
-                word2vec: Word2VecConfig, curve: CurveConfig, seed: int,
-                vectorize: VectorizeConfig = VectorizeConfig()) -> dict[str, np.ndarray]:
-    """Test predictions of every method trained on the examples ``idx``.
-
-    The pretrained arm adds document pseudo-labels from ``unlabeled`` (``{"vectors", "documents"}``;
-    its labels-only model is reported too when they are used). The no-pretraining arm turns sentences
-    into vectors as the pretrained features were (``vectorize``: weighting from its own corpus counts,
-    common component from the drawn sentences, pooling).
-    """
-    y = train["labels"][idx]
-    classifier = classifier.model_copy(update={"random_state": seed})
-    pretrained, labels_only, _, _ = fit_pretrained(train["vectors"][idx], y, classifier,
-                                                   unlabeled["vectors"], unlabeled["documents"])
-    sentences = [train["tokens"][i] for i in idx]
-    table = vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size)
-    own = (*embedding(table), counts_of(table))
-    drawn = pa.array(sentences, pa.list_(pa.string()))
-    component = fit_component(drawn, *own, vectorize)
-    own_train, _ = sentence_vectors(drawn, *own, vectorize, component)
-    own_test, _ = sentence_vectors(test["token_array"], *own, vectorize, component)
-    baseline, _ = fit(own_train, y, classifier)
-    tfidf = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
-    lr = LogisticRegression(C=curve.tfidf_C, max_iter=2000).fit(tfidf.fit_transform(sentences), y)
-    predictions = {
-        "pretrained": pretrained.predict(test["vectors"]),
-        "pretrained_labels_only": labels_only.predict(test["vectors"]),
-        "no_pretraining": baseline.predict(own_test),
-        "tfidf_lr": lr.predict(tfidf.transform(test["tokens"])),
-        "majority": np.full(len(test["labels"]), majority_label(list(y)), dtype=object),
-    }
-    if pretrained is labels_only:  # no pseudo-labels: the same model twice
-        del predictions["pretrained_labels_only"]
-    return predictions
-
-
-def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
-    table = store.read_table(features, f"{split}.parquet", ["label", "pretrained"])
-    token_array = store.read_table(tokens, f"{split}.parquet", ["tokens"])["tokens"].combine_chunks()
-    return {
-        "labels": np.asarray(table["label"].to_pylist(), dtype=object),
-        "vectors": matrix_of(table, "pretrained"),
-        "tokens": token_array.to_pylist(),
-        "token_array": token_array,
-    }
-
-
-@stage("curve")
+@stage("curve", label=lambda params: f"n={params['labels_per_class']}")
 def curve_point(
     out: Path, features: store.Ref, tokens: store.Ref, labels_per_class: int | str,
-    classifier: ClassifierConfig, word2vec: Word2VecConfig, curve: CurveConfig,
+    classifier: ClassifierConfig, word2vec: Word2VecConfig, draws: int, seed: int, tfidf_C: float,
 ) -> dict:
     """Every draw of every method at one point of the curve; writes ``points.parquet``."""
-    train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
-    pool = store.read_table(features, "unlabeled.parquet")
-    unlabeled = {"vectors": matrix_of(pool, "pretrained"), "documents": pool["document"].to_numpy()}
-    n = None if labels_per_class == "all" else int(labels_per_class)
-    vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made
-    smallest = int(pd.Series(train["labels"]).value_counts().min())
-    rows = []
-    if n is not None and n > smallest:
-        log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
-    else:
-        for d in range(curve.draws):
-            seed = curve.seed * 100_003 + d
-            idx = draw(train["labels"], n, np.random.default_rng([seed, n or 0]))
-            for method, pred in predict_all(train, test, unlabeled, idx, classifier, word2vec, curve, seed,
-                                            vectorize).items():
-                rows.append({
-                    "method": method, "point": str(labels_per_class), "labels": len(idx), "draw": d,
-                    "accuracy": float(accuracy_score(test["labels"], pred)),
-                    "macro_f1": float(f1_score(test["labels"], pred, average="macro", zero_division=0)),
-                })
-    schema = pa.schema([("method", pa.string()), ("point", pa.string()), ("labels", pa.int64()),
-                        ("draw", pa.int64()), ("accuracy", pa.float64()), ("macro_f1", pa.float64())])
-    store.write_table(out, "points.parquet", pa.Table.from_pylist(rows, schema=schema))
-    classes = len(np.unique(train["labels"]))
-    return {"point": str(labels_per_class), "rows": len(rows), "skipped": not rows, "classes": classes}
+    table, counts = point_rows(features, tokens, labels_per_class, classifier, word2vec, draws, seed, tfidf_C)
+    store.write_table(out, "points.parquet", table)
+    return counts
 
 
-def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataFrame:
-    """Mean, std and t-interval of accuracy per (method, point)."""
-    out = []
-    for (method, point), group in points.groupby(["method", "point"], sort=False):
-        mean, std, low, high = stats.mean_interval(group["accuracy"].to_numpy(), confidence)
-        out.append({
-            "method": method, "n_per_class": point, "labels": int(group["labels"].iloc[0]),
-            "mean": mean, "std": std, "ci_low": low, "ci_high": high, "draws": len(group),
-            "macro_f1_mean": float(group["macro_f1"].mean()),
-        })
-    frame = pd.DataFrame(out)
-    frame["x"] = frame["labels"] / classes
-    return frame.sort_values(["method", "x"]).reset_index(drop=True)
-
-
-def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy against labels per class (log scale), one line and interval band per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 5.2), dpi=120, layout="constrained")
-    for method in METHODS:
-        part = summary[summary["method"] == method]
-        if part.empty:
-            continue
-        ax.plot(part["x"], part["mean"], marker="o", label=METHODS[method])
-        ax.fill_between(part["x"], part["ci_low"], part["ci_high"], alpha=0.2)
-    ax.set_xscale("log", base=2)
-    ticks = summary.drop_duplicates("x").sort_values("x")
-    ax.set_xticks(ticks["x"], [str(p) for p in ticks["n_per_class"]])
-    ax.set_xlabel("labels per class")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
-    fig.savefig(path, format="png", metadata={"Software": None})
-    plt.close(fig)
+def report_args(_, refs: dict, config) -> list:
+    return [refs["curve"], config.curve.confidence]
 
 
 @stage("curve-report")
-def curve_report(out: Path, points: list[store.Ref], curve: CurveConfig) -> dict:
+def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
     """Tidy table, summary (Parquet + JSON), plot."""
-    frames = [store.read_table(ref, "points.parquet").to_pandas() for ref in points]
-    tidy = pd.concat(frames, ignore_index=True)
-    summary = summarize(tidy, points[0]["stats"]["classes"], curve.confidence)
+    tidy = pd.concat([store.read_table(ref, "points.parquet").to_pandas() for ref in points], ignore_index=True)
+    summary = summarize(tidy, points[0]["stats"]["classes"], confidence)
     store.write_table(out, "curve.parquet", pa.Table.from_pandas(tidy, preserve_index=False))
     store.write_table(out, "summary.parquet", pa.Table.from_pandas(summary, preserve_index=False))
-    records = [
-        {"method": r.method, "n_per_class": r.n_per_class if r.n_per_class == "all" else int(r.n_per_class),
-         "mean": r.mean, "std": r.std, "ci_low": r.ci_low, "ci_high": r.ci_high, "draws": int(r.draws)}
-        for r in summary.itertuples()
-    ]
-    store.write_json(out, "summary.json", records)
-    plot(summary, out / "curve.png", f"fewlabel learning curve ({curve.draws} draws, {curve.confidence:.0%} CI)")
-    return {"points": sorted(set(tidy["point"])), "rows": len(tidy),
+    store.write_json(out, "summary.json", summary_records(summary))
+    draws = int(tidy["draw"].max()) + 1 if len(tidy) else 0
+    plot(summary, out / "curve.png", f"fewlabel learning curve ({draws} draws, {confidence:.0%} CI)")
+    return {"points": sorted(set(tidy["point"])), "rows": len(tidy), "confidence": confidence,
             "skipped": [ref["stats"]["point"] for ref in points if ref["stats"]["skipped"]]}

@@ -1,335 +1,41 @@
-"""Stage 4, vectorize: each sentence becomes a weighted average of its known words' vectors.
+"""Stage vectorize: sentence vectors of the train and test sentences for both arms (:mod:`fewlabel.vectors`).
 
-The average is one sparse matrix product: token ids and weights (1/len, times a per-word weight for
-``sif`` or ``tfidf`` weighting) in a CSR matrix (sentences x vocabulary) times the embedding
-matrix; no per-sentence loop. Optionally SIF's common component (estimated from unlabeled and
-training text, never the test split) is removed, and the element-wise max (and min) of the word
-vectors is concatenated (``pooling``), by segment reductions. A sentence with no known token gets a
-zero vector; those are counted and reported. Writes ``train.parquet`` and ``test.parquet`` with the
-label and one vector column per arm: ``pretrained`` and ``no_pretraining``, and ``unlabeled.parquet``:
-the pretrained vectors of whole unlabeled documents (at most 100k lines) for document pseudo-labels.
+SIF's common component (``remove_component``) is estimated from each arm's own Word2Vec corpus: the
+unlabeled sentences (with the shards) and training sentences for ``pretrained``, the training
+sentences for ``no_pretraining``; never from the test split. Writes ``train.parquet`` and
+``test.parquet`` (label, origin, row, one vector column per arm), ``components.parquet``, and
+``unlabeled.parquet``: the pretrained vectors of whole unlabeled documents (at most 100k lines), for
+document pseudo-labels.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import scipy.sparse as sp
 
 from fewlabel import store
 from fewlabel.config import VectorizeConfig
-from fewlabel.stage import stage
-from tasks.pretrain import corpus_parts
+from fewlabel.corpus import corpus_parts, sampled_documents, sampled_tokens
+from fewlabel.orchestration.stage import stage
+from fewlabel.vectors import ARMS, counts_of, embedding, fit_component, sentence_vectors, vector_column, width
 
-ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
-STRINGS = pa.list_(pa.string())
 log = logging.getLogger(__name__)
-
-
-def embedding(table: pa.Table) -> tuple[pa.Array, np.ndarray]:
-    """(vocabulary, matrix vocabulary x dim) from a vectors table."""
-    column = table["vector"].combine_chunks()
-    dim = column.type.list_size
-    matrix = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), dim)
-    return table["token"].combine_chunks(), matrix.astype(np.float32, copy=False)
-
-
-def word_weights(counts: np.ndarray, weighting: str = "mean", sif_a: float = 1e-3) -> np.ndarray | None:
-    """Per-word weights from corpus counts: None (mean), ``sif`` a/(a+p(w)), ``tfidf`` log(total/count(w)).
-
-    ``counts`` are the word's occurrences in the corpus its vectors were trained on (the ``count``
-    column of a vectors table), never test text; p(w) = count / total. tfidf's idf is estimated from
-    term counts (a corpus line is not a document), so it is log(1 / p(w)).
-    """
-    if weighting == "mean":
-        return None
-    counts = np.asarray(counts, dtype=np.float64)
-    p = counts / max(counts.sum(), 1.0)
-    if weighting == "sif":
-        return (sif_a / (sif_a + p)).astype(np.float32)
-    if weighting == "tfidf":
-        return np.log(1.0 / np.maximum(p, 1e-12)).astype(np.float32)
-    raise ValueError(f"unknown weighting {weighting!r}: mean, sif or tfidf")
-
-
-BLOCK = 16_384
-"""Rows per token lookup and product: temporaries stay bounded (~BLOCK x (tokens per row x 30 bytes
-+ dim x 4 bytes) per thread), small enough for the allocator to reuse rather than map afresh."""
-
-
-def _known_csr(tokens: pa.ListArray, vocabulary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr n+1, vocabulary id of every known token in sentence order) of one ListArray.
-
-    Sentence i's known tokens are ids[indptr[i]:indptr[i+1]]; built from the list lengths and the
-    known mask, so no parent indices and no COO sort. A null list is empty.
-    """
-    ids = pc.index_in(pc.list_flatten(tokens), value_set=vocabulary)
-    lengths = pc.list_value_length(tokens).fill_null(0).to_numpy()
-    before = np.zeros(len(ids) + 1, np.int64)  # known tokens before each flat position
-    np.cumsum(ids.is_valid().to_numpy(zero_copy_only=False), out=before[1:])
-    indptr = np.zeros(len(tokens) + 1, np.int64)
-    indptr[1:] = before[np.cumsum(lengths)]
-    return indptr, ids.drop_null().to_numpy().astype(np.int32, copy=False)
-
-
-def _pieces(tokens, rows: int = BLOCK):
-    """(first row, ListArray of at most ``rows`` rows), chunk by chunk (a ChunkedArray is not combined)."""
-    start = 0
-    for chunk in tokens.chunks if isinstance(tokens, pa.ChunkedArray) else [tokens]:
-        for offset in range(0, len(chunk), rows):
-            yield start + offset, chunk.slice(offset, rows)
-        start += len(chunk)
-
-
-def _known(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array) -> tuple[int, np.ndarray, np.ndarray]:
-    """(sentences, sentence index, vocabulary id) of every known token, in sentence order."""
-    parts = [(start, *_known_csr(piece, vocabulary)) for start, piece in _pieces(tokens)]
-    if not parts:
-        return len(tokens), np.zeros(0, np.int64), np.zeros(0, np.int32)
-    rows = np.concatenate([start + np.repeat(np.arange(len(ip) - 1), np.diff(ip)) for start, ip, _ in parts])
-    return len(tokens), rows, np.concatenate([cols for _, _, cols in parts])
-
-
-THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-"""Blocks :func:`average` computes at once (the cores this process may use): the token lookup and the
-sparse product release the GIL, and the product's multiply-adds are most of the time."""
-
-
-MIN_PIECE = 2_048
-"""Rows below which a piece is not worth a thread of its own."""
-
-
-def _average_rows(piece: pa.ListArray, vocabulary: pa.Array, matrix: np.ndarray,
-                  weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(weighted averages, known-token counts) of one piece: one CSR matrix times the embedding."""
-    indptr, cols = _known_csr(piece, vocabulary)
-    count = np.diff(indptr)
-    values = np.repeat((1.0 / np.maximum(count, 1)).astype(np.float32), count)
-    if weights is not None:
-        values *= weights[cols]
-    weighted = sp.csr_matrix((values, cols, indptr), shape=(len(piece), len(vocabulary)))
-    return np.asarray(weighted @ matrix, dtype=np.float32), count
-
-
-def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
-            weights: np.ndarray | None = None, threads: int = THREADS):
-    """(sentence vectors n x dim, known-token count per sentence) for lists of tokens.
-
-    Without ``weights``, the mean of the known words' vectors; with per-word ``weights`` (as from
-    :func:`word_weights`), the sum of weight x vector divided by the known-token count (SIF's form).
-    Per piece of at most BLOCK rows (equal pieces, at least MIN_PIECE rows each), ``threads`` pieces
-    at a time: one CSR matrix (sentences x vocabulary, built straight from the known counts: rows
-    are already in sentence order) times the embedding matrix. Every row is computed alone, so the result does not depend
-    on ``threads``.
-    """
-    n, dim = len(tokens), matrix.shape[1]
-    threads = max(1, min(threads, n // MIN_PIECE))
-    rounds = max(1, -(-n // (threads * BLOCK)))
-    rows = max(1, -(-n // (threads * rounds)))  # equal pieces, a multiple of ``threads`` of them
-    if n <= rows:  # one piece: no copy
-        return _average_rows(pa.concat_arrays(tokens.chunks) if isinstance(tokens, pa.ChunkedArray) else tokens,
-                             vocabulary, matrix, weights) if n else (np.zeros((0, dim), np.float32), np.zeros(0, np.int64))
-    out, counts = np.empty((n, dim), np.float32), np.empty(n, np.int64)
-
-    def one(item: tuple[int, pa.ListArray]) -> None:
-        start, piece = item
-        out[start:start + len(piece)], counts[start:start + len(piece)] = _average_rows(
-            piece, vocabulary, matrix, weights)
-
-    if threads == 1:
-        for item in _pieces(tokens, rows):
-            one(item)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            for _ in pool.map(one, _pieces(tokens, rows)):  # re-raises the first failure
-                pass
-    return out, counts
-
-
-def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
-            reductions: tuple[str, ...] = ("max",)) -> np.ndarray:
-    """Element-wise max (and/or min) of the known words' vectors per sentence, n x (dim * len(reductions)).
-
-    Segment reductions over the token vectors in sentence order (``np.maximum.reduceat``); a
-    sentence without a known word gets zeros.
-    """
-    n, rows, cols = _known(tokens, vocabulary)
-    dim = matrix.shape[1]
-    out = np.zeros((n, dim * len(reductions)), np.float32)
-    if len(rows):
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        vectors = matrix[cols]
-        ufuncs = {"max": np.maximum, "min": np.minimum}
-        for i, name in enumerate(reductions):
-            out[rows[starts], i * dim:(i + 1) * dim] = ufuncs[name].reduceat(vectors, starts, axis=0)
-    return out
-
-
-def first_component(vectors: np.ndarray) -> np.ndarray:
-    """The first right singular vector (uncentered, as in SIF) of sentence vectors; zeros if none.
-
-    Computed as the top eigenvector of the dim x dim Gram matrix X'X (the same vector as the SVD's,
-    in 0.3 s instead of 32 s for 100k x 300, without the n x dim left factor).
-    """
-    dim = vectors.shape[1]
-    usable = vectors[np.abs(vectors).sum(axis=1) > 0].astype(np.float64)
-    if len(usable) == 0:
-        return np.zeros(dim, np.float32)
-    _, eigenvectors = np.linalg.eigh(usable.T @ usable)
-    component = eigenvectors[:, -1]
-    return (component * np.sign(component[np.argmax(np.abs(component))])).astype(np.float32)
-
-
-def remove_component(vectors: np.ndarray, component: np.ndarray) -> np.ndarray:
-    """Each vector minus its projection on the unit ``component`` (zero vectors stay zero)."""
-    return (vectors - np.outer(vectors @ component, component)).astype(np.float32)
-
-
-POOLING = {"mean": (), "mean_max": ("max",), "mean_max_min": ("max", "min")}
-
-
-def sentence_vectors(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
-                     config: VectorizeConfig, component: np.ndarray | None = None):
-    """(n x dim', known-token counts): weighted mean, minus ``component`` if given, then the pooled extrema.
-
-    dim' = dim x (1 + number of extrema). ``counts`` are the vocabulary's corpus counts (needed for
-    sif and tfidf weighting). With ``unit_vectors`` every word vector is scaled to length 1 first.
-    """
-    if config.unit_vectors:
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        matrix = (matrix / np.where(norms > 0, norms, 1)).astype(np.float32)
-    weights = None
-    if config.weighting != "mean":
-        if counts is None:
-            raise ValueError(f"vectorize.weighting={config.weighting} needs word counts (the 'count' column)")
-        weights = word_weights(counts, config.weighting, config.sif_a)
-    mean, known = average(tokens, vocabulary, matrix, weights)
-    if component is not None:
-        mean = remove_component(mean, component)
-    reductions = POOLING[config.pooling]
-    if not reductions:
-        return mean, known
-    return np.hstack([mean, extrema(tokens, vocabulary, matrix, reductions)]), known
-
-
-COMPONENT_SAMPLE = 100_000
-"""Sentences the common component is estimated on, at most: one direction in a few hundred
-dimensions needs no more, and memory stays bounded whatever the corpus size."""
-
-
-def sample_rows(total: int, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None:
-    """Sorted seeded row numbers of a ``sample`` of ``total`` rows; None to keep all."""
-    if total <= sample:
-        return None
-    return np.sort(np.random.default_rng(0).choice(total, sample, replace=False))
-
-
-def sampled_tokens(parts: list[tuple[store.Ref, str]]) -> pa.ChunkedArray:
-    """The token lists of the (artifact, file) parts, concatenated, or a seeded sample of them
-    (:func:`sample_rows`), read one part at a time."""
-    sizes = [store.parquet_rows(ref, name) for ref, name in parts]
-    keep = sample_rows(sum(sizes))
-    chunks, start = [], 0
-    for (ref, name), size in zip(parts, sizes):
-        tokens = store.read_table(ref, name, ["tokens"])["tokens"].combine_chunks().cast(STRINGS)
-        if keep is not None:
-            tokens = tokens.take(pa.array(keep[(keep >= start) & (keep < start + size)] - start))
-        chunks.append(tokens)
-        start += size
-    return pa.chunked_array(chunks, STRINGS)
-
-
-def sampled_documents(parts: list[tuple[store.Ref, str]], limit: int = COMPONENT_SAMPLE) -> pa.Table:
-    """``document`` (int64) and ``tokens`` of whole unlabeled documents, at most ``limit`` lines in all.
-
-    A document is a row of the user's unlabeled text (``origin`` + ``row``: its lines stay together);
-    with more lines than ``limit``, a seeded random subset of the documents is taken whole, so each
-    keeps every line for :mod:`fewlabel.pseudo` to average over.
-    """
-    keys = [store.read_table(ref, name, ["origin", "row"]) for ref, name in parts]
-    frames = [t.append_column("part", pa.array(np.full(len(t), i), pa.int64())) for i, t in enumerate(keys)]
-    everything = pa.concat_tables(frames) if frames else pa.table({"origin": pa.array([], pa.string()),
-                                                                   "row": pa.array([], pa.int64()),
-                                                                   "part": pa.array([], pa.int64())})
-    grouped = everything.group_by(["part", "origin", "row"], use_threads=False).aggregate([([], "count_all")])
-    order = np.random.default_rng(0).permutation(len(grouped))
-    sizes = grouped["count_all"].to_numpy()[order]
-    take = order[: max(1, int(np.searchsorted(np.cumsum(sizes), limit, side="right")))] if len(order) else order
-    chosen = grouped.take(pa.array(np.sort(take), pa.int64())).append_column(
-        "document", pa.array(np.arange(len(take)), pa.int64()))
-    tables = []
-    for i, ((ref, name), key) in enumerate(zip(parts, keys)):
-        mine = chosen.filter(pc.equal(chosen["part"], i)).select(["origin", "row", "document"])
-        if not len(mine):
-            continue
-        lines = key.append_column("line", pa.array(np.arange(len(key)), pa.int64()))
-        joined = lines.join(mine, ["origin", "row"], join_type="inner", use_threads=False).sort_by("line")
-        tokens = store.read_table(ref, name, ["tokens"])["tokens"].combine_chunks().cast(STRINGS)
-        tables.append(pa.table({"document": joined["document"], "tokens": tokens.take(joined["line"])}))
-    if not tables:
-        return pa.table({"document": pa.array([], pa.int64()), "tokens": pa.array([], STRINGS)})
-    return pa.concat_tables(tables)
-
-
-def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
-                  config: VectorizeConfig, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None:
-    """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only),
-    or of a seeded ``sample`` of them."""
-    if not config.remove_component:
-        return None
-    keep = sample_rows(len(tokens), sample)
-    if keep is not None:
-        tokens = tokens.take(pa.array(keep))
-    plain = config.model_copy(update={"pooling": "mean"})
-    return first_component(sentence_vectors(tokens, vocabulary, matrix, counts, plain)[0])
-
-
-def vector_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
-    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel(), pa.float32()), matrix.shape[1])
-
-
-def matrix_of(table: pa.Table, column: str) -> np.ndarray:
-    """A fixed-size-list vector column as an n x dim float32 array."""
-    values = table[column].combine_chunks()
-    return values.flatten().to_numpy(zero_copy_only=False).reshape(len(values), values.type.list_size)
-
-
-def counts_of(table: pa.Table) -> np.ndarray | None:
-    """The corpus count of every word of a vectors table (None when it has no ``count`` column)."""
-    return table["count"].to_numpy() if "count" in table.column_names else None
-
-
-def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, config: VectorizeConfig):
-    """A function from new token lists to pretrained-arm vectors, made exactly as the vectorize stage
-    made its features (same weighting, its own common component from ``components.parquet``, same
-    pooling); the vectors are read once."""
-    table = store.read_table(pretrain, "vectors.parquet")
-    vocabulary, matrix = embedding(table)
-    counts = counts_of(table)
-    component = None
-    if config.remove_component:
-        components = store.read_table(vectorize, "components.parquet")
-        component = matrix_of(components, "vector")[components["arm"].to_pylist().index("pretrained")]
-    return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)[0]
 
 
 @stage("vectorize")
 def vectorize(
-    out: Path, preprocess: store.Ref, shard: list[store.Ref], pretrain: store.Ref, config: VectorizeConfig,
+    out: Path,
+    preprocess: store.Ref,
+    shard: list[store.Ref],
+    pretrain: store.Ref,
+    config: VectorizeConfig,
     batch_size: int = 65_536,
 ) -> dict:
-    """Sentence vectors of the train and test sentences, for both arms, as configured.
-
-    SIF's common component (``remove_component``) is estimated from each arm's own Word2Vec corpus:
-    the unlabeled sentences (with the shards) and training sentences for ``pretrained``, the training
-    sentences for ``no_pretraining``; never from the test split. It is written to ``components.parquet``.
-    """
+    """Sentence vectors of the train and test sentences, for both arms, as configured."""
     tables = {arm: store.read_table(pretrain, name) for arm, name in ARMS.items()}
     embeddings = {arm: (*embedding(t), counts_of(t)) for arm, t in tables.items()}
     components = {}
@@ -339,20 +45,24 @@ def vectorize(
             "no_pretraining": store.read_table(preprocess, "train.parquet", ["tokens"])["tokens"],
         }
         components = {arm: fit_component(corpora[arm], *embeddings[arm], config) for arm in ARMS}
-        store.write_table(out, "components.parquet", pa.table({
-            "arm": list(components), "vector": vector_column(np.vstack(list(components.values())))}))
+        vectors = vector_column(np.vstack(list(components.values())))
+        store.write_table(out, "components.parquet", pa.table({"arm": list(components), "vector": vectors}))
     stats = {"config": config.model_dump(mode="json")}
     pool = sampled_documents(corpus_parts(preprocess, shard)[:-1])  # the unlabeled documents, not train
     vectors, _ = sentence_vectors(pool["tokens"], *embeddings["pretrained"], config, components.get("pretrained"))
-    store.write_table(out, "unlabeled.parquet", pa.table({"document": pool["document"],
-                                                          "pretrained": vector_column(vectors)}))
+    store.write_table(
+        out, "unlabeled.parquet", pa.table({"document": pool["document"], "pretrained": vector_column(vectors)})
+    )
     stats["unlabeled_sample"] = {"documents": len(pc.unique(pool["document"])), "lines": len(pool)}
+    columns = ["label", "origin", "row", "tokens"]
     for split in ("train", "test"):
-        schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, ["label", "origin", "row", "tokens"])
-        dims = {arm: sentence_vectors(pa.array([["x"]], STRINGS), *embeddings[arm], config, components.get(arm))[0]
-                .shape[1] for arm in ARMS}
-        out_schema = pa.schema([*schema.remove(schema.get_field_index("tokens")),
-                                *[pa.field(arm, pa.list_(pa.float32(), dims[arm])) for arm in ARMS]])
+        schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, columns)
+        out_schema = pa.schema(
+            [
+                *schema.remove(schema.get_field_index("tokens")),
+                *[pa.field(arm, pa.list_(pa.float32(), width(m.shape[1], config))) for arm, (_, m, _) in embeddings.items()],
+            ]
+        )
         known_all = {arm: [] for arm in ARMS}
         total = 0
         with store.table_writer(out, f"{split}.parquet", out_schema) as write:

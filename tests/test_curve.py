@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import tasks.curve
-import tasks.train
+import fewlabel.learning_curve
+import fewlabel.model
 from fewlabel.config import (
     ClassifierConfig,
     CurveConfig,
@@ -16,8 +16,8 @@ from fewlabel.config import (
     Word2VecConfig,
     load_config,
 )
-from flows.curve import curve_flow
-from flows.train import train_flow
+from fewlabel.flows.curve import curve_flow
+from fewlabel.flows.train import train_flow
 
 from .conftest import FIXTURES, TINY
 
@@ -34,7 +34,7 @@ def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     assert tidy["labels"].tolist().count(4) == 10 and tidy["labels"].tolist().count(8) == 10
     assert tidy["accuracy"].between(0, 1).all()
     points = {(r["method"], r["n_per_class"]) for r in summary["curve"]}
-    assert points == {(m, n) for m in tasks.curve.METHODS for n in (2, 4)}
+    assert points == {(m, n) for m in fewlabel.learning_curve.METHODS for n in (2, 4)}
     for r in summary["curve"]:
         assert r["ci_low"] <= r["mean"] <= r["ci_high"] and r["draws"] == 2
     png = open(summary["plot"], "rb").read()
@@ -74,18 +74,18 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
         fits.append((X.copy(), list(y), model[-1].alpha))
         return model, converged, selection
 
-    real_fit = tasks.train.fit_selected
-    monkeypatch.setattr(tasks.train, "fit_selected", recording_fit)
+    real_fit = fewlabel.model.fit_selected
+    monkeypatch.setattr(fewlabel.model, "fit_selected", recording_fit)
     no_documents = {"vectors": np.zeros((0, 6)), "documents": np.zeros(0, np.int64)}
     train = split(20)
-    idx = tasks.curve.draw(train["labels"], 3, np.random.default_rng(1))
+    idx = fewlabel.learning_curve.draw(train["labels"], 3, np.random.default_rng(1))
     classifier = ClassifierConfig(alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, max_iter=100)
     args = (classifier, Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001), CurveConfig(), 7,
             VectorizeConfig(remove_component=False))
-    tasks.curve.predict_all(train, split(15), no_documents, idx, *args)
+    fewlabel.learning_curve.predict_all(train, split(15), no_documents, idx, *args)
     other = split(15)
     other["labels"] = other["labels"][::-1].copy()  # other test sentences, vectors and labels
-    tasks.curve.predict_all(train, other, no_documents, idx, *args)
+    fewlabel.learning_curve.predict_all(train, other, no_documents, idx, *args)
     assert len(fits) == 4  # pretrained and no-pretraining arm, twice
     for first, second in zip(fits[:2], fits[2:], strict=True):
         np.testing.assert_array_equal(first[0], second[0])

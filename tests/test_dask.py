@@ -5,9 +5,9 @@ import pytest
 
 from fewlabel import runs
 from fewlabel.errors import UserError
-from fewlabel.runner import task_runner, with_runner
-from flows.predict import predict_flow
-from flows.train import train_flow
+from fewlabel.orchestration.runner import task_runner, with_runner
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import train_flow
 
 from .conftest import labeled_csv, write
 from .test_shards import config, shard

@@ -383,7 +383,7 @@ def test_write_refused_by_the_folder_is_a_user_error(data_dir, code):
 
 
 def test_transient_errors_stay_oserrors_and_prefect_retries_them(prefect_api, data_dir):
-    from fewlabel.stage import is_transient, stage
+    from fewlabel.orchestration.stage import is_transient, stage
 
     attempts = []
 

@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from fewlabel import store
-from flows.predict import predict_flow
-from flows.train import train_flow
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import train_flow
 
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 

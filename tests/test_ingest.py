@@ -4,7 +4,7 @@ import pytest
 from fewlabel import readers
 from fewlabel.config import DataConfig
 from fewlabel.errors import UserError
-from tasks.ingest import check_classes, split, subsample
+from fewlabel.dataset import check_classes, split, subsample
 
 from .conftest import labeled_csv, unlabeled_txt, write
 
@@ -101,7 +101,7 @@ def test_check_classes(labels, fragment):
 
 def test_ingest_stage_keeps_test_out_of_unlabeled(data_dir, tmp_path):
     from fewlabel import store
-    from tasks.ingest import ingest
+    from fewlabel.tasks.ingest import ingest
 
     lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
     test_sentence = "\"the film was great wonderful fine lovely number 0\""
@@ -134,7 +134,7 @@ def test_extra_unlabeled_corpora(name, origin, minimum):
 
 
 def test_with_extra_appends_corpora_once_and_config_refuses_unknown():
-    from tasks.ingest import with_extra
+    from fewlabel.dataset import with_extra
 
     base = pd.DataFrame({"text": ["own text"], "origin": ["u.txt"], "row": [1]})
     assert with_extra(base, []) is base
@@ -147,7 +147,7 @@ def test_with_extra_appends_corpora_once_and_config_refuses_unknown():
 
 def test_ingest_stage_extra_corpora_never_hold_a_test_sentence(data_dir, tmp_path, monkeypatch):
     from fewlabel import store
-    from tasks.ingest import ingest
+    from fewlabel.tasks.ingest import ingest
 
     lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
     unl = unlabeled_txt(tmp_path / "unl.txt")

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from fewlabel import runs, store
-from fewlabel.plan import plan
-from fewlabel.stage import StageFailed
-from flows.train import PIPELINE, train_flow
+from fewlabel.orchestration.plan import plan
+from fewlabel.orchestration.stage import StageFailed
+from fewlabel.flows.train import PIPELINE, train_flow
 
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")  # tiny has no shards
 

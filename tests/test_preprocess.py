@@ -3,8 +3,8 @@ import pytest
 
 from fewlabel.config import PreprocessConfig
 from fewlabel.errors import UserError
-from fewlabel.tokenizers import LANGUAGES
-from tasks.preprocess import filter_tokens, split_lines, stopword_set, tokenize
+from fewlabel.text import LANGUAGES
+from fewlabel.text import filter_tokens, split_lines, stopword_set, tokenize
 
 
 @pytest.mark.parametrize("text, tokens", [
@@ -47,8 +47,8 @@ def test_split_lines_keeps_origin():
 def test_preprocess_stage_schema_and_all_stopwords_error(data_dir, tmp_path):
     from fewlabel import store
     from fewlabel.config import DataConfig
-    from tasks.ingest import ingest
-    from tasks.preprocess import preprocess
+    from fewlabel.tasks.ingest import ingest
+    from fewlabel.tasks.preprocess import preprocess
 
     from .conftest import labeled_csv, unlabeled_txt
 
@@ -85,8 +85,8 @@ def test_unknown_language_lists_the_known_ones():
 def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
     from fewlabel import store
     from fewlabel.config import DataConfig
-    from tasks.ingest import ingest
-    from tasks.preprocess import preprocess
+    from fewlabel.tasks.ingest import ingest
+    from fewlabel.tasks.preprocess import preprocess
 
     config = DataConfig(source="tiny")
     ingested = ingest.fn(config)

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from fewlabel.config import Word2VecConfig
-from tasks.pretrain import fit_word2vec, stable_hash, vectors_table
+from fewlabel.word2vec import fit_word2vec, stable_hash, vectors_table
 
 SENTENCES = [["good", "film", "great", "story"], ["bad", "film", "awful", "story"]] * 20
 
@@ -32,7 +32,7 @@ def test_stable_hash_does_not_depend_on_python_hash_seed():
     import subprocess
     import sys
 
-    code = "from tasks.pretrain import stable_hash; print(stable_hash('film'), hash('film'))"
+    code = "from fewlabel.word2vec import stable_hash; print(stable_hash('film'), hash('film'))"
     outputs = [
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONHASHSEED": seed}).stdout.split()
@@ -61,10 +61,10 @@ def test_corpus_file_mode_matches_its_input_and_is_reproducible(tmp_path):
 def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path):
     from fewlabel import store
     from fewlabel.config import DataConfig, PreprocessConfig
-    from tasks.ingest import ingest
-    from tasks.preprocess import preprocess
-    from tasks.pretrain import pretrain
-    from tasks.shard import shard
+    from fewlabel.tasks.ingest import ingest
+    from fewlabel.tasks.preprocess import preprocess
+    from fewlabel.tasks.pretrain import pretrain
+    from fewlabel.tasks.shard import shard
 
     from .conftest import labeled_csv, unlabeled_txt
 

@@ -28,9 +28,9 @@ from fewlabel import readers
 from fewlabel.config import DataConfig, PreprocessConfig, load_config
 from fewlabel.errors import UserError
 from fewlabel.transformer import AveragedWordVectors
-from tasks.ingest import split, subsample
-from tasks.preprocess import split_lines, tokenize
-from tasks.vectorize import average, extrema
+from fewlabel.dataset import split, subsample
+from fewlabel.text import split_lines, tokenize
+from fewlabel.vectors import average, extrema
 
 # derandomize: the same examples on every run, so CI is never flaky (explore more with a profile locally)
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

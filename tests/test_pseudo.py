@@ -4,10 +4,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import tasks.vectorize
+import fewlabel.corpus
 from fewlabel.config import ClassifierConfig
 from fewlabel.pseudo import document_scores, select_documents
-from tasks.train import dump_model, fit_pretrained, load_model
+from fewlabel.model import fit_pretrained
+from fewlabel.modelio import dump_model, load_model
 
 
 def test_document_scores_are_the_mean_of_their_lines():
@@ -108,19 +109,19 @@ def test_document_sample_keeps_documents_whole_and_bounded(monkeypatch):
         "b": pa.table({"origin": ["g.txt"] * 4, "row": [1, 1, 2, 2],
                        "tokens": [[f"b{i}"] for i in range(4)]}),
     }
-    monkeypatch.setattr(tasks.vectorize.store, "read_table", lambda ref, name, columns=None: parts[ref].select(columns))
-    everything = tasks.vectorize.sampled_documents([("a", "x"), ("b", "x")], limit=100)
+    monkeypatch.setattr(fewlabel.corpus.store, "read_table", lambda ref, name, columns=None: parts[ref].select(columns))
+    everything = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=100)
     assert len(everything) == 11
     lines = {}
     for document, tokens in zip(everything["document"].to_pylist(), everything["tokens"].to_pylist()):
         lines.setdefault(document, []).append(tokens[0])
     assert sorted(map(sorted, lines.values())) == [["a0", "a1", "a2"], ["a3", "a4"], ["a5", "a6"],
                                                    ["b0", "b1"], ["b2", "b3"]]
-    some = tasks.vectorize.sampled_documents([("a", "x"), ("b", "x")], limit=5)
+    some = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=5)
     assert 2 <= len(some) <= 5
     kept = {}
     for document, tokens in zip(some["document"].to_pylist(), some["tokens"].to_pylist()):
         kept.setdefault(document, []).append(tokens[0])
     assert all(group in map(sorted, lines.values()) for group in map(sorted, kept.values()))  # whole documents
-    again = tasks.vectorize.sampled_documents([("a", "x"), ("b", "x")], limit=5)
+    again = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=5)
     assert again.equals(some)  # seeded

@@ -4,9 +4,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from fewlabel import report, runs, store
-from fewlabel.plan import plan
-from flows.predict import predict_flow
-from flows.train import PIPELINE, train_flow
+from fewlabel.orchestration.plan import plan
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import PIPELINE, train_flow
 
 from .conftest import labeled_csv, write
 

@@ -64,21 +64,24 @@ def test_canonical_hash_ignores_key_order():
 
 
 def test_a_stage_code_version_covers_the_project_modules_it_uses():
-    from fewlabel.stage import project_imports
+    from fewlabel.orchestration.stage import project_imports
 
-    assert project_imports("tasks.ingest") >= {"tasks.ingest", "fewlabel.readers", "fewlabel.store"}
-    assert "fewlabel.tokenizers" in project_imports("tasks.preprocess")
-    assert "fewlabel.readers" not in project_imports("tasks.train")
-    assert "fewlabel.config" not in project_imports("tasks.evaluate")  # config values are hashed as inputs
+    assert project_imports("fewlabel.tasks.ingest") >= {"fewlabel.tasks.ingest", "fewlabel.readers", "fewlabel.store"}
+    assert "fewlabel.text" in project_imports("fewlabel.tasks.preprocess")
+    assert "fewlabel.readers" not in project_imports("fewlabel.tasks.train")
+    evaluate = project_imports("fewlabel.tasks.evaluate")
+    assert "fewlabel.config" not in evaluate  # config values are hashed as inputs
+    assert not any(m.startswith("fewlabel.orchestration") for m in evaluate)  # machinery, not computation
+    assert "fewlabel.predictor" not in evaluate and "fewlabel.word2vec" not in evaluate
 
 
 def test_code_version_is_safe_to_compute_from_many_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    from fewlabel import stage
+    from fewlabel.orchestration import stage
 
     stage._code_version.cache_clear()
-    modules = ["tasks.curve", "tasks.evaluate", "tasks.ingest", "tasks.preprocess"] * 8
+    modules = ["fewlabel.tasks.curve", "fewlabel.tasks.evaluate", "fewlabel.tasks.ingest", "fewlabel.tasks.preprocess"] * 8
     with ThreadPoolExecutor(16) as pool:
         versions = list(pool.map(stage.code_version, modules))
     assert len(set(versions)) == 4

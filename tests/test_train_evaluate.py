@@ -6,8 +6,9 @@ from sklearn.linear_model import LogisticRegression
 
 from fewlabel.config import ClassifierConfig, EvaluateConfig
 from fewlabel.errors import UserError
-from tasks.evaluate import compare, majority_label, score
-from tasks.train import TRUSTED, dump_model, fit, fit_selected, load_model, make_classifier
+from fewlabel.metrics import compare, majority_label, score
+from fewlabel.model import fit, fit_selected, make_classifier
+from fewlabel.modelio import TRUSTED, dump_model, load_model
 
 
 def blobs(n=40, seed=0, sep=2.0):

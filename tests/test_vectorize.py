@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks as checks
 
 from fewlabel.transformer import AveragedWordVectors
-from tasks.vectorize import _average_rows, average, embedding
+from fewlabel.vectors import _average_rows, average, embedding
 
 VOCAB = pa.array(["a", "b", "c"])
 W = np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32)
@@ -49,10 +49,10 @@ def test_average_over_many_blocks_and_threads_equals_one_block(monkeypatch, thre
                                pa.array(sentences[60:], pa.list_(pa.string()))])
     vocab, weights = pa.array([f"w{i}" for i in range(40)]), rng.uniform(0.1, 1, 40).astype(np.float32)
     whole, whole_counts = average(tokens, vocab, matrix, weights)
-    monkeypatch.setattr("tasks.vectorize.BLOCK", 7)  # 15 to 18 pieces, some across the chunk boundary
-    monkeypatch.setattr("tasks.vectorize.MIN_PIECE", 5)
+    monkeypatch.setattr("fewlabel.vectors.BLOCK", 7)  # 15 to 18 pieces, some across the chunk boundary
+    monkeypatch.setattr("fewlabel.vectors.MIN_PIECE", 5)
     calls = []
-    monkeypatch.setattr("tasks.vectorize._average_rows", lambda piece, *rest: calls.append(len(piece)) or
+    monkeypatch.setattr("fewlabel.vectors._average_rows", lambda piece, *rest: calls.append(len(piece)) or
                         _average_rows(piece, *rest))
     blocked, blocked_counts = average(tokens, vocab, matrix, weights, threads=threads)
     np.testing.assert_array_equal(blocked, whole)
@@ -125,7 +125,7 @@ def test_scikit_learn_checks_that_apply_to_text_input(check):
 # --- weighting, pooling and the common component ---------------------------------------------
 
 from fewlabel.config import VectorizeConfig  # noqa: E402
-from tasks.vectorize import (  # noqa: E402
+from fewlabel.vectors import (  # noqa: E402
     extrema, first_component, fit_component, remove_component, sentence_vectors, word_weights,
 )
 

@@ -15,7 +15,6 @@ import functools
 import importlib
 import importlib.util
 import inspect
-import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -31,11 +30,11 @@ from prefect.tasks import exponential_backoff
 from pydantic import BaseModel
 
 from fewlabel import store
+from fewlabel.catalog import CATALOG
 from fewlabel.errors import UserError
 
 LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas")
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
-log = logging.getLogger(__name__)
 
 
 def _jsonable(value: Any) -> Any:
@@ -48,9 +47,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-PROJECT = ("fewlabel", "tasks")
-MECHANICS = {"fewlabel.config", "fewlabel.stage", "fewlabel.errors", "fewlabel.progress"}
-"""Modules that never change what a stage computes (config values are hashed as parameters)."""
+PROJECT = ("fewlabel",)
+MECHANICS = ("fewlabel.config", "fewlabel.errors", "fewlabel.catalog", "fewlabel.orchestration")
+"""Modules (and packages) that never change what a stage computes: config values are hashed as
+parameters, and the Prefect machinery only runs the stage."""
+
+
+def _mechanics(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in MECHANICS)
+
+
+def module_source(name: str) -> str:
+    """The source a stage's code version hashes for one module."""
+    return inspect.getsource(importlib.import_module(name))
 
 
 def project_imports(module_name: str) -> set[str]:
@@ -58,10 +67,10 @@ def project_imports(module_name: str) -> set[str]:
     seen, todo = set(), [module_name]
     while todo:
         name = todo.pop()
-        if name in seen or name in MECHANICS:
+        if name in seen or _mechanics(name):
             continue
         seen.add(name)
-        for node in ast.walk(ast.parse(inspect.getsource(importlib.import_module(name)))):
+        for node in ast.walk(ast.parse(module_source(name))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT:
                 for alias in node.names:
                     full = f"{node.module}.{alias.name}"
@@ -93,7 +102,7 @@ def code_version(module_name: str) -> str:
 
 @functools.cache
 def _code_version(module_name: str) -> str:
-    sources = {name: inspect.getsource(importlib.import_module(name)) for name in sorted(project_imports(module_name))}
+    sources = {name: module_source(name) for name in sorted(project_imports(module_name))}
     return store.canonical_hash({"sources": sources, "libs": {lib: version(lib) for lib in LIBRARIES}})
 
 
@@ -132,11 +141,36 @@ class StagePolicy(CachePolicy):
     fingerprint: Callable | None = field(default=None, repr=False)
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
-        key = stage_key(self.stage, self.module, inputs, self.fingerprint)
+        origin = lineage(self.stage, self.module, inputs, self.fingerprint)
+        run_id = getattr(getattr(task_ctx, "task_run", None), "id", None)
+        if run_id is not None:
+            with _LINEAGE_LOCK:
+                _LINEAGES[str(run_id)] = origin
+        key = key_of(origin)
         if store.load_ref(self.stage, key) is None:
             for folder in record_folders(task_ctx):
                 (folder / key).unlink(missing_ok=True)
         return key
+
+
+_LINEAGES: dict[str, dict] = {}
+"""Lineage the cache policy computed, by task run id, for the task run itself to reuse: user files
+are hashed once per run, not twice."""
+_LINEAGE_LOCK = threading.Lock()
+
+
+def _policy_lineage(params: dict[str, Any]) -> dict | None:
+    """The lineage the cache policy computed for this task run, if it was for these parameters."""
+    from prefect.context import TaskRunContext
+
+    ctx = TaskRunContext.get()
+    if ctx is None:
+        return None
+    with _LINEAGE_LOCK:
+        origin = _LINEAGES.pop(str(ctx.task_run.id), None)
+    if origin is None or origin["params"] != {k: _jsonable(v) for k, v in sorted(params.items())}:
+        return None
+    return origin
 
 
 def record_folders(task_ctx) -> set[Path]:
@@ -171,11 +205,29 @@ def bind(signature: inspect.Signature, *args, **kwargs) -> dict[str, Any]:
     return dict(bound.arguments)
 
 
-def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int = 3):
+def _run_name(name: str, label: Callable[[dict], str] | None):
+    """A task-run namer: the stage's name, and for a mapped stage the item (``shard:reviews-07.txt``)."""
+
+    def make() -> str:
+        if label is None:
+            return name
+        from prefect.runtime import task_run
+
+        return f"{name}:{label(task_run.parameters)}"
+
+    return make
+
+
+def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int = 3,
+          label: Callable[[dict], str] | None = None):
     """Decorate ``build(out: Path, **inputs) -> stats`` into a cached task returning a Ref.
 
-    ``fingerprint(**inputs)`` adds content hashes of inputs that are not artifacts (user files).
+    ``name`` is a stage of :data:`fewlabel.catalog.CATALOG`. ``fingerprint(**inputs)`` adds content
+    hashes of inputs that are not artifacts (user files); ``label(parameters)`` names the item of a
+    mapped stage in its task run's name.
     """
+    if name not in CATALOG:
+        raise ValueError(f"stage {name!r} is not in fewlabel.catalog.CATALOG; declare it there first")
 
     def decorate(build: Callable[..., dict[str, Any]]):
         signature = inspect.signature(build)
@@ -184,7 +236,7 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
         @functools.wraps(build)
         def run(*args, **kwargs) -> store.Ref:
             bound = bind(inspect.Signature(params), *args, **kwargs)
-            origin = lineage(name, build.__module__, bound, fingerprint)
+            origin = _policy_lineage(bound) or lineage(name, build.__module__, bound, fingerprint)
             return store.materialize(
                 name, key_of(origin), lambda out: build(out, **bound), lineage=origin, force=refreshing()
             )
@@ -193,6 +245,7 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
         return task(
             run,
             name=name,
+            task_run_name=_run_name(name, label),
             cache_policy=StagePolicy(stage=name, module=build.__module__, fingerprint=fingerprint),
             result_serializer="json",
             persist_result=True,
@@ -217,6 +270,8 @@ class Wiring:
 
     A mapped stage runs one task per item of ``each(config)`` (e.g. one per file of a sharded
     corpus), with the arguments ``call(item, refs, config)``; downstream stages get its list of Refs.
+    A stage that is not mapped gets its inputs' Refs and its config section, or ``call(None, refs,
+    config)`` when it needs only some keys of a section.
     """
 
     task: Any
@@ -235,7 +290,7 @@ class Wiring:
     def calls(self, refs: dict[str, store.Ref], config: BaseModel) -> list[list]:
         """The argument lists of the stage's tasks: one, or one per item of a mapped stage."""
         if self.each is None:
-            return [self.args(refs, config)]
+            return [self.call(None, refs, config) if self.call else self.args(refs, config)]
         return [self.call(item, refs, config) for item in self.each(config)]
 
 
@@ -281,6 +336,7 @@ class Steps:
         return refs
 
     def run(self, pipeline: tuple[Wiring, ...], config: BaseModel) -> dict[str, Any]:
+        """Every stage of ``pipeline`` in order (mapped ones item by item, in parallel); their Refs."""
         names = [w.name for w in pipeline]
         if self.from_stage is not None and self.from_stage not in names:
             raise UserError(f"unknown stage {self.from_stage!r} for --from-stage; stages: {', '.join(names)}")
@@ -288,7 +344,7 @@ class Steps:
             if wiring.each:
                 self.map(wiring.task, wiring.calls(self.refs, config))
             else:
-                self(wiring.task, *wiring.args(self.refs, config))
+                self(wiring.task, *wiring.calls(self.refs, config)[0])
         return self.refs
 
     def collect(self, state, name: str) -> store.Ref:
@@ -305,3 +361,12 @@ class Steps:
                 raise type(exc)(f"stage {name}: {exc}") from None
             raise StageFailed(f"stage {name} failed: {type(exc).__name__}: {exc}") from exc
         return state.result()
+
+
+def forget_missing_records() -> None:
+    """Drop Prefect cache records of fewlabel stages whose artifact folder no longer exists."""
+    storage = Path(get_current_settings().results.local_storage_path)
+    for record in storage.glob("fewlabel-*") if storage.exists() else []:
+        stage = record.name[len("fewlabel-"):].rsplit("-", 1)[0]
+        if stage in CATALOG and not store.stage_dir(stage, record.name).exists():
+            record.unlink(missing_ok=True)

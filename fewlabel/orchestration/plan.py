@@ -14,7 +14,7 @@ import inspect
 from pydantic import BaseModel
 
 from fewlabel import store
-from fewlabel.stage import Wiring, bind, key_of, lineage
+from fewlabel.orchestration.stage import Wiring, bind, key_of, lineage
 
 
 def _changes(section: str, before: dict, now: dict) -> list[str]:

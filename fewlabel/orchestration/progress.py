@@ -25,10 +25,10 @@ def in_run() -> bool:
 
 
 class Tracker:
-    """Counts steps of ``total``; logs each and advances a progress artifact in the Prefect UI."""
+    """Logs each finished step and advances a progress artifact in the Prefect UI."""
 
-    def __init__(self, key: str, description: str, total: int):
-        self.total, self.description, self.seconds, self.artifact = total, description, 0.0, None
+    def __init__(self, key: str, description: str):
+        self.description, self.seconds, self.artifact = description, 0.0, None
         if in_run():
             from prefect.artifacts import create_progress_artifact
 

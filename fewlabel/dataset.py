@@ -1,0 +1,174 @@
+"""The data set: read the source, split the labeled set, simulate scarce labels, keep test text out.
+
+Test sentences never reach the unlabeled (pretraining) text: unlabeled rows identical to a test
+sentence are set aside and counted. With ``data.source=files`` the unlabeled files are read one by
+one (:func:`shard_table`, a shard each), so adding one processes only it; the unlabeled table of
+:func:`assemble` then holds the built-in extra corpora and the pooled unused training sentences.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from sklearn.model_selection import train_test_split
+
+import pyarrow.compute as pc
+
+from fewlabel import readers, store
+from fewlabel.config import DataConfig, PreprocessConfig
+from fewlabel.errors import UserError
+from fewlabel.text import TOKENS, split_lines, tokenize
+
+
+def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(unlabeled, labeled, fixed test set or None) for the configured source."""
+    if config.source == "mr":
+        return *readers.read_mr(), None
+    if config.source == "tiny":
+        return *readers.read_tiny(), None
+    for key in ("unlabeled_path", "labeled_path"):
+        if getattr(config, key) is None:
+            raise UserError(f"data.source=files needs data.{key}: set it, e.g. --set data.{key}=my.csv")
+    args = (config.text_column, config.label_column, config.encoding)
+    unlabeled = pd.DataFrame({"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)})
+    labeled = readers.read_labeled(config.labeled_path, *args)
+    test = None if config.test_path is None else readers.read_labeled(config.test_path, *args, what="data.test_path")
+    return unlabeled, labeled, test
+
+
+def with_extra(unlabeled: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    """The unlabeled text followed by the built-in corpora named in ``data.extra_unlabeled``."""
+    if not extra:
+        return unlabeled
+    parts = [unlabeled[["text", "origin", "row"]]] + [readers.EXTRA_UNLABELED[name]() for name in dict.fromkeys(extra)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def check_classes(labels: pd.Series, where: str, minimum: int = 2) -> None:
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        raise UserError(f"{where}: only one class ({counts.index[0]!r}); a classifier needs at least two")
+    few = counts[counts < minimum]
+    if len(few):
+        listed = ", ".join(f"{label!r} ({n})" for label, n in few.items())
+        raise UserError(f"{where}: classes with fewer than {minimum} examples: {listed}; add examples of them")
+
+
+def split(labeled: pd.DataFrame, config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified, seeded train/test split."""
+    check_classes(labeled["label"], config.labeled_path or config.source)
+    try:
+        train, test = train_test_split(
+            labeled, test_size=config.test_size, stratify=labeled["label"], random_state=config.seed
+        )
+    except ValueError as exc:
+        raise UserError(
+            f"data.test_size={config.test_size} cannot hold out every class of {len(labeled)} rows ({exc}); "
+            "change data.test_size or add labeled rows"
+        ) from None
+    return train.sort_index(), test.sort_index()
+
+
+def subsample(train: pd.DataFrame, n: int | None, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(N seeded examples per class, the rest). N larger than a class is an error naming the range."""
+    if n is None:
+        return train, train.iloc[:0]
+    smallest = train["label"].value_counts().min()
+    if n > smallest:
+        raise UserError(
+            f"data.labels_per_class={n} but the smallest class has {smallest} training examples; "
+            f"choose 1..{smallest} or null for all"
+        )
+    kept = train.groupby("label", group_keys=False).sample(n=n, random_state=seed).sort_index()
+    return kept, train.drop(kept.index)
+
+
+def fingerprint(config: DataConfig) -> dict[str, str]:
+    """Content hashes of the input files; a problem with them is left for the stage to report."""
+    try:
+        files = readers.source_files(config.source, config.labeled_path, config.test_path)
+        return {str(path): store.sha256_file(path) for path in files}
+    except (UserError, OSError) as exc:
+        return {"unreadable": str(exc)}
+
+
+SCHEMA = pa.schema([("text", pa.string()), ("label", pa.string()), ("origin", pa.string()), ("row", pa.int64())])
+"""The labeled tables' columns; the unlabeled ones have all but ``label``."""
+
+
+def _table(frame: pd.DataFrame, columns: list[str]) -> pa.Table:
+    """The frame's columns as plain Arrow types (no pandas metadata: readable by any Parquet reader)."""
+    return pa.table({c: pa.array(frame[c].tolist(), SCHEMA.field(c).type) for c in columns})
+
+
+def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
+    """(the ``unlabeled``, ``train`` and ``test`` tables, their counts): read, validate and split."""
+    unlabeled, labeled, test = load(config)
+    unlabeled = with_extra(unlabeled, config.extra_unlabeled)
+    if test is None:
+        train, test = split(labeled, config)
+    else:
+        check_classes(labeled["label"], config.labeled_path)
+        train = labeled
+        unseen = set(test["label"]) - set(train["label"])
+        if unseen:
+            raise UserError(f"data.test_path has labels never seen in training: {sorted(unseen)}")
+    check_classes(train["label"], "training split")
+    train, unused = subsample(train, config.labels_per_class, config.seed)
+    if config.pool_unused_labels and len(unused):
+        unlabeled = pd.concat([unlabeled, unused[["text", "origin", "row"]]], ignore_index=True)
+    test_texts = set(test["text"].str.strip())
+    leaked = unlabeled["text"].str.strip().isin(test_texts)
+    unlabeled = unlabeled[~leaked]
+    tables = {
+        "unlabeled": _table(unlabeled, ["text", "origin", "row"]),
+        "train": _table(train, ["text", "label", "origin", "row"]),
+        "test": _table(test, ["text", "label", "origin", "row"]),
+    }
+    return tables, {
+        "unlabeled_rows": len(unlabeled),
+        "unlabeled_equal_to_test_removed": int(leaked.sum()),
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "pooled_from_labeled": len(unused) if config.pool_unused_labels else 0,
+        "train_per_class": {str(k): int(v) for k, v in train["label"].value_counts().sort_index().items()},
+        "test_per_class": {str(k): int(v) for k, v in test["label"].value_counts().sort_index().items()},
+    }
+
+
+def shard_files(config: DataConfig) -> list[str]:
+    """The shard files of the configured unlabeled corpus, in name order (none for built-in sources)."""
+    if config.source != "files":
+        return []
+    if config.unlabeled_path is None:
+        raise UserError("data.source=files needs data.unlabeled_path: set it, e.g. --set data.unlabeled_path=my.csv")
+    return [str(path.resolve()) for path in readers.input_files(config.unlabeled_path, "data.unlabeled_path")]
+
+
+def stripped_texts(table: pa.Table) -> pa.Array:
+    """The distinct stripped texts of a table: the set no pretraining line may equal."""
+    return pc.unique(pc.utf8_trim_whitespace(table["text"]))
+
+
+def shard_table(path: str, test_texts: pa.Array, text_column: str, encoding: str,
+                config: PreprocessConfig) -> tuple[pa.Table, dict]:
+    """One unlabeled file, its lines split, those equal to a test sentence dropped, tokenized:
+    (text, origin, row, tokens) and its counts."""
+    frame = readers.read_unlabeled(path, text_column, encoding)
+    table = _table(frame, ["text", "origin", "row"])
+    if config.split_lines:
+        table = split_lines(table)
+    leaked = pc.is_in(pc.utf8_trim_whitespace(table["text"]), value_set=test_texts)
+    table = table.filter(pc.invert(leaked))
+    column = tokenize(table["text"], config)
+    lengths = pc.list_value_length(column).to_numpy()
+    return table.append_column(TOKENS, column), {
+        "file": Path(path).name,
+        "rows": len(table),
+        "tokens": int(lengths.sum()),
+        "empty": int((lengths == 0).sum()),
+        "blank_lines_skipped": int(frame.attrs.get("blank_lines", 0)),
+        "unlabeled_equal_to_test_removed": int(pc.sum(leaked).as_py() or 0),
+    }

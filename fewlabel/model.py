@@ -1,0 +1,123 @@
+"""The classifier: a small scikit-learn MLP pipeline, its L2 penalty chosen per fit, document pseudo-labels.
+
+Every fit sets the MLP's L2 penalty from its own training rows only (:func:`fit_selected`: capped
+per row with ``classifier.alpha_max_per_row``, or chosen among ``classifier.alpha_grid`` by stratified
+k-fold cross-validation): the curve's MLP arms go through the same :func:`fit`, so both arms get the
+same rule and nothing of the test split ever reaches it.
+
+The pretrained arm adds document pseudo-labels from the unlabeled text (:func:`fit_pretrained`,
+:mod:`fewlabel.pseudo`): its model is then a soft-voting average of the labels-only MLP and the
+pseudo-labeled one.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.ensemble import VotingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer, StandardScaler
+
+from fewlabel import pseudo
+from fewlabel.config import ClassifierConfig
+
+SELECTION_KEYS = {"alpha_grid", "cv_folds", "alpha_max_per_row", "pseudo_documents", "pseudo_rounds", "pseudo_weight",
+                  "pseudo_min_lines"}
+"""ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
+
+
+def make_classifier(config: ClassifierConfig) -> Pipeline:
+    """Optional L2 normalization of each row, optional standardization, then the MLP, as configured
+    (``alpha`` as is: no selection here). The normalizer is stateless (row by row), so it reads
+    nothing of the training set either."""
+    params = config.model_dump(exclude={"l2_normalize", "standardize", *SELECTION_KEYS})
+    steps = [("normalize", Normalizer())] if config.l2_normalize else []
+    steps += [("scale", StandardScaler())] if config.standardize else []
+    return Pipeline([*steps, ("mlp", MLPClassifier(**params))])
+
+
+def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict:
+    """The L2 penalty among ``config.alpha_grid`` with the best cross-validated accuracy on (X, y).
+
+    Stratified k-fold with k = min(``cv_folds``, smallest class count), shuffled with the
+    classifier's ``random_state``; every candidate is scored on the same folds (mean fold accuracy)
+    and ties go to the largest alpha (the most regularized of the best). Only ``X`` and ``y`` are
+    read. With a class of a single example (no fold can hold it out) the configured ``alpha`` stands.
+
+    Returns:
+        ``{"alpha": chosen, "folds": k, "scores": {alpha: mean accuracy}}`` (folds 0, scores empty
+        when nothing was cross-validated).
+    """
+    grid = sorted(set(config.alpha_grid))
+    _, counts = np.unique(y, return_counts=True)
+    folds = min(config.cv_folds, int(counts.min()))
+    if len(grid) == 1:
+        return {"alpha": grid[0], "folds": 0, "scores": {}}
+    if folds < 2:
+        return {"alpha": config.alpha, "folds": 0, "scores": {}}
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=config.random_state).split(X, y))
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # inner fits: only the final fit is reported
+        for alpha in grid:
+            candidate = make_classifier(config.model_copy(update={"alpha": alpha}))
+            scores[alpha] = float(np.mean([
+                np.mean(candidate.fit(X[train], y[train]).predict(X[held]) == y[held]) for train, held in splits
+            ]))
+    best = max(scores.values())
+    return {"alpha": max(a for a in grid if scores[a] >= best - 1e-12), "folds": folds, "scores": scores}
+
+
+def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool, dict]:
+    """(pipeline fitted on all of (X, y), converged?, how its alpha was chosen).
+
+    The alpha is ``config.alpha``, or with ``alpha_grid`` set the :func:`cross_validate_alpha` choice;
+    then, with ``alpha_max_per_row`` set, at most that many times the number of rows. scikit-learn
+    divides alpha by the number of rows (the loss is a mean), so the cap bounds the penalty per row:
+    without it alpha=10 weighs 2.5 per row on 4 rows (every weight shrinks to zero, one class is
+    predicted) but 0.08 on 128. Only ``X`` and ``y`` are read.
+
+    The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``.
+    """
+    selection = cross_validate_alpha(X, y, config) if config.alpha_grid else {
+        "alpha": config.alpha, "folds": 0, "scores": {}}
+    if config.alpha_max_per_row is not None:
+        selection["alpha"] = min(selection["alpha"], config.alpha_max_per_row * len(y))
+    model = make_classifier(config.model_copy(update={"alpha": selection["alpha"]})).fit(X, y)
+    return model, model[-1].n_iter_ < config.max_iter, selection
+
+
+def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool]:
+    """(fitted pipeline, converged?): convergence is reported in the stage stats, not as a warning.
+
+    The alpha actually used is the fitted MLP's own ``alpha`` (``model[-1].alpha``).
+    """
+    model, converged, _ = fit_selected(X, y, config)
+    return model, converged
+
+
+def fit_pretrained(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray,
+                   documents: np.ndarray) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
+    """The pretrained arm: (final model, labels-only pipeline, converged?, record).
+
+    The labels-only pipeline is :func:`fit_selected`'s; with ``config.pseudo_documents`` > 0 and
+    unlabeled documents in ``pool``, :func:`fewlabel.pseudo.fit_with_documents` adds document
+    pseudo-labels (each refit with the labels' alpha rule, no cross-validation: thousands of rows).
+    The record: ``{"alpha", "folds", "scores", "pseudo": {...}}``.
+    """
+    base, converged, selection = fit_selected(X, y, config)
+    refit_config = config.model_copy(update={"alpha_grid": ()})
+    flags: list[bool] = []
+
+    def refit(X2, y2):
+        model, refit_converged, _ = fit_selected(X2, y2, refit_config)
+        flags.append(refit_converged)
+        return model
+
+    model, record = pseudo.fit_with_documents(base, X, y, pool, documents, refit, config.pseudo_documents,
+                                              config.pseudo_rounds, config.pseudo_weight, config.pseudo_min_lines)
+    return model, base, converged and all(flags), {**selection, "pseudo": record}

@@ -1,0 +1,70 @@
+"""A trained run's classifier: its preprocessing, its pretrained sentence features and its model,
+loaded once, applied to raw texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from fewlabel import store
+from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
+from fewlabel.errors import UserError
+from fewlabel.modelio import load_model
+from fewlabel.text import tokenize
+from fewlabel.vectors import counts_of, embedding, matrix_of, sentence_vectors
+
+MODEL_STAGES = ("pretrain", "vectorize", "train")
+"""The artifacts of a training run that a prediction depends on."""
+
+
+def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, config: VectorizeConfig):
+    """A function from new token lists to pretrained-arm vectors, made exactly as the vectorize stage
+    made its features (same weighting, its own common component from ``components.parquet``, same
+    pooling); the vectors are read once."""
+    table = store.read_table(pretrain, "vectors.parquet")
+    vocabulary, matrix = embedding(table)
+    counts = counts_of(table)
+    component = None
+    if config.remove_component:
+        components = store.read_table(vectorize, "components.parquet")
+        component = matrix_of(components, "vector")[components["arm"].to_pylist().index("pretrained")]
+    return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)[0]
+
+
+class Classifier:
+    """A trained run's preprocessing, sentence features and model, loaded once."""
+
+    def __init__(self, preprocess: PreprocessConfig, vectorize: VectorizeConfig, pretrain: store.Ref,
+                 features: store.Ref | None, train: store.Ref):
+        self.preprocess = preprocess
+        self.features = pretrained_featurizer(pretrain, features, vectorize)
+        self.model = load_model(store.read_bytes(train, "pretrained.skops"), "pretrained.skops")
+        self.classes = [str(c) for c in self.model.classes_]
+
+    @classmethod
+    def of_run(cls, record: dict) -> Classifier:
+        """The classifier of a run record (``runs.read_run``)."""
+        config, refs = Config.model_validate(record["config"]), record["refs"]
+        return cls(config.preprocess, config.vectorize, refs["pretrain"], refs.get("vectorize"), refs["train"])
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, probabilities) for raw texts."""
+        tokens = tokenize(pa.array(texts, pa.string()), self.preprocess)
+        proba = self.model.predict_proba(self.features(tokens))
+        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)], proba
+
+
+def schema(classes: list[str]) -> pa.Schema:
+    """The predictions table: origin, row, text, predicted, one ``proba_<class>`` per class."""
+    return pa.schema([("origin", pa.string()), ("row", pa.int64()), ("text", pa.string()),
+                      ("predicted", pa.string()), *[(f"proba_{c}", pa.float32()) for c in classes]])
+
+
+def output_file(name: str | None, input_path: str) -> Path:
+    """``data/predictions/<name>.parquet``: predictions are never written outside the data folder."""
+    name = name or Path(input_path).stem
+    if not name or Path(name).name != name or name.startswith("."):
+        raise UserError(f"output name {name!r}: give a plain file name (no folders); it goes in data/predictions/")
+    return store.data_dir() / "predictions" / (name if name.endswith(".parquet") else f"{name}.parquet")

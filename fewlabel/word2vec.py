@@ -1,0 +1,114 @@
+"""Word2Vec: fit gensim's model on token lists or a LineSentence file, and its vectors as an Arrow table.
+
+The pretrained model sees the unlabeled text plus the training sentences (no labels); the
+no-pretraining baseline is the same Word2Vec on the training sentences alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from gensim.models import Word2Vec
+from gensim.models.callbacks import CallbackAny2Vec
+
+from fewlabel import store
+from fewlabel.corpus import tokens_of, write_line_sentences
+from fewlabel.config import Word2VecConfig
+from fewlabel.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def stable_hash(text: str) -> int:
+    """A hash independent of PYTHONHASHSEED, so seeded vectors are the same in every process."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+class EpochProgress(CallbackAny2Vec):
+    """Report each finished epoch to a callable ``(epoch, epochs, seconds)``."""
+
+    def __init__(self, epochs: int, report: Callable[[int, int, float], None]):
+        self.epochs, self.report, self.epoch, self.start = epochs, report, 0, time.perf_counter()
+
+    def on_epoch_end(self, model) -> None:
+        self.epoch += 1
+        self.report(self.epoch, self.epochs, time.perf_counter() - self.start)
+
+
+def fit_word2vec(
+    sentences: Sequence[list[str]] | None, config: Word2VecConfig, report: Callable | None = None,
+    corpus_file: Path | None = None,
+) -> Word2Vec | None:
+    """A trained model, or None when no word reaches ``min_count``.
+
+    Either ``sentences`` (lists of tokens) or ``corpus_file`` (one sentence per line, tokens separated
+    by spaces: gensim's corpus_file mode, which streams from disk) is the corpus.
+    """
+    model = Word2Vec(
+        vector_size=config.vector_size, window=config.window, min_count=config.min_count, sg=config.sg,
+        negative=config.negative, sample=config.sample, alpha=config.alpha, workers=config.workers,
+        seed=config.seed, hashfxn=stable_hash,
+    )
+    source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": sentences}
+    model.build_vocab(**source)
+    if not model.wv.index_to_key:
+        return None
+    callbacks = [EpochProgress(config.epochs, report)] if report else []
+    model.train(**source, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+                epochs=config.epochs, callbacks=callbacks)
+    return model
+
+
+def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
+    """token, count, vector (fixed_size_list<float32>[dim]); empty for a model without vocabulary."""
+    if model is None:
+        tokens, counts, flat = [], np.zeros(0, np.int64), np.zeros(0, np.float32)
+    else:
+        tokens = model.wv.index_to_key
+        counts = np.array([model.wv.get_vecattr(t, "count") for t in tokens], np.int64)
+        flat = np.ascontiguousarray(model.wv.vectors, dtype=np.float32).ravel()
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim)
+    return pa.table({"token": pa.array(tokens, pa.string()), "count": counts, "vector": vectors})
+
+
+def pretrain(parts: list[tuple[store.Ref, str]], config: Word2VecConfig, workdir: Path,
+             report: Callable | None = None) -> tuple[Word2Vec, Word2Vec | None, dict]:
+    """(pretrained model, baseline model or None, corpus counts) from the corpus ``parts``, whose last
+    part is the training text (the baseline's whole corpus).
+
+    From ``config.corpus_file_from`` sentences on, the corpus is streamed into a LineSentence file in
+    ``workdir`` (gensim's corpus_file mode); below, it is held as token lists.
+    """
+    train = tokens_of(*parts[-1])
+    if sum(store.parquet_rows(ref, name) for ref, name in parts) >= config.corpus_file_from:
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            lines = Path(tmp) / "corpus.txt"
+            sentences, words = write_line_sentences(parts, lines)
+            log.info("word2vec (corpus_file) on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
+            model = fit_word2vec(None, config, report=report, corpus_file=lines)
+    else:
+        corpus = [tokens for ref, name in parts[:-1] for tokens in tokens_of(ref, name)] + train
+        sentences, words = len(corpus), sum(map(len, corpus))
+        log.info("word2vec on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
+        model = fit_word2vec(corpus, config, report=report)
+    if model is None:
+        raise UserError(
+            f"the pretraining corpus ({sentences} sentences, {words} words) has no word seen "
+            f"word2vec.min_count={config.min_count} times: add unlabeled text or lower word2vec.min_count"
+        )
+    return model, fit_word2vec(train, config), {"corpus_sentences": sentences, "corpus_words": words}
+
+
+def save_model(model: Word2Vec, path: Path) -> None:
+    """gensim's own format, loadable by plain gensim without fewlabel, with no clock readings (the same
+    training gives the same bytes). It is a pickle: fewlabel never loads it."""
+    model.callbacks, model.hashfxn = (), hash
+    model.lifecycle_events, model.total_train_time = None, 0.0
+    model.save(str(path))
