@@ -15,8 +15,13 @@ from fewlabel.config import Config
 NIGHTLY = "0 2 * * *"
 
 
-def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | None = None,
-                dask_address: str | None = None, dask_workers: int | None = None) -> list:
+def deployments(
+    config: Config,
+    cron: str | None = NIGHTLY,
+    interval: float | None = None,
+    dask_address: str | None = None,
+    dask_workers: int | None = None,
+) -> list:
     """The three deployments; the training one scheduled by ``interval`` seconds if given, else ``cron``.
 
     Their mapped stages run on a Dask cluster when ``dask_address`` / ``dask_workers`` (or the
@@ -25,25 +30,42 @@ def deployments(config: Config, cron: str | None = NIGHTLY, interval: float | No
     from fewlabel.flows.curve import curve_flow
     from fewlabel.flows.predict import predict_flow
     from fewlabel.flows.train import train_flow
+
     from fewlabel.orchestration.runner import with_runner
 
-    train_flow, curve_flow, predict_flow = (with_runner(f, dask_address, dask_workers)
-                                            for f in (train_flow, curve_flow, predict_flow))
+    train_flow, curve_flow, predict_flow = (
+        with_runner(f, dask_address, dask_workers) for f in (train_flow, curve_flow, predict_flow)
+    )
 
     parameters = {"config": config.model_dump(mode="json")}
     schedule = {"interval": interval} if interval else {"cron": cron}
     return [
-        train_flow.to_deployment(name="nightly", parameters=parameters, tags=["fewlabel"], **schedule,
-                                 description="Retrain on the current unlabeled text and labels"),
-        curve_flow.to_deployment(name="on-demand", parameters=parameters, tags=["fewlabel"],
-                                 description="Learning curve with and without pretraining"),
-        predict_flow.to_deployment(name="on-demand", tags=["fewlabel"],
-                                   description="Classify a file of texts with the latest trained run"),
+        train_flow.to_deployment(
+            name="nightly",
+            parameters=parameters,
+            tags=["fewlabel"],
+            **schedule,
+            description="Retrain on the current unlabeled text and labels",
+        ),
+        curve_flow.to_deployment(
+            name="on-demand",
+            parameters=parameters,
+            tags=["fewlabel"],
+            description="Learning curve with and without pretraining",
+        ),
+        predict_flow.to_deployment(
+            name="on-demand", tags=["fewlabel"], description="Classify a file of texts with the latest trained run"
+        ),
     ]
 
 
-def serve(config: Config, cron: str | None = NIGHTLY, interval: float | None = None,
-          dask_address: str | None = None, dask_workers: int | None = None) -> None:
+def serve(
+    config: Config,
+    cron: str | None = NIGHTLY,
+    interval: float | None = None,
+    dask_address: str | None = None,
+    dask_workers: int | None = None,
+) -> None:
     """Register the deployments with the Prefect server and run their flow runs until stopped."""
     from prefect import serve as prefect_serve
 

@@ -30,10 +30,13 @@ def write_line_sentences(parts: list[tuple[store.Ref, str]], path: Path, batch: 
     return sentences, words
 
 
-
 def corpus_parts(preprocess: store.Ref, shards: list[store.Ref]) -> list[tuple[store.Ref, str]]:
     """The (artifact, file) parts of the pretraining corpus, in order: unlabeled text, shards, training text."""
-    return [(preprocess, "unlabeled.parquet"), *((s, "unlabeled.parquet") for s in shards), (preprocess, "train.parquet")]
+    return [
+        (preprocess, "unlabeled.parquet"),
+        *((s, "unlabeled.parquet") for s in shards),
+        (preprocess, "train.parquet"),
+    ]
 
 
 def tokens_of(ref: store.Ref, name: str) -> list[list[str]]:
@@ -64,15 +67,20 @@ def sampled_documents(parts: list[tuple[store.Ref, str]], limit: int = COMPONENT
     """
     keys = [store.read_table(ref, name, ["origin", "row"]) for ref, name in parts]
     frames = [t.append_column("part", pa.array(np.full(len(t), i), pa.int64())) for i, t in enumerate(keys)]
-    everything = pa.concat_tables(frames) if frames else pa.table({"origin": pa.array([], pa.string()),
-                                                                   "row": pa.array([], pa.int64()),
-                                                                   "part": pa.array([], pa.int64())})
+    everything = (
+        pa.concat_tables(frames)
+        if frames
+        else pa.table(
+            {"origin": pa.array([], pa.string()), "row": pa.array([], pa.int64()), "part": pa.array([], pa.int64())}
+        )
+    )
     grouped = everything.group_by(["part", "origin", "row"], use_threads=False).aggregate([([], "count_all")])
     order = np.random.default_rng(0).permutation(len(grouped))
     sizes = grouped["count_all"].to_numpy()[order]
     take = order[: max(1, int(np.searchsorted(np.cumsum(sizes), limit, side="right")))] if len(order) else order
     chosen = grouped.take(pa.array(np.sort(take), pa.int64())).append_column(
-        "document", pa.array(np.arange(len(take)), pa.int64()))
+        "document", pa.array(np.arange(len(take)), pa.int64())
+    )
     tables = []
     for i, ((ref, name), key) in enumerate(zip(parts, keys)):
         mine = chosen.filter(pc.equal(chosen["part"], i)).select(["origin", "row", "document"])

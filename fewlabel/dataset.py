@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from sklearn.model_selection import train_test_split
-
 import pyarrow.compute as pc
+from sklearn.model_selection import train_test_split
 
 from fewlabel import readers, store
 from fewlabel.config import DataConfig, PreprocessConfig
@@ -32,7 +31,9 @@ def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame |
         if getattr(config, key) is None:
             raise UserError(f"data.source=files needs data.{key}: set it, e.g. --set data.{key}=my.csv")
     args = (config.text_column, config.label_column, config.encoding)
-    unlabeled = pd.DataFrame({"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)})
+    unlabeled = pd.DataFrame(
+        {"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)}
+    )
     labeled = readers.read_labeled(config.labeled_path, *args)
     test = None if config.test_path is None else readers.read_labeled(config.test_path, *args, what="data.test_path")
     return unlabeled, labeled, test
@@ -152,8 +153,9 @@ def stripped_texts(table: pa.Table) -> pa.Array:
     return pc.unique(pc.utf8_trim_whitespace(table["text"]))
 
 
-def shard_table(path: str, test_texts: pa.Array, text_column: str, encoding: str,
-                config: PreprocessConfig) -> tuple[pa.Table, dict]:
+def shard_table(
+    path: str, test_texts: pa.Array, text_column: str, encoding: str, config: PreprocessConfig
+) -> tuple[pa.Table, dict]:
     """One unlabeled file, its lines split, those equal to a test sentence dropped, tokenized:
     (text, origin, row, tokens) and its counts."""
     frame = readers.read_unlabeled(path, text_column, encoding)

@@ -4,8 +4,9 @@ One point (N labels per class, :func:`point_rows`) runs every draw of every meth
 and the same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage, document
 pseudo-labels from the unlabeled text), the same without pseudo-labels (``pretrained_labels_only``,
 only when they are on), no pretraining (Word2Vec retrained on the drawn sentences only, no unlabeled
-text at all), TF-IDF + logistic regression, and the majority class. ``curve-report`` gathers the points into a tidy table, a summary with mean, std and
-t-intervals, and a PNG plot (:func:`summarize`, :func:`plot`).
+text at all), TF-IDF + logistic regression, and the majority class. The points are then gathered
+into a tidy table, a summary with mean, std and t-intervals, and a PNG plot (:func:`summarize`,
+:func:`plot`).
 """
 
 from __future__ import annotations
@@ -49,9 +50,17 @@ def _identity(tokens):
     return tokens
 
 
-def predict_all(train: dict, test: dict, unlabeled: dict, idx: np.ndarray, classifier: ClassifierConfig,
-                word2vec: Word2VecConfig, tfidf_C: float, seed: int,
-                vectorize: VectorizeConfig = VectorizeConfig()) -> dict[str, np.ndarray]:
+def predict_all(
+    train: dict,
+    test: dict,
+    unlabeled: dict,
+    idx: np.ndarray,
+    classifier: ClassifierConfig,
+    word2vec: Word2VecConfig,
+    tfidf_C: float,
+    seed: int,
+    vectorize: VectorizeConfig = VectorizeConfig(),
+) -> dict[str, np.ndarray]:
     """Test predictions of every method trained on the examples ``idx``.
 
     The pretrained arm adds document pseudo-labels from ``unlabeled`` (``{"vectors", "documents"}``;
@@ -61,8 +70,9 @@ def predict_all(train: dict, test: dict, unlabeled: dict, idx: np.ndarray, class
     """
     y = train["labels"][idx]
     classifier = classifier.model_copy(update={"random_state": seed})
-    pretrained, labels_only, _, _ = fit_pretrained(train["vectors"][idx], y, classifier,
-                                                   unlabeled["vectors"], unlabeled["documents"])
+    pretrained, labels_only, _, _ = fit_pretrained(
+        train["vectors"][idx], y, classifier, unlabeled["vectors"], unlabeled["documents"]
+    )
     sentences = [train["tokens"][i] for i in idx]
     table = vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size)
     own = (*embedding(table), counts_of(table))
@@ -96,13 +106,29 @@ def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
     }
 
 
-POINTS = pa.schema([("method", pa.string()), ("point", pa.string()), ("labels", pa.int64()),
-                    ("draw", pa.int64()), ("accuracy", pa.float64()), ("macro_f1", pa.float64())])
+POINTS = pa.schema(
+    [
+        ("method", pa.string()),
+        ("point", pa.string()),
+        ("labels", pa.int64()),
+        ("draw", pa.int64()),
+        ("accuracy", pa.float64()),
+        ("macro_f1", pa.float64()),
+    ]
+)
 """One row per (method, draw) of a point: the tidy table of the curve."""
 
 
-def point_rows(features: store.Ref, tokens: store.Ref, labels_per_class: int | str, classifier: ClassifierConfig,
-               word2vec: Word2VecConfig, draws: int, seed: int, tfidf_C: float) -> tuple[pa.Table, dict]:
+def point_rows(
+    features: store.Ref,
+    tokens: store.Ref,
+    labels_per_class: int | str,
+    classifier: ClassifierConfig,
+    word2vec: Word2VecConfig,
+    draws: int,
+    seed: int,
+    tfidf_C: float,
+) -> tuple[pa.Table, dict]:
     """Every draw of every method at one point of the curve: (:data:`POINTS` table, counts)."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
     pool = store.read_table(features, "unlabeled.parquet")
@@ -119,11 +145,16 @@ def point_rows(features: store.Ref, tokens: store.Ref, labels_per_class: int | s
             idx = draw(train["labels"], n, np.random.default_rng([draw_seed, n or 0]))
             predictions = predict_all(train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize)
             for method, pred in predictions.items():
-                rows.append({
-                    "method": method, "point": str(labels_per_class), "labels": len(idx), "draw": d,
-                    "accuracy": float(accuracy_score(test["labels"], pred)),
-                    "macro_f1": float(f1_score(test["labels"], pred, average="macro", zero_division=0)),
-                })
+                rows.append(
+                    {
+                        "method": method,
+                        "point": str(labels_per_class),
+                        "labels": len(idx),
+                        "draw": d,
+                        "accuracy": float(accuracy_score(test["labels"], pred)),
+                        "macro_f1": float(f1_score(test["labels"], pred, average="macro", zero_division=0)),
+                    }
+                )
     classes = len(np.unique(train["labels"]))
     counts = {"point": str(labels_per_class), "rows": len(rows), "skipped": not rows, "classes": classes}
     return pa.Table.from_pylist(rows, schema=POINTS), counts
@@ -134,11 +165,19 @@ def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataF
     out = []
     for (method, point), group in points.groupby(["method", "point"], sort=False):
         mean, std, low, high = stats.mean_interval(group["accuracy"].to_numpy(), confidence)
-        out.append({
-            "method": method, "n_per_class": point, "labels": int(group["labels"].iloc[0]),
-            "mean": mean, "std": std, "ci_low": low, "ci_high": high, "draws": len(group),
-            "macro_f1_mean": float(group["macro_f1"].mean()),
-        })
+        out.append(
+            {
+                "method": method,
+                "n_per_class": point,
+                "labels": int(group["labels"].iloc[0]),
+                "mean": mean,
+                "std": std,
+                "ci_low": low,
+                "ci_high": high,
+                "draws": len(group),
+                "macro_f1_mean": float(group["macro_f1"].mean()),
+            }
+        )
     frame = pd.DataFrame(out)
     frame["x"] = frame["labels"] / classes
     return frame.sort_values(["method", "x"]).reset_index(drop=True)
@@ -173,7 +212,14 @@ def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
 def summary_records(summary: pd.DataFrame) -> list[dict]:
     """The summary as JSON-able records (``n_per_class`` an int, or "all")."""
     return [
-        {"method": r.method, "n_per_class": r.n_per_class if r.n_per_class == "all" else int(r.n_per_class),
-         "mean": r.mean, "std": r.std, "ci_low": r.ci_low, "ci_high": r.ci_high, "draws": int(r.draws)}
+        {
+            "method": r.method,
+            "n_per_class": r.n_per_class if r.n_per_class == "all" else int(r.n_per_class),
+            "mean": r.mean,
+            "std": r.std,
+            "ci_low": r.ci_low,
+            "ci_high": r.ci_high,
+            "draws": int(r.draws),
+        }
         for r in summary.itertuples()
     ]

@@ -25,8 +25,15 @@ from sklearn.preprocessing import Normalizer, StandardScaler
 from fewlabel import pseudo
 from fewlabel.config import ClassifierConfig
 
-SELECTION_KEYS = {"alpha_grid", "cv_folds", "alpha_max_per_row", "pseudo_documents", "pseudo_rounds", "pseudo_weight",
-                  "pseudo_min_lines"}
+SELECTION_KEYS = {
+    "alpha_grid",
+    "cv_folds",
+    "alpha_max_per_row",
+    "pseudo_documents",
+    "pseudo_rounds",
+    "pseudo_weight",
+    "pseudo_min_lines",
+}
 """ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
 
 
@@ -65,9 +72,11 @@ def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig)
         warnings.simplefilter("ignore", ConvergenceWarning)  # inner fits: only the final fit is reported
         for alpha in grid:
             candidate = make_classifier(config.model_copy(update={"alpha": alpha}))
-            scores[alpha] = float(np.mean([
-                np.mean(candidate.fit(X[train], y[train]).predict(X[held]) == y[held]) for train, held in splits
-            ]))
+            scores[alpha] = float(
+                np.mean(
+                    [np.mean(candidate.fit(X[train], y[train]).predict(X[held]) == y[held]) for train, held in splits]
+                )
+            )
     best = max(scores.values())
     return {"alpha": max(a for a in grid if scores[a] >= best - 1e-12), "folds": folds, "scores": scores}
 
@@ -83,8 +92,9 @@ def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tupl
 
     The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``.
     """
-    selection = cross_validate_alpha(X, y, config) if config.alpha_grid else {
-        "alpha": config.alpha, "folds": 0, "scores": {}}
+    selection = (
+        cross_validate_alpha(X, y, config) if config.alpha_grid else {"alpha": config.alpha, "folds": 0, "scores": {}}
+    )
     if config.alpha_max_per_row is not None:
         selection["alpha"] = min(selection["alpha"], config.alpha_max_per_row * len(y))
     model = make_classifier(config.model_copy(update={"alpha": selection["alpha"]})).fit(X, y)
@@ -100,8 +110,9 @@ def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipelin
     return model, converged
 
 
-def fit_pretrained(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray,
-                   documents: np.ndarray) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
+def fit_pretrained(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
     """The pretrained arm: (final model, labels-only pipeline, converged?, record).
 
     The labels-only pipeline is :func:`fit_selected`'s; with ``config.pseudo_documents`` > 0 and
@@ -118,6 +129,16 @@ def fit_pretrained(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool:
         flags.append(refit_converged)
         return model
 
-    model, record = pseudo.fit_with_documents(base, X, y, pool, documents, refit, config.pseudo_documents,
-                                              config.pseudo_rounds, config.pseudo_weight, config.pseudo_min_lines)
+    model, record = pseudo.fit_with_documents(
+        base,
+        X,
+        y,
+        pool,
+        documents,
+        refit,
+        config.pseudo_documents,
+        config.pseudo_rounds,
+        config.pseudo_weight,
+        config.pseudo_min_lines,
+    )
     return model, base, converged and all(flags), {**selection, "pseudo": record}

@@ -36,8 +36,14 @@ def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, conf
 class Classifier:
     """A trained run's preprocessing, sentence features and model, loaded once."""
 
-    def __init__(self, preprocess: PreprocessConfig, vectorize: VectorizeConfig, pretrain: store.Ref,
-                 features: store.Ref | None, train: store.Ref):
+    def __init__(
+        self,
+        preprocess: PreprocessConfig,
+        vectorize: VectorizeConfig,
+        pretrain: store.Ref,
+        features: store.Ref | None,
+        train: store.Ref,
+    ):
         self.preprocess = preprocess
         self.features = pretrained_featurizer(pretrain, features, vectorize)
         self.model = load_model(store.read_bytes(train, "pretrained.skops"), "pretrained.skops")
@@ -58,8 +64,15 @@ class Classifier:
 
 def schema(classes: list[str]) -> pa.Schema:
     """The predictions table: origin, row, text, predicted, one ``proba_<class>`` per class."""
-    return pa.schema([("origin", pa.string()), ("row", pa.int64()), ("text", pa.string()),
-                      ("predicted", pa.string()), *[(f"proba_{c}", pa.float32()) for c in classes]])
+    return pa.schema(
+        [
+            ("origin", pa.string()),
+            ("row", pa.int64()),
+            ("text", pa.string()),
+            ("predicted", pa.string()),
+            *[(f"proba_{c}", pa.float32()) for c in classes],
+        ]
+    )
 
 
 def output_file(name: str | None, input_path: str) -> Path:

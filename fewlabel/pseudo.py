@@ -4,8 +4,8 @@ One sentence is weak evidence, but a document's sentences mostly share its class
 share its sentiment, an article's its topic). The classifier fitted on the few labels scores every
 line of a sample of unlabeled documents; a document's score is the mean over its lines, which is far
 more reliable than any one line (``pseudo_min_lines``: shorter documents take no part; on MR,
-pseudo-labeling single lines instead of reviews lost up to 0.02 at 4 to 32 labels per class). The documents it is surest of, in each class's share of the labels,
-lend their class to all their lines; a second classifier is fitted on the labels plus those lines,
+pseudo-labeling single lines instead of reviews lost up to 0.02 at 4 to 32 labels per class). The
+documents it is surest of, in each class's share of the labels, lend their class to all their lines; a second classifier is fitted on the labels plus those lines,
 and the selection is repeated with it (``pseudo_rounds``). The final model averages the two
 classifiers' probabilities, the pseudo-labeled one counting as ``pseudo_weight`` labeled rows: with
 4 labels it dominates, with 2,000 it barely counts.
@@ -48,8 +48,18 @@ def select_documents(scores: np.ndarray, prior: np.ndarray, share: float) -> np.
     return chosen
 
 
-def fit_with_documents(base, X: np.ndarray, y: np.ndarray, pool: np.ndarray, documents: np.ndarray,
-                       refit, share: float, rounds: int, weight: float, min_lines: int = 1):
+def fit_with_documents(
+    base,
+    X: np.ndarray,
+    y: np.ndarray,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    refit,
+    share: float,
+    rounds: int,
+    weight: float,
+    min_lines: int = 1,
+):
     """(final model, record) from ``base``, the classifier fitted on the training rows (X, y), and the
     unlabeled lines ``pool`` grouped by ``documents``; ``refit(X, y)`` fits one more classifier. Only
     documents of at least ``min_lines`` lines take part. Without any, or without share, rounds or
@@ -75,9 +85,15 @@ def fit_with_documents(base, X: np.ndarray, y: np.ndarray, pool: np.ndarray, doc
         line_class = chosen[inverse]
         keep = line_class >= 0
         model = refit(np.vstack([X, pool[keep]]), np.concatenate([y, classes[line_class[keep]]]))
-    record = {**record, "documents": int((chosen >= 0).sum()), "lines": int(keep.sum()),
-              "per_class": {str(c): int((chosen == i).sum()) for i, c in enumerate(classes)},
-              "rounds": rounds, "weight": float(weight / (weight + len(y)))}
-    mixed = VotingClassifier([("labels", FrozenEstimator(base)), ("pseudo", FrozenEstimator(model))],
-                             voting="soft", weights=[len(y), weight]).fit(X, y)
+    record = {
+        **record,
+        "documents": int((chosen >= 0).sum()),
+        "lines": int(keep.sum()),
+        "per_class": {str(c): int((chosen == i).sum()) for i, c in enumerate(classes)},
+        "rounds": rounds,
+        "weight": float(weight / (weight + len(y))),
+    }
+    mixed = VotingClassifier(
+        [("labels", FrozenEstimator(base)), ("pseudo", FrozenEstimator(model))], voting="soft", weights=[len(y), weight]
+    ).fit(X, y)
     return mixed, record

@@ -23,9 +23,14 @@ def ordered(methods: dict) -> list[tuple[str, dict]]:
 
 def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
     return [
-        {"method": m, "accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4),
-         "accuracy_ci_low": round(v["accuracy_ci"][0], 4), "accuracy_ci_high": round(v["accuracy_ci"][1], 4),
-         "test_sentences": v["n"]}
+        {
+            "method": m,
+            "accuracy": round(v["accuracy"], 4),
+            "macro_f1": round(v["macro_f1"], 4),
+            "accuracy_ci_low": round(v["accuracy_ci"][0], 4),
+            "accuracy_ci_high": round(v["accuracy_ci"][1], 4),
+            "test_sentences": v["n"],
+        }
         for m, v in ordered(metrics["methods"])
     ]
 
@@ -38,8 +43,9 @@ def metrics_markdown(metrics: dict) -> str:
     ]
     for method, v in ordered(metrics["methods"]):
         low, high = v["accuracy_ci"]
-        lines.append(f"| {METHOD_NAMES[method]} | {_pct(v['accuracy'])} | {_pct(low)} – {_pct(high)} | "
-                     f"{v['macro_f1']:.3f} |")
+        lines.append(
+            f"| {METHOD_NAMES[method]} | {_pct(v['accuracy'])} | {_pct(low)} – {_pct(high)} | {v['macro_f1']:.3f} |"
+        )
     gain = metrics["pretraining_vs_none"]
     low, high = gain["ci"]
     n = next(iter(metrics["methods"].values()))["n"]
@@ -73,12 +79,20 @@ def shards_markdown(summary: dict) -> list[str]:
         return []
     stats = {s["file"]: s for s in summary["stats"].get("shard", [])}
     reused = sum(item["state"] == "Cached" for item in items)
-    lines = ["", "## Unlabeled shards", f"{reused} of {len(items)} reused from the cache.", "",
-             "| shard | state | lines | tokens | equal to a test sentence, removed |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "",
+        "## Unlabeled shards",
+        f"{reused} of {len(items)} reused from the cache.",
+        "",
+        "| shard | state | lines | tokens | equal to a test sentence, removed |",
+        "|---|---|---:|---:|---:|",
+    ]
     for item in items:
         st = stats.get(item["item"], {})
-        lines.append(f"| {item['item']} | {item['state']} | {st.get('rows', '')} | {st.get('tokens', '')} | "
-                     f"{st.get('unlabeled_equal_to_test_removed', '')} |")
+        lines.append(
+            f"| {item['item']} | {item['state']} | {st.get('rows', '')} | {st.get('tokens', '')} | "
+            f"{st.get('unlabeled_equal_to_test_removed', '')} |"
+        )
     return lines
 
 
@@ -89,12 +103,16 @@ def pseudo_line(stats: dict) -> str:
     if not record:
         return "document pseudo-labels: none recorded"
     if not record["documents"]:
-        return (f"document pseudo-labels: none ({record.get('eligible_documents', 0)} of "
-                f"{sample.get('documents', '?')} sampled documents long enough, or turned off)")
+        return (
+            f"document pseudo-labels: none ({record.get('eligible_documents', 0)} of "
+            f"{sample.get('documents', '?')} sampled documents long enough, or turned off)"
+        )
     per_class = ", ".join(f"{c} {n}" for c, n in record["per_class"].items())
-    return (f"document pseudo-labels: {record['documents']} of {sample.get('documents', '?')} sampled unlabeled "
-            f"documents ({per_class}; {record['lines']} lines), {record['rounds']} rounds, "
-            f"{record['weight']:.1%} of the pretrained arm's vote")
+    return (
+        f"document pseudo-labels: {record['documents']} of {sample.get('documents', '?')} sampled unlabeled "
+        f"documents ({per_class}; {record['lines']} lines), {record['rounds']} rounds, "
+        f"{record['weight']:.1%} of the pretrained arm's vote"
+    )
 
 
 def run_markdown(summary: dict, metrics: dict) -> str:
@@ -161,11 +179,17 @@ def curve_markdown(summary: dict) -> str:
     lines = ["| method | " + " | ".join(points) + " |", "|---|" + "---:|" * len(points)]
     for m in methods:
         values = [cell.get((m, p)) for p in points]
-        lines.append(f"| {m} | " + " | ".join(
-            f"{100 * v['mean']:.1f} [{100 * v['ci_low']:.1f}, {100 * v['ci_high']:.1f}]" if v else "–"
-            for v in values) + " |")
+        lines.append(
+            f"| {m} | "
+            + " | ".join(
+                f"{100 * v['mean']:.1f} [{100 * v['ci_low']:.1f}, {100 * v['ci_high']:.1f}]" if v else "–"
+                for v in values
+            )
+            + " |"
+        )
     draws = max(r["draws"] for r in rows) if rows else 0
-    note = f"Mean test accuracy (%) over {draws} label draws per point, with {summary.get('confidence', 0.95):.0%} t-intervals."
+    level = summary.get("confidence", 0.95)
+    note = f"Mean test accuracy (%) over {draws} label draws per point, with {level:.0%} t-intervals."
     if summary["skipped"]:
         note += f" Skipped (not enough labels): {', '.join(summary['skipped'])}."
     return "\n".join(["# fewlabel learning curve", "", note, "", *lines, ""])

@@ -45,10 +45,20 @@ def code_version() -> dict:
 
     here = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, timeout=10).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
     return {"fewlabel": __version__, "git_commit": commit, "git_modified": dirty}
@@ -61,8 +71,15 @@ def each_ref(refs: dict[str, Any], fn) -> dict[str, Any]:
 
 def _lineage(ref: store.Ref) -> dict:
     origin = ref.get("lineage") or {}
-    return {"path": ref["path"], "sha256": ref["sha256"], "files": ref["files"], "code": origin.get("code"),
-            "inputs": origin.get("params"), "source_files": origin.get("inputs"), "stats": ref["stats"]}
+    return {
+        "path": ref["path"],
+        "sha256": ref["sha256"],
+        "files": ref["files"],
+        "code": origin.get("code"),
+        "inputs": origin.get("params"),
+        "source_files": origin.get("inputs"),
+        "stats": ref["stats"],
+    }
 
 
 def lineage_of(refs: dict[str, Any]) -> dict:
@@ -84,8 +101,13 @@ def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.
     if keep < 1:
         raise UserError(f"--keep {keep}: keep at least 1 run")
     folder = runs_dir()
-    records = sorted((p for p in folder.glob("*.json") if p.name != "latest.json"),
-                     key=lambda p: p.stat().st_mtime, reverse=True) if folder.exists() else []
+    records = (
+        sorted(
+            (p for p in folder.glob("*.json") if p.name != "latest.json"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        if folder.exists()
+        else []
+    )
     kept, dropped = records[:keep], records[keep:]
     referenced = set()
     for path in [*kept, folder / "latest.json"]:

@@ -13,8 +13,12 @@ def bootstrap_interval(correct: np.ndarray, samples: int, confidence: float, see
     rng = np.random.default_rng(seed)
     n = len(correct)
     rows = max(1, (1 << 22) // n)  # resample in blocks of ~4M indices: bounded memory, same random stream
-    means = np.concatenate([correct[rng.integers(0, n, size=(min(rows, samples - start), n))].mean(axis=1)
-                            for start in range(0, samples, rows)])
+    means = np.concatenate(
+        [
+            correct[rng.integers(0, n, size=(min(rows, samples - start), n))].mean(axis=1)
+            for start in range(0, samples, rows)
+        ]
+    )
     tail = (1 - confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return float(low), float(high)

@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from fewlabel.config import PreprocessConfig, VectorizeConfig
-from tasks.preprocess import tokenize
-from tasks.vectorize import POOLING, counts_of, embedding, first_component, sentence_vectors
+from fewlabel.text import tokenize
+from fewlabel.vectors import POOLING, counts_of, embedding, first_component, sentence_vectors
 
 
 class AveragedWordVectors(TransformerMixin, BaseEstimator):
@@ -33,8 +33,19 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
             component is estimated in ``fit`` on the texts given to it (never pass test texts).
     """
 
-    def __init__(self, vectors=None, lowercase=True, stopwords="none", keep_negations=True, language="en",
-                 weighting="mean", sif_a=1e-3, unit_vectors=False, remove_component=False, pooling="mean"):
+    def __init__(
+        self,
+        vectors=None,
+        lowercase=True,
+        stopwords="none",
+        keep_negations=True,
+        language="en",
+        weighting="mean",
+        sif_a=1e-3,
+        unit_vectors=False,
+        remove_component=False,
+        pooling="mean",
+    ):
         self.vectors = vectors
         self.lowercase = lowercase
         self.stopwords = stopwords
@@ -53,23 +64,34 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
         if hasattr(self.vectors, "index_to_key"):
             keys = self.vectors.index_to_key
             counted = "count" in getattr(self.vectors, "expandos", {})
-            table = pa.table({
-                "token": pa.array(keys, pa.string()),
-                "count": pa.array([int(self.vectors.get_vecattr(k, "count")) if counted else 0 for k in keys],
-                                  pa.int64()),
-                "vector": pa.FixedSizeListArray.from_arrays(
-                    pa.array(np.asarray(self.vectors.vectors, np.float32).ravel()), self.vectors.vector_size),
-            })
+            table = pa.table(
+                {
+                    "token": pa.array(keys, pa.string()),
+                    "count": pa.array(
+                        [int(self.vectors.get_vecattr(k, "count")) if counted else 0 for k in keys], pa.int64()
+                    ),
+                    "vector": pa.FixedSizeListArray.from_arrays(
+                        pa.array(np.asarray(self.vectors.vectors, np.float32).ravel()), self.vectors.vector_size
+                    ),
+                }
+            )
         else:
             table = pq.read_table(self.vectors)
         self.vocabulary_, self.embedding_ = embedding(table)
         self.counts_ = counts_of(table)
-        self.vectorize_ = VectorizeConfig(weighting=self.weighting, sif_a=self.sif_a, unit_vectors=self.unit_vectors,
-                                          remove_component=self.remove_component, pooling=self.pooling)
+        self.vectorize_ = VectorizeConfig(
+            weighting=self.weighting,
+            sif_a=self.sif_a,
+            unit_vectors=self.unit_vectors,
+            remove_component=self.remove_component,
+            pooling=self.pooling,
+        )
         if self.weighting != "mean" and (self.counts_ is None or not self.counts_.any()):
             raise ValueError(f"weighting={self.weighting!r} needs word counts, and these vectors have none")
         self.preprocess_ = PreprocessConfig(
-            lowercase=self.lowercase, stopwords=self.stopwords, keep_negations=self.keep_negations,
+            lowercase=self.lowercase,
+            stopwords=self.stopwords,
+            keep_negations=self.keep_negations,
             language=self.language,
         )
         dim = self.embedding_.shape[1]
@@ -94,8 +116,9 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
             tokens = pa.array([list(map(str, x)) for x in items], pa.list_(pa.string()))
         else:
             tokens = tokenize(pa.array([str(x) for x in items], pa.string()), self.preprocess_)
-        vectors, _ = sentence_vectors(tokens, self.vocabulary_, self.embedding_, self.counts_, self.vectorize_,
-                                      self.component_)
+        vectors, _ = sentence_vectors(
+            tokens, self.vocabulary_, self.embedding_, self.counts_, self.vectorize_, self.component_
+        )
         return vectors
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

@@ -97,8 +97,9 @@ MIN_PIECE = 2_048
 """Rows below which a piece is not worth a thread of its own."""
 
 
-def _average_rows(piece: pa.ListArray, vocabulary: pa.Array, matrix: np.ndarray,
-                  weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _average_rows(
+    piece: pa.ListArray, vocabulary: pa.Array, matrix: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(weighted averages, known-token counts) of one piece: one CSR matrix times the embedding."""
     indptr, cols = _known_csr(piece, vocabulary)
     count = np.diff(indptr)
@@ -109,30 +110,44 @@ def _average_rows(piece: pa.ListArray, vocabulary: pa.Array, matrix: np.ndarray,
     return np.asarray(weighted @ matrix, dtype=np.float32), count
 
 
-def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
-            weights: np.ndarray | None = None, threads: int = THREADS):
+def average(
+    tokens: pa.ListArray | pa.ChunkedArray,
+    vocabulary: pa.Array,
+    matrix: np.ndarray,
+    weights: np.ndarray | None = None,
+    threads: int = THREADS,
+):
     """(sentence vectors n x dim, known-token count per sentence) for lists of tokens.
 
     Without ``weights``, the mean of the known words' vectors; with per-word ``weights`` (as from
     :func:`word_weights`), the sum of weight x vector divided by the known-token count (SIF's form).
     Per piece of at most BLOCK rows (equal pieces, at least MIN_PIECE rows each), ``threads`` pieces
     at a time: one CSR matrix (sentences x vocabulary, built straight from the known counts: rows
-    are already in sentence order) times the embedding matrix. Every row is computed alone, so the result does not depend
-    on ``threads``.
+    are already in sentence order) times the embedding matrix. Every row is computed alone, so the
+    result does not depend on ``threads``.
     """
     n, dim = len(tokens), matrix.shape[1]
     threads = max(1, min(threads, n // MIN_PIECE))
     rounds = max(1, -(-n // (threads * BLOCK)))
     rows = max(1, -(-n // (threads * rounds)))  # equal pieces, a multiple of ``threads`` of them
     if n <= rows:  # one piece: no copy
-        return _average_rows(pa.concat_arrays(tokens.chunks) if isinstance(tokens, pa.ChunkedArray) else tokens,
-                             vocabulary, matrix, weights) if n else (np.zeros((0, dim), np.float32), np.zeros(0, np.int64))
+        return (
+            _average_rows(
+                pa.concat_arrays(tokens.chunks) if isinstance(tokens, pa.ChunkedArray) else tokens,
+                vocabulary,
+                matrix,
+                weights,
+            )
+            if n
+            else (np.zeros((0, dim), np.float32), np.zeros(0, np.int64))
+        )
     out, counts = np.empty((n, dim), np.float32), np.empty(n, np.int64)
 
     def one(item: tuple[int, pa.ListArray]) -> None:
         start, piece = item
-        out[start:start + len(piece)], counts[start:start + len(piece)] = _average_rows(
-            piece, vocabulary, matrix, weights)
+        out[start : start + len(piece)], counts[start : start + len(piece)] = _average_rows(
+            piece, vocabulary, matrix, weights
+        )
 
     if threads == 1:
         for item in _pieces(tokens, rows):
@@ -144,8 +159,12 @@ def average(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix
     return out, counts
 
 
-def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix: np.ndarray,
-            reductions: tuple[str, ...] = ("max",)) -> np.ndarray:
+def extrema(
+    tokens: pa.ListArray | pa.ChunkedArray,
+    vocabulary: pa.Array,
+    matrix: np.ndarray,
+    reductions: tuple[str, ...] = ("max",),
+) -> np.ndarray:
     """Element-wise max (and/or min) of the known words' vectors per sentence, n x (dim * len(reductions)).
 
     Segment reductions over the token vectors in sentence order (``np.maximum.reduceat``); a
@@ -159,7 +178,7 @@ def extrema(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array, matrix
         vectors = matrix[cols]
         ufuncs = {"max": np.maximum, "min": np.minimum}
         for i, name in enumerate(reductions):
-            out[rows[starts], i * dim:(i + 1) * dim] = ufuncs[name].reduceat(vectors, starts, axis=0)
+            out[rows[starts], i * dim : (i + 1) * dim] = ufuncs[name].reduceat(vectors, starts, axis=0)
     return out
 
 
@@ -186,8 +205,14 @@ def remove_component(vectors: np.ndarray, component: np.ndarray) -> np.ndarray:
 POOLING = {"mean": (), "mean_max": ("max",), "mean_max_min": ("max", "min")}
 
 
-def sentence_vectors(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
-                     config: VectorizeConfig, component: np.ndarray | None = None):
+def sentence_vectors(
+    tokens,
+    vocabulary: pa.Array,
+    matrix: np.ndarray,
+    counts: np.ndarray | None,
+    config: VectorizeConfig,
+    component: np.ndarray | None = None,
+):
     """(n x dim', known-token counts): weighted mean, minus ``component`` if given, then the pooled extrema.
 
     dim' = dim x (1 + number of extrema). ``counts`` are the vocabulary's corpus counts (needed for
@@ -222,8 +247,14 @@ def sample_rows(total: int, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None
     return np.sort(np.random.default_rng(0).choice(total, sample, replace=False))
 
 
-def fit_component(tokens, vocabulary: pa.Array, matrix: np.ndarray, counts: np.ndarray | None,
-                  config: VectorizeConfig, sample: int = COMPONENT_SAMPLE) -> np.ndarray | None:
+def fit_component(
+    tokens,
+    vocabulary: pa.Array,
+    matrix: np.ndarray,
+    counts: np.ndarray | None,
+    config: VectorizeConfig,
+    sample: int = COMPONENT_SAMPLE,
+) -> np.ndarray | None:
     """SIF's common component, from the weighted means of ``tokens`` (unlabeled/training text only),
     or of a seeded ``sample`` of them."""
     if not config.remove_component:

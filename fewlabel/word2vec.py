@@ -19,8 +19,8 @@ from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
 from fewlabel import store
-from fewlabel.corpus import tokens_of, write_line_sentences
 from fewlabel.config import Word2VecConfig
+from fewlabel.corpus import tokens_of, write_line_sentences
 from fewlabel.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ class EpochProgress(CallbackAny2Vec):
 
 
 def fit_word2vec(
-    sentences: Sequence[list[str]] | None, config: Word2VecConfig, report: Callable | None = None,
+    sentences: Sequence[list[str]] | None,
+    config: Word2VecConfig,
+    report: Callable | None = None,
     corpus_file: Path | None = None,
 ) -> Word2Vec | None:
     """A trained model, or None when no word reaches ``min_count``.
@@ -52,17 +54,29 @@ def fit_word2vec(
     by spaces: gensim's corpus_file mode, which streams from disk) is the corpus.
     """
     model = Word2Vec(
-        vector_size=config.vector_size, window=config.window, min_count=config.min_count, sg=config.sg,
-        negative=config.negative, sample=config.sample, alpha=config.alpha, workers=config.workers,
-        seed=config.seed, hashfxn=stable_hash,
+        vector_size=config.vector_size,
+        window=config.window,
+        min_count=config.min_count,
+        sg=config.sg,
+        negative=config.negative,
+        sample=config.sample,
+        alpha=config.alpha,
+        workers=config.workers,
+        seed=config.seed,
+        hashfxn=stable_hash,
     )
     source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": sentences}
     model.build_vocab(**source)
     if not model.wv.index_to_key:
         return None
     callbacks = [EpochProgress(config.epochs, report)] if report else []
-    model.train(**source, total_examples=model.corpus_count, total_words=model.corpus_total_words,
-                epochs=config.epochs, callbacks=callbacks)
+    model.train(
+        **source,
+        total_examples=model.corpus_count,
+        total_words=model.corpus_total_words,
+        epochs=config.epochs,
+        callbacks=callbacks,
+    )
     return model
 
 
@@ -78,8 +92,9 @@ def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
     return pa.table({"token": pa.array(tokens, pa.string()), "count": counts, "vector": vectors})
 
 
-def pretrain(parts: list[tuple[store.Ref, str]], config: Word2VecConfig, workdir: Path,
-             report: Callable | None = None) -> tuple[Word2Vec, Word2Vec | None, dict]:
+def pretrain(
+    parts: list[tuple[store.Ref, str]], config: Word2VecConfig, workdir: Path, report: Callable | None = None
+) -> tuple[Word2Vec, Word2Vec | None, dict]:
     """(pretrained model, baseline model or None, corpus counts) from the corpus ``parts``, whose last
     part is the training text (the baseline's whole corpus).
 

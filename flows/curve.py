@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from fewlabel.flows.train import PIPELINE, STAGES
+from fewlabel.tasks.curve import curve_point, curve_report, point_args, report_args
 from prefect import flow
 from prefect.runtime import flow_run
 
 from fewlabel.config import Config
-from fewlabel.flows.train import PIPELINE, STAGES
 from fewlabel.orchestration.publish import finish_curve
 from fewlabel.orchestration.runner import threads
 from fewlabel.orchestration.stage import Steps, Wiring
-from fewlabel.tasks.curve import curve_point, curve_report, point_args, report_args
 
 CURVE = (
     *PIPELINE[: STAGES.index("vectorize") + 1],
-    Wiring(curve_point, ("vectorize", "preprocess"), each=lambda config: config.curve.labels_per_class,
-           call=point_args),
+    Wiring(
+        curve_point, ("vectorize", "preprocess"), each=lambda config: config.curve.labels_per_class, call=point_args
+    ),
     Wiring(curve_report, ("curve",), call=report_args),
 )
 
 
-@flow(name="fewlabel-curve", task_runner=threads(),
-      description="Accuracy against labels per class, with and without pretraining, "
-      "against TF-IDF + LR and the majority class, over repeated label draws.")
+@flow(
+    name="fewlabel-curve",
+    task_runner=threads(),
+    description="Accuracy against labels per class, with and without pretraining, "
+    "against TF-IDF + LR and the majority class, over repeated label draws.",
+)
 def curve_flow(config: Config = Config()) -> dict:
     """Pretraining and features as in the training flow (with every training label), then the curve."""
     step = Steps()
     every_label = config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
     step.run(CURVE, every_label)
-    return finish_curve(config, step.refs, step.states, str(flow_run.id))
+    return finish_curve(config, step.refs, step.states, str(flow_run.id), step.items)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 from prefect import flow
 
 from fewlabel import runs
 from fewlabel.orchestration.runner import threads
 from fewlabel.orchestration.stage import Steps
 from fewlabel.predictor import output_file
-from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 
 
-@flow(name="fewlabel-predict", task_runner=threads(),
-      description="Classify new texts with a trained fewlabel run.")
+@flow(name="fewlabel-predict", task_runner=threads(), description="Classify new texts with a trained fewlabel run.")
 def predict_flow(
-    input_path: str, output_name: str | None = None, run: str = "latest",
-    text_column: str = "text", encoding: str = "utf-8",
+    input_path: str,
+    output_name: str | None = None,
+    run: str = "latest",
+    text_column: str = "text",
+    encoding: str = "utf-8",
 ) -> dict:
     """Predictions go to data/predictions/<output_name or the input's name>.parquet; each input file
     is a cached ``predict`` shard (mapped by the task runner), joined in file order at the end."""
@@ -24,5 +26,9 @@ def predict_flow(
     step = Steps()
     shards = step.map(predict, shard_calls(input_path, record, text_column, encoding))
     result = step(write_predictions, shards, output_name, input_path)
-    return {**result, "run": record["flow_run_id"], "stages": step.states,
-            "shards_detail": step.items.get("predict", [])}
+    return {
+        **result,
+        "run": record["flow_run_id"],
+        "stages": step.states,
+        "shards_detail": step.items.get("predict", []),
+    }

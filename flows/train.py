@@ -1,7 +1,15 @@
-"""The training flow: ingest -> shard (one per unlabeled file) + preprocess -> pretrain -> vectorize -> train -> evaluate."""
+"""The training flow: ingest -> shard (one per unlabeled file) + preprocess -> pretrain -> vectorize ->
+train -> evaluate."""
 
 from __future__ import annotations
 
+from fewlabel.tasks.evaluate import evaluate
+from fewlabel.tasks.ingest import ingest
+from fewlabel.tasks.preprocess import preprocess
+from fewlabel.tasks.pretrain import pretrain
+from fewlabel.tasks.shard import shard, shard_args
+from fewlabel.tasks.train import train
+from fewlabel.tasks.vectorize import vectorize
 from prefect import flow
 from prefect.runtime import flow_run
 
@@ -11,13 +19,6 @@ from fewlabel.dataset import shard_files
 from fewlabel.orchestration.publish import finish
 from fewlabel.orchestration.runner import threads
 from fewlabel.orchestration.stage import Steps, Wiring
-from fewlabel.tasks.evaluate import evaluate
-from fewlabel.tasks.ingest import ingest
-from fewlabel.tasks.preprocess import preprocess
-from fewlabel.tasks.pretrain import pretrain
-from fewlabel.tasks.shard import shard, shard_args
-from fewlabel.tasks.train import train
-from fewlabel.tasks.vectorize import vectorize
 
 PIPELINE = (
     Wiring(ingest, (), "data"),
@@ -32,9 +33,11 @@ STAGES = tuple(w.name for w in PIPELINE)
 assert STAGES == TRAINING, "the pipeline's stages are the catalog's training stages, in order"
 
 
-@flow(name="fewlabel-train", task_runner=threads(),
-      description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, "
-      "and measure what pretraining bought.")
+@flow(
+    name="fewlabel-train",
+    task_runner=threads(),
+    description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, and measure what pretraining bought.",
+)
 def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict:
     """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
     step = Steps(from_stage)

@@ -22,14 +22,29 @@ from fewlabel.orchestration.stage import stage
 def point_args(n: int | str, refs: dict, config) -> list:
     """The ``curve`` task's arguments for the point of ``n`` labels per class."""
     curve = config.curve
-    return [refs["vectorize"], refs["preprocess"], n, config.classifier, config.word2vec,
-            curve.draws, curve.seed, curve.tfidf_C]
+    return [
+        refs["vectorize"],
+        refs["preprocess"],
+        n,
+        config.classifier,
+        config.word2vec,
+        curve.draws,
+        curve.seed,
+        curve.tfidf_C,
+    ]
 
 
 @stage("curve", label=lambda params: f"n={params['labels_per_class']}")
 def curve_point(
-    out: Path, features: store.Ref, tokens: store.Ref, labels_per_class: int | str,
-    classifier: ClassifierConfig, word2vec: Word2VecConfig, draws: int, seed: int, tfidf_C: float,
+    out: Path,
+    features: store.Ref,
+    tokens: store.Ref,
+    labels_per_class: int | str,
+    classifier: ClassifierConfig,
+    word2vec: Word2VecConfig,
+    draws: int,
+    seed: int,
+    tfidf_C: float,
 ) -> dict:
     """Every draw of every method at one point of the curve; writes ``points.parquet``."""
     table, counts = point_rows(features, tokens, labels_per_class, classifier, word2vec, draws, seed, tfidf_C)
@@ -51,5 +66,9 @@ def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
     store.write_json(out, "summary.json", summary_records(summary))
     draws = int(tidy["draw"].max()) + 1 if len(tidy) else 0
     plot(summary, out / "curve.png", f"fewlabel learning curve ({draws} draws, {confidence:.0%} CI)")
-    return {"points": sorted(set(tidy["point"])), "rows": len(tidy), "confidence": confidence,
-            "skipped": [ref["stats"]["point"] for ref in points if ref["stats"]["skipped"]]}
+    return {
+        "points": sorted(set(tidy["point"])),
+        "rows": len(tidy),
+        "confidence": confidence,
+        "skipped": [ref["stats"]["point"] for ref in points if ref["stats"]["skipped"]],
+    }

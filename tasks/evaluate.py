@@ -42,16 +42,32 @@ def evaluate(
     result = metrics(y_true, predictions, classes, config)
     store.write_json(out, "metrics.json", result)
     rows = [
-        {"method": m, "accuracy": v["accuracy"], "macro_f1": v["macro_f1"], "accuracy_ci_low": v["accuracy_ci"][0],
-         "accuracy_ci_high": v["accuracy_ci"][1], "n": v["n"]}
+        {
+            "method": m,
+            "accuracy": v["accuracy"],
+            "macro_f1": v["macro_f1"],
+            "accuracy_ci_low": v["accuracy_ci"][0],
+            "accuracy_ci_high": v["accuracy_ci"][1],
+            "n": v["n"],
+        }
         for m, v in result["methods"].items()
     ]
     store.write_table(out, "metrics.parquet", pa.Table.from_pylist(rows))
     store.write_table(out, "confusion.parquet", pa.Table.from_pylist(confusion(y_true, predictions, classes)))
-    store.write_table(out, "predictions.parquet", pa.table({
-        "origin": test["origin"], "row": test["row"], "label": test["label"],
-        **{m: pa.array(p.astype(str).tolist(), pa.string()) for m, p in predictions.items()},
-    }))
+    store.write_table(
+        out,
+        "predictions.parquet",
+        pa.table(
+            {
+                "origin": test["origin"],
+                "row": test["row"],
+                "label": test["label"],
+                **{m: pa.array(p.astype(str).tolist(), pa.string()) for m, p in predictions.items()},
+            }
+        ),
+    )
     (out / "report.md").write_text(report.metrics_markdown(result), encoding="utf-8")
-    return {m: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
-            for m, v in result["methods"].items()}
+    return {
+        m: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
+        for m, v in result["methods"].items()
+    }

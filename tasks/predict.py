@@ -26,14 +26,25 @@ def shard_calls(input_path: str, record: dict, text_column: str, encoding: str) 
     """One ``predict`` task's arguments per input file, with the run's model artifacts and config."""
     config, refs = Config.model_validate(record["config"]), record["refs"]
     model = [refs[name] for name in MODEL_STAGES]
-    return [[str(path.resolve()), *model, config.preprocess, config.vectorize, text_column, encoding]
-            for path in readers.input_files(input_path, "input")]
+    return [
+        [str(path.resolve()), *model, config.preprocess, config.vectorize, text_column, encoding]
+        for path in readers.input_files(input_path, "input")
+    ]
 
 
 @stage("predict", fingerprint=store.file_fingerprint, label=lambda params: Path(params["path"]).name)
-def predict(out: Path, path: str, pretrain: store.Ref, vectorize: store.Ref, train: store.Ref,
-            preprocess_config: PreprocessConfig, vectorize_config: VectorizeConfig, text_column: str,
-            encoding: str, batch_size: int = 65_536) -> dict:
+def predict(
+    out: Path,
+    path: str,
+    pretrain: store.Ref,
+    vectorize: store.Ref,
+    train: store.Ref,
+    preprocess_config: PreprocessConfig,
+    vectorize_config: VectorizeConfig,
+    text_column: str,
+    encoding: str,
+    batch_size: int = 65_536,
+) -> dict:
     """Classify every row of one input file, ``batch_size`` rows at a time, into ``predictions.parquet``."""
     classify = Classifier(preprocess_config, vectorize_config, pretrain, vectorize, train)
     frame = readers.read_unlabeled(path, text_column, encoding, what="input")
@@ -41,13 +52,20 @@ def predict(out: Path, path: str, pretrain: store.Ref, vectorize: store.Ref, tra
     columns = schema(classify.classes)
     with store.table_writer(out, "predictions.parquet", columns) as write:
         for start in range(0, len(frame), batch_size):
-            part = frame.iloc[start:start + batch_size]
+            part = frame.iloc[start : start + batch_size]
             labels, proba = classify(part["text"].tolist())
-            write(pa.table({
-                "origin": part["origin"].tolist(), "row": part["row"].tolist(), "text": part["text"].tolist(),
-                "predicted": labels.tolist(),
-                **{f"proba_{c}": proba[:, i].astype(np.float32) for i, c in enumerate(classify.classes)},
-            }, schema=columns))
+            write(
+                pa.table(
+                    {
+                        "origin": part["origin"].tolist(),
+                        "row": part["row"].tolist(),
+                        "text": part["text"].tolist(),
+                        "predicted": labels.tolist(),
+                        **{f"proba_{c}": proba[:, i].astype(np.float32) for i, c in enumerate(classify.classes)},
+                    },
+                    schema=columns,
+                )
+            )
             for label in classify.classes:
                 counts[label] += int((labels == label).sum())
     return {"file": Path(path).name, "rows": len(frame), "predicted": counts, "classes": classify.classes}
@@ -63,5 +81,9 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
         for shard in shards:
             for table in store.iter_batches(shard, "predictions.parquet")[1]:
                 writer.write_table(table)
-    return {"output": str(out), "rows": sum(s["stats"]["rows"] for s in shards), "predicted": counts,
-            "shards": len(shards)}
+    return {
+        "output": str(out),
+        "rows": sum(s["stats"]["rows"] for s in shards),
+        "predicted": counts,
+        "shards": len(shards),
+    }

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fewlabel import store
 from fewlabel.config import Word2VecConfig
+from fewlabel.corpus import corpus_parts
 from fewlabel.orchestration.progress import Tracker
 from fewlabel.orchestration.stage import stage
-from fewlabel.corpus import corpus_parts
 from fewlabel.word2vec import pretrain as fit_both
 from fewlabel.word2vec import save_model, vectors_table
 

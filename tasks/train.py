@@ -30,21 +30,30 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
         X = matrix_of(table, arm)
         if arm == "pretrained":
             model, base, converged, selection = fit_pretrained(
-                X, y, config, matrix_of(unlabeled, "pretrained"), unlabeled["document"].to_numpy())
+                X, y, config, matrix_of(unlabeled, "pretrained"), unlabeled["document"].to_numpy()
+            )
         else:
             model, converged, selection = fit_selected(X, y, config)
             base = model
         (out / f"{arm}.skops").write_bytes(dump_model(model))
-        stats[arm] = {"iterations": int(base[-1].n_iter_), "converged": converged,
-                      "alpha": float(selection["alpha"]), "cv_folds": selection["folds"],
-                      "cv_accuracy": {str(a): s for a, s in selection["scores"].items()}}
+        stats[arm] = {
+            "iterations": int(base[-1].n_iter_),
+            "converged": converged,
+            "alpha": float(selection["alpha"]),
+            "cv_folds": selection["folds"],
+            "cv_accuracy": {str(a): s for a, s in selection["scores"].items()},
+        }
         if "pseudo" in selection:
             stats[arm]["pseudo_labels"] = selection["pseudo"]
-    store.write_json(out, "metadata.json", {
-        "config": config.model_dump(mode="json"),
-        "classes": [str(c) for c in model.classes_],
-        "train_rows": len(y),
-        "inputs": {"vectorize": vectorize["sha256"]},
-        "fits": stats,
-    })
+    store.write_json(
+        out,
+        "metadata.json",
+        {
+            "config": config.model_dump(mode="json"),
+            "classes": [str(c) for c in model.classes_],
+            "train_rows": len(y),
+            "inputs": {"vectorize": vectorize["sha256"]},
+            "fits": stats,
+        },
+    )
     return {"classes": [str(c) for c in model.classes_], "train_rows": len(y), **stats}

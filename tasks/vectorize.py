@@ -60,7 +60,10 @@ def vectorize(
         out_schema = pa.schema(
             [
                 *schema.remove(schema.get_field_index("tokens")),
-                *[pa.field(arm, pa.list_(pa.float32(), width(m.shape[1], config))) for arm, (_, m, _) in embeddings.items()],
+                *[
+                    pa.field(arm, pa.list_(pa.float32(), width(m.shape[1], config)))
+                    for arm, (_, m, _) in embeddings.items()
+                ],
             ]
         )
         known_all = {arm: [] for arm in ARMS}

@@ -69,11 +69,25 @@ def labeled_csv(path: Path, n_per_class: int = 6, classes=("good", "bad")) -> Pa
     rows = ["text,label"]
     for label in classes:
         for i in range(n_per_class):
-            rows.append(f"\"the film was {words.get(label, label)} number {i}\",{label}")
+            rows.append(f'"the film was {words.get(label, label)} number {i}",{label}')
     return write(path, "\n".join(rows) + "\n")
 
 
 def unlabeled_txt(path: Path, lines: int = 40) -> Path:
-    base = ["the film was great and wonderful", "the film was awful and terrible",
-            "a fine lovely story", "a dull poor plot", "number one two three film"]
+    base = [
+        "the film was great and wonderful",
+        "the film was awful and terrible",
+        "a fine lovely story",
+        "a dull poor plot",
+        "number one two three film",
+    ]
     return write(path, "\n".join(base[i % len(base)] + f" {i % 7}" for i in range(lines)) + "\n")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use a Prefect server (the session's temporary one, or real ones they start) are
+    marked ``server``; ``make test-fast`` runs the others."""
+    server_modules = {"test_deployments", "test_faults", "test_postgres", "test_dask"}
+    for item in items:
+        if "prefect_api" in item.fixturenames or item.module.__name__.rsplit(".", 1)[-1] in server_modules:
+            item.add_marker(pytest.mark.server)

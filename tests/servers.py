@@ -41,8 +41,9 @@ def healthy(url: str) -> bool:
 def process(cmd: list[str], cwd: Path, log: Path, **env):
     """A background process in its own session, its output in ``log``; stopped (group and all) at exit."""
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             yield proc
         finally:
@@ -58,9 +59,15 @@ def prefect_server(home: Path, **env):
     """`prefect server start` on a free loopback port; yields the API URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
-    settings = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-                "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_API_URL": "", **env}
+    settings = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_API_URL": "",
+        **env,
+    }
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with process(cmd, cwd=home, log=home / "server.log", **settings) as server:
         wait_until(lambda: healthy(url) or server.poll() is not None, 180, "the Prefect server")
@@ -99,14 +106,28 @@ def postgres(bin_dir: Path):
 
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start", "-o",
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1")
+        run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+        )
         psql = ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
         subprocess.run([*psql, "-c", "CREATE DATABASE prefect"], check=True, capture_output=True, timeout=60)
-        subprocess.run([*psql, "-d", "prefect", "-c", "CREATE EXTENSION IF NOT EXISTS pg_trgm"], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*psql, "-d", "prefect", "-c", "CREATE EXTENSION IF NOT EXISTS pg_trgm"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect", [*psql, "-d", "prefect"]
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60
+        )
         shutil.rmtree(base, ignore_errors=True)

@@ -12,8 +12,12 @@ from .conftest import TINY, labeled_csv, unlabeled_txt, write
 
 def fewlabel(*args, cwd, **env):
     return subprocess.run(
-        [sys.executable, "-m", "fewlabel.cli", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, "FEWLABEL_DATA_DIR": str(cwd / "data"), **env}, timeout=300,
+        [sys.executable, "-m", "fewlabel.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FEWLABEL_DATA_DIR": str(cwd / "data"), **env},
+        timeout=300,
     )
 
 
@@ -49,8 +53,14 @@ def test_run_json_then_cached(prefect_api, tmp_path):
 def test_run_prints_a_readable_summary(prefect_api, tmp_path):
     done = fewlabel("run", *sets(*TINY), cwd=tmp_path, PREFECT_LOGGING_LEVEL="INFO")
     assert done.returncode == 0, done.stderr
-    for text in ["stages:", "vocabulary", "pretrained Word2Vec + MLP", "no pretraining", "majority class",
-                 "Pretraining changed test accuracy"]:
+    for text in [
+        "stages:",
+        "vocabulary",
+        "pretrained Word2Vec + MLP",
+        "no pretraining",
+        "majority class",
+        "Pretraining changed test accuracy",
+    ]:
         assert text in done.stdout
     assert "Word2Vec pretraining epochs: 2/2" in done.stderr  # progress per epoch while it runs
 
@@ -68,8 +78,10 @@ def files_case(tmp_path, name):
         "few": write(tmp_path / "few.csv", "text,label\na b,x\nc d,x\ne f,y\n"),
         "latin": write(tmp_path / "latin.csv", "text,label\ncafé ok,a\n".encode("latin-1")),
     }
-    every_word = "[the, film, was, great, wonderful, fine, lovely, awful, terrible, poor, dull, number, " \
-                 "'0', '1', '2', '3', '4', '5']"
+    every_word = (
+        "[the, film, was, great, wonderful, fine, lovely, awful, terrible, poor, dull, number, "
+        "'0', '1', '2', '3', '4', '5']"
+    )
     cases = {
         "missing file": ([f"data.labeled_path={tmp_path}/nope.csv"], "nope.csv not found", "raw"),
         "unreadable format": ([f"data.labeled_path={bad['xlsx']}"], "unsupported format '.xlsx'", "raw"),
@@ -80,21 +92,38 @@ def files_case(tmp_path, name):
         "missing label": ([f"data.labeled_path={bad['no label']}"], "row 2: missing label", "raw"),
         "one class": ([f"data.labeled_path={bad['one class']}"], "only one class", "raw"),
         "too few per class": ([f"data.labeled_path={bad['few']}"], "fewer than 2 examples: 'y' (1)", "raw"),
-        "non utf-8": ([f"data.labeled_path={bad['latin']}"], "latin.csv line 2: byte 0xe9 is not valid utf-8",
-                      "raw"),
+        "non utf-8": ([f"data.labeled_path={bad['latin']}"], "latin.csv line 2: byte 0xe9 is not valid utf-8", "raw"),
         "all stopwords": ([f"preprocess.stopwords={every_word}"], "every token of the", "intermediate"),
         "corpus too small": (["word2vec.min_count=100000"], "lower word2vec.min_count", "embeddings"),
         "too many labels per class": (["data.labels_per_class=50"], "choose 1..3 or null", "raw"),
     }
     extra, fragment, layer = cases[name]
-    base = ["data.source=files", f"data.labeled_path={lab}", f"data.unlabeled_path={unl}",
-            "word2vec.vector_size=8", "word2vec.epochs=1", "classifier.max_iter=20"]
+    base = [
+        "data.source=files",
+        f"data.labeled_path={lab}",
+        f"data.unlabeled_path={unl}",
+        "word2vec.vector_size=8",
+        "word2vec.epochs=1",
+        "classifier.max_iter=20",
+    ]
     return base + extra, fragment, layer
 
 
-CASES = ["missing file", "unreadable format", "bad parquet", "missing column", "empty input", "empty text",
-         "missing label", "one class", "too few per class", "non utf-8", "all stopwords", "corpus too small",
-         "too many labels per class"]
+CASES = [
+    "missing file",
+    "unreadable format",
+    "bad parquet",
+    "missing column",
+    "empty input",
+    "empty text",
+    "missing label",
+    "one class",
+    "too few per class",
+    "non utf-8",
+    "all stopwords",
+    "corpus too small",
+    "too many labels per class",
+]
 
 
 def assert_clean_failure(tmp_path, stdout, stderr, fragment, layer):
@@ -104,8 +133,11 @@ def assert_clean_failure(tmp_path, stdout, stderr, fragment, layer):
     data = tmp_path / "data"
     assert not [p for p in data.rglob(".tmp-*")]  # no torn folder left behind
     # nothing of the failing stage; completed upstream artifacts (a shard beside preprocess) may stay
-    failed = [p for p in (data / layer).iterdir() if p.is_dir() and not p.name.startswith("shard-")] \
-        if (data / layer).exists() else []
+    failed = (
+        [p for p in (data / layer).iterdir() if p.is_dir() and not p.name.startswith("shard-")]
+        if (data / layer).exists()
+        else []
+    )
     assert not failed
 
 

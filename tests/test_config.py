@@ -6,10 +6,23 @@ from fewlabel.errors import UserError
 
 def test_required_keys_exist():
     keys = set(valid_keys())
-    for key in ["data.source", "data.unlabeled_path", "data.labeled_path", "data.text_column",
-                "data.label_column", "data.labels_per_class", "data.test_size", "data.seed",
-                "preprocess.stopwords", "word2vec.vector_size", "word2vec.epochs", "word2vec.workers",
-                "word2vec.seed", "classifier.hidden_layer_sizes", "classifier.max_iter"]:
+    for key in [
+        "data.source",
+        "data.unlabeled_path",
+        "data.labeled_path",
+        "data.text_column",
+        "data.label_column",
+        "data.labels_per_class",
+        "data.test_size",
+        "data.seed",
+        "preprocess.stopwords",
+        "word2vec.vector_size",
+        "word2vec.epochs",
+        "word2vec.workers",
+        "word2vec.seed",
+        "classifier.hidden_layer_sizes",
+        "classifier.max_iter",
+    ]:
         assert key in keys
 
 
@@ -23,16 +36,19 @@ def test_yaml_file_and_overrides(tmp_path):
     assert config.preprocess.stopwords == ["a", "b"]
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("word2vec.epoch=3", "unknown key 'word2vec.epoch'"),
-    ("nosuch.key=1", "unknown key 'nosuch'"),
-    ("word2vec.epochs=0", "word2vec.epochs"),
-    ("word2vec.vector_size=-5", "word2vec.vector_size"),
-    ("data.test_size=1.5", "data.test_size"),
-    ("data.source=imdb", "data.source"),
-    ("data.labels_per_class=0", "data.labels_per_class"),
-    ("justtext", "expected section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("word2vec.epoch=3", "unknown key 'word2vec.epoch'"),
+        ("nosuch.key=1", "unknown key 'nosuch'"),
+        ("word2vec.epochs=0", "word2vec.epochs"),
+        ("word2vec.vector_size=-5", "word2vec.vector_size"),
+        ("data.test_size=1.5", "data.test_size"),
+        ("data.source=imdb", "data.source"),
+        ("data.labels_per_class=0", "data.labels_per_class"),
+        ("justtext", "expected section.key=value"),
+    ],
+)
 def test_bad_values_are_rejected_with_valid_keys(override, fragment):
     with pytest.raises(UserError) as err:
         load_config(None, [override])

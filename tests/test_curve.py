@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fewlabel.flows.curve import curve_flow
+from fewlabel.flows.train import train_flow
 
 import fewlabel.learning_curve
 import fewlabel.model
@@ -16,16 +18,15 @@ from fewlabel.config import (
     Word2VecConfig,
     load_config,
 )
-from fewlabel.flows.curve import curve_flow
-from fewlabel.flows.train import train_flow
 
 from .conftest import FIXTURES, TINY
 
 
 def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     # tiny's unlabeled documents are single lines: let them take part in pseudo-labeling anyway
-    config = load_config(None, [*TINY, "curve.labels_per_class=[2, 4, 64]", "curve.draws=2",
-                                "classifier.pseudo_min_lines=1"])
+    config = load_config(
+        None, [*TINY, "curve.labels_per_class=[2, 4, 64]", "curve.draws=2", "classifier.pseudo_min_lines=1"]
+    )
     summary = curve_flow(config)
     tidy = pq.read_table(summary["table"]).to_pandas()
     assert len(tidy) == 5 * 2 * 2  # methods x points x draws (64 > the 50 per class of tiny: skipped)
@@ -64,8 +65,12 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
         labels = np.array(["pos", "neg"] * n, dtype=object)
         tokens = [[*rng.choice(words[label], 3), *rng.choice(["film", "plot", "story"], 2)] for label in labels]
         vectors = rng.normal(0, 1, (len(labels), 6)) + np.where(labels == "pos", 1.0, -1.0)[:, None]
-        return {"labels": labels, "tokens": tokens, "vectors": vectors,
-                "token_array": pa.array(tokens, pa.list_(pa.string()))}
+        return {
+            "labels": labels,
+            "tokens": tokens,
+            "vectors": vectors,
+            "token_array": pa.array(tokens, pa.list_(pa.string())),
+        }
 
     fits = []
 
@@ -80,8 +85,13 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
     train = split(20)
     idx = fewlabel.learning_curve.draw(train["labels"], 3, np.random.default_rng(1))
     classifier = ClassifierConfig(alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, max_iter=100)
-    args = (classifier, Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001), CurveConfig(), 7,
-            VectorizeConfig(remove_component=False))
+    args = (
+        classifier,
+        Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001),
+        CurveConfig().tfidf_C,
+        7,
+        VectorizeConfig(remove_component=False),
+    )
     fewlabel.learning_curve.predict_all(train, split(15), no_documents, idx, *args)
     other = split(15)
     other["labels"] = other["labels"][::-1].copy()  # other test sentences, vectors and labels
@@ -94,14 +104,26 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
 
 
 def test_chinese_fixture_end_to_end(prefect_api, data_dir):
-    config = load_config(None, [
-        "data.source=files", f"data.labeled_path={FIXTURES / 'zh' / 'labeled.csv'}",
-        f"data.unlabeled_path={FIXTURES / 'zh' / 'unlabeled.txt'}", "data.text_column=评论",
-        "data.label_column=情感", "preprocess.language=zh", "preprocess.stopwords=iso",
-        "word2vec.vector_size=16", "word2vec.epochs=20", "word2vec.min_count=1", "classifier.max_iter=300",
-        "classifier.alpha=0.1", "word2vec.sample=0.001", "vectorize.remove_component=false",
-        "classifier.l2_normalize=false",  # toy 16-dim vectors, 20 test sentences: 0.75 with it (one sentence)
-    ])
+    config = load_config(
+        None,
+        [
+            "data.source=files",
+            f"data.labeled_path={FIXTURES / 'zh' / 'labeled.csv'}",
+            f"data.unlabeled_path={FIXTURES / 'zh' / 'unlabeled.txt'}",
+            "data.text_column=评论",
+            "data.label_column=情感",
+            "preprocess.language=zh",
+            "preprocess.stopwords=iso",
+            "word2vec.vector_size=16",
+            "word2vec.epochs=20",
+            "word2vec.min_count=1",
+            "classifier.max_iter=300",
+            "classifier.alpha=0.1",
+            "word2vec.sample=0.001",
+            "vectorize.remove_component=false",
+            "classifier.l2_normalize=false",  # toy 16-dim vectors, 20 test sentences: 0.75 with it (one sentence)
+        ],
+    )
     summary = train_flow(config)
     assert summary["stats"]["ingest"]["train_per_class"] == {"正面": 10, "负面": 10}
     tokens = pd.read_parquet(f"{summary['artifacts']['preprocess']}/train.parquet")["tokens"]

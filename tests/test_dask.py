@@ -2,12 +2,12 @@
 
 import pyarrow.parquet as pq
 import pytest
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import train_flow
 
 from fewlabel import runs
 from fewlabel.errors import UserError
 from fewlabel.orchestration.runner import task_runner, with_runner
-from fewlabel.flows.predict import predict_flow
-from fewlabel.flows.train import train_flow
 
 from .conftest import labeled_csv, write
 from .test_shards import config, shard
@@ -25,8 +25,10 @@ def test_local_cluster_of_two_processes_gives_identical_results(prefect_api, tmp
     write(new / "2.txt", "terrible\ngreat fun\nfine\n")
     cfg = config(tiny_config, folder, labeled)
     results = {}
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         for where, address in (("threads", None), ("dask", cluster.scheduler_address)):
             monkeypatch.setenv("FEWLABEL_DATA_DIR", str(tmp_path / where))  # workers are told at submit time
             summary = with_runner(train_flow, address)(cfg)

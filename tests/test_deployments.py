@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from .conftest import TINY
-from .servers import process, prefect_server, wait_until
+from .servers import prefect_server, process, wait_until
 
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
@@ -30,9 +30,15 @@ def client_call(url, fn):
 
 def serve(tmp_path, url, name, *extra, **env):
     sets = [arg for pair in TINY for arg in ("--set", pair)]
-    return process([sys.executable, "-m", "fewlabel.cli", "serve", *sets, *extra], cwd=tmp_path,
-                   log=tmp_path / f"{name}.log", PREFECT_API_URL=url, FEWLABEL_DATA_DIR=str(tmp_path / "data"),
-                   PREFECT_LOGGING_LEVEL="INFO", **env)
+    return process(
+        [sys.executable, "-m", "fewlabel.cli", "serve", *sets, *extra],
+        cwd=tmp_path,
+        log=tmp_path / f"{name}.log",
+        PREFECT_API_URL=url,
+        FEWLABEL_DATA_DIR=str(tmp_path / "data"),
+        PREFECT_LOGGING_LEVEL="INFO",
+        **env,
+    )
 
 
 def deployment_id(url, name="fewlabel-train/nightly"):
@@ -73,9 +79,13 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
     assert names == {"nightly", "on-demand"}  # train nightly; curve and predict on demand
     # 2. fixed (no fault) and every 15 s: retry the same flow run; earlier stages come back Cached
     with serve(tmp_path, server, "serve", "--interval", "15"):
-        retry = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "retry", str(failed_run)],
-                               env={**__import__("os").environ, "PREFECT_API_URL": server},
-                               capture_output=True, text=True, timeout=120)
+        retry = subprocess.run(
+            [sys.executable, "-m", "prefect", "flow-run", "retry", str(failed_run)],
+            env={**__import__("os").environ, "PREFECT_API_URL": server},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert retry.returncode == 0, retry.stdout + retry.stderr
         assert final_state(server, failed_run).is_completed()
         stages = record(tmp_path, failed_run)["stages"]

@@ -93,16 +93,16 @@ class Job:
 
 def project_env(project: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "FEWLABEL_FAULT"}
-    env.update(FEWLABEL_DATA_DIR=str(project / "data"),
-               PREFECT_LOCAL_STORAGE_PATH=str(project / "storage"), **extra)
+    env.update(FEWLABEL_DATA_DIR=str(project / "data"), PREFECT_LOCAL_STORAGE_PATH=str(project / "storage"), **extra)
     return env
 
 
 def launch(name: str, project: Path, cmd: list[str], **env: str) -> Job:
     (project / "data").mkdir(parents=True, exist_ok=True)
     with open(project / f"{name}.out", "w") as out, open(project / f"{name}.err", "w") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err,
-                                env=project_env(project, **env), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=out, stderr=err, env=project_env(project, **env), start_new_session=True
+        )
     return Job(name, project, proc)
 
 
@@ -124,9 +124,20 @@ class ServerLoss:
         env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         with open(root / "server.log", "w") as log:
             self.server = subprocess.Popen(
-                [str(Path(sys.executable).parent / "prefect"), "server", "start",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"],
-                cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(Path(sys.executable).parent / "prefect"),
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-ui",
+                ],
+                cwd=root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 env={**env, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
             )
         self.job: Job | None = None
@@ -150,9 +161,15 @@ class ServerLoss:
                 assert time.monotonic() < deadline, "the Prefect server did not start"
                 time.sleep(0.3)
             # one client retry instead of Prefect's 5 (2+4+8+16+32 s of back-off per request)
-            self.job = launch("run", self.root / "lost", CLI, PREFECT_API_URL=self.url,
-                              PREFECT_LOGGING_LEVEL="INFO", PREFECT_CLIENT_MAX_RETRIES="1",
-                              FEWLABEL_FAULT="pretrain:pause=2")
+            self.job = launch(
+                "run",
+                self.root / "lost",
+                CLI,
+                PREFECT_API_URL=self.url,
+                PREFECT_LOGGING_LEVEL="INFO",
+                PREFECT_CLIENT_MAX_RETRIES="1",
+                FEWLABEL_FAULT="pretrain:pause=2",
+            )
             wait_for(self.job.data / ".paused-pretrain", self.job)
             os.killpg(self.server.pid, signal.SIGKILL)  # the server, by its own process group
             self.server.wait(30)
@@ -174,12 +191,12 @@ def jobs(prefect_api, tmp_path_factory):
     started["ref-a"] = launch("run", root / "ref-a", CLI, PYTHONHASHSEED="1")
     started["ref-b"] = launch("run", root / "ref-b", CLI, PYTHONHASHSEED="2")
     for stage in STAGES:
-        started[f"kill-{stage}"] = launch("run", root / f"kill-{stage}", CLI,
-                                          FEWLABEL_FAULT=f"{stage}:pause")
+        started[f"kill-{stage}"] = launch("run", root / f"kill-{stage}", CLI, FEWLABEL_FAULT=f"{stage}:pause")
     # the twins: whichever builds pretrain holds its lock 2 s, so the other one really waits on it
     for twin in ("twin-1", "twin-2"):
-        started[twin] = launch(twin, root / "twins", CLI, PREFECT_LOGGING_LEVEL="INFO",
-                               FEWLABEL_FAULT="pretrain:pause=2")
+        started[twin] = launch(
+            twin, root / "twins", CLI, PREFECT_LOGGING_LEVEL="INFO", FEWLABEL_FAULT="pretrain:pause=2"
+        )
     unshare = ["unshare", "-m", "--propagation", "private", "sh", "-c", MOUNT_SCRIPT, "sh", *CLI]
     for fault in ("full", "readonly") if shutil.which("unshare") else ():
         after = root / fault / "after"
@@ -261,9 +278,9 @@ def error_lines(stderr: str) -> list[str]:
 
 # 1. SIGKILL in the middle of each stage ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn(
-        jobs, reference, stage, monkeypatch, capsys):
+def test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn(jobs, reference, stage, monkeypatch, capsys):
     job = jobs[f"kill-{stage}"]
     wait_for(job.data / f".paused-{stage}", job)
     # the stage's files are written, in its temporary folder, not yet committed: kill it now
@@ -272,7 +289,7 @@ def test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn(
     assert len(torn) == 1 and any(torn[0].iterdir()), "the stage had not written its files"
     os.kill(job.proc.pid, signal.SIGKILL)
     assert job.wait(30).proc.returncode == -signal.SIGKILL
-    done = STAGES[:STAGES.index(stage)]
+    done = STAGES[: STAGES.index(stage)]
     assert set(stage_folders(job.data)) == set(done)  # nothing of the killed stage was committed
 
     again = rerun_in_process(job.project, monkeypatch, capsys)
@@ -289,8 +306,10 @@ def test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn(
 
 # 2. A damaged artifact: detected by its hash, rebuilt, with a warning naming the file -----------
 
+
 def test_damaged_artifact_is_rebuilt_with_a_warning_naming_the_file(
-        jobs, reference, tmp_path, monkeypatch, capsys, caplog):
+    jobs, reference, tmp_path, monkeypatch, capsys, caplog
+):
     project = tmp_path / "copy"
     shutil.copytree(jobs["ref-a"].project / "data", project / "data")
     shutil.copytree(jobs["ref-a"].project / "storage", project / "storage")
@@ -312,6 +331,7 @@ def test_damaged_artifact_is_rebuilt_with_a_warning_naming_the_file(
 
 
 # 3. Two runs of one config at once on one data folder -------------------------------------------
+
 
 def test_two_runs_at_once_both_finish_equal_and_build_each_artifact_once(jobs, reference):
     twins = [jobs["twin-1"], jobs["twin-2"]]
@@ -341,10 +361,14 @@ def test_two_runs_at_once_both_finish_equal_and_build_each_artifact_once(jobs, r
 
 # 4. A full disk, a read-only data folder; write errors that are not the folder's ----------------
 
-@pytest.mark.parametrize("fault, reason", [
-    ("full", "No space left on device"),
-    ("readonly", "Read-only file system"),
-])
+
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ("full", "No space left on device"),
+        ("readonly", "Read-only file system"),
+    ],
+)
 def test_no_room_to_write_gives_one_clear_line_and_nothing_partial(jobs, fault, reason):
     if fault not in jobs:
         pytest.skip("no unshare here")
@@ -391,7 +415,7 @@ def test_transient_errors_stay_oserrors_and_prefect_retries_them(prefect_api, da
         attempts.append(config)
         if len(attempts) == 1:
             raise OSError(errno.EIO, "Input/output error")
-        (out / "ok.json").write_text("{}")
+        (out / "points.parquet").write_text("{}")  # the curve stage's declared file
         return {}
 
     with pytest.raises(OSError) as raised:  # in the store: not turned into a user error
@@ -406,7 +430,7 @@ def test_transient_errors_stay_oserrors_and_prefect_retries_them(prefect_api, da
     assert not isinstance(raised.value, UserError)
 
     attempts.clear()
-    task = stage("ingest")(flaky).with_options(retry_delay_seconds=0)
+    task = stage("curve")(flaky).with_options(retry_delay_seconds=0)
     state = task("through prefect", return_state=True)
     assert state.is_completed() and len(attempts) == 2  # failed once with EIO, retried, done
 
@@ -423,6 +447,7 @@ def test_transient_errors_stay_oserrors_and_prefect_retries_them(prefect_api, da
 
 # 5. The Prefect server goes away mid-run --------------------------------------------------------
 
+
 def test_prefect_server_killed_mid_run(jobs, reference, monkeypatch, capsys):
     lost = jobs["lost"]
     lost.thread.join(240)
@@ -438,8 +463,7 @@ def test_prefect_server_killed_mid_run(jobs, reference, monkeypatch, capsys):
     assert f"the stages that finished are kept in {job.data} and the next run reuses them" in line
     # tasks are orchestrated client-side in Prefect 3: the stages carried on without the server;
     # the run failed at its first API call (publishing the report), after its artifacts were made
-    built = {Path(p).name.rsplit("-", 1)[0]
-             for p in re.findall(r"built artifact (\S+)", job.stderr)}
+    built = {Path(p).name.rsplit("-", 1)[0] for p in re.findall(r"built artifact (\S+)", job.stderr)}
     folders = stage_folders(job.data)
     assert {"ingest", "preprocess", "pretrain"} <= built == set(folders)
     assert all(intact(f) for f in folders.values()) and leftovers(job.data) == []
@@ -450,6 +474,7 @@ def test_prefect_server_killed_mid_run(jobs, reference, monkeypatch, capsys):
 
 
 # 6. Reproducibility across processes ------------------------------------------------------------
+
 
 def test_same_config_and_seed_give_byte_identical_artifacts_across_processes(jobs, reference):
     a, b = reference, jobs["ref-b"].result()

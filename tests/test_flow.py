@@ -5,10 +5,10 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from fewlabel import store
 from fewlabel.flows.predict import predict_flow
 from fewlabel.flows.train import train_flow
+
+from fewlabel import store
 
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
@@ -45,11 +45,14 @@ def test_stopword_change_reruns_preprocess_and_after(first_run, tiny_config):
     assert states(changed) == ["Cached"] + ["Completed"] * 5
 
 
-@pytest.mark.parametrize("stage, name, damage", [
-    ("pretrain", "vectors.parquet", "delete"),
-    ("preprocess", "train.parquet", "truncate"),
-    ("train", "pretrained.skops", "alter"),
-])
+@pytest.mark.parametrize(
+    "stage, name, damage",
+    [
+        ("pretrain", "vectors.parquet", "delete"),
+        ("preprocess", "train.parquet", "truncate"),
+        ("train", "pretrained.skops", "alter"),
+    ],
+)
 def test_damaged_artifact_recomputes_that_stage_only(first_run, tiny_config, stage, name, damage):
     path = store.data_dir() / first_run["artifacts"][stage] / name
     if damage == "delete":
@@ -72,11 +75,13 @@ def test_artifact_schemas_are_readable_without_fewlabel(first_run):
         ("ingest", "unlabeled.parquet"): {"text": string, "origin": string, "row": pa.int64()},
         ("preprocess", "test.parquet"): {"tokens": pa.list_(string)},
         ("pretrain", "vectors.parquet"): {"token": string, "count": pa.int64(), "vector": pa.list_(pa.float32(), 16)},
-        ("vectorize", "train.parquet"): {"label": string, "pretrained": pa.list_(pa.float32(), 16),
-                                         "no_pretraining": pa.list_(pa.float32(), 16)},
+        ("vectorize", "train.parquet"): {
+            "label": string,
+            "pretrained": pa.list_(pa.float32(), 16),
+            "no_pretraining": pa.list_(pa.float32(), 16),
+        },
         ("evaluate", "metrics.parquet"): {"method": string, "accuracy": pa.float64(), "macro_f1": pa.float64()},
-        ("evaluate", "confusion.parquet"): {"method": string, "true": string, "predicted": string,
-                                            "count": pa.int64()},
+        ("evaluate", "confusion.parquet"): {"method": string, "true": string, "predicted": string, "count": pa.int64()},
     }
     for (stage, name), fields in expect.items():
         schema = pq.read_schema(art[stage] / name)
@@ -128,14 +133,25 @@ def test_config_paths_only_ever_read(prefect_api, data_dir, tmp_path):
     outside = tmp_path / "outside"
     lab, unl = labeled_csv(outside / "l.csv"), unlabeled_txt(outside / "u.txt")
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
-    train_flow(load_config(None, ["data.source=files", f"data.labeled_path={lab}", f"data.unlabeled_path={unl}",
-                                  "word2vec.vector_size=8", "word2vec.epochs=1"]))
+    train_flow(
+        load_config(
+            None,
+            [
+                "data.source=files",
+                f"data.labeled_path={lab}",
+                f"data.unlabeled_path={unl}",
+                "word2vec.vector_size=8",
+                "word2vec.epochs=1",
+            ],
+        )
+    )
     written = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
     assert written and all(p.is_relative_to(data_dir) for p in written)
 
 
-@pytest.mark.parametrize("vectorize", [["vectorize.weighting=sif", "vectorize.remove_component=true"],
-                                       ["vectorize.pooling=mean_max_min"]])
+@pytest.mark.parametrize(
+    "vectorize", [["vectorize.weighting=sif", "vectorize.remove_component=true"], ["vectorize.pooling=mean_max_min"]]
+)
 def test_predict_builds_features_like_the_vectorize_stage(prefect_api, data_dir, tiny_config, tmp_path, vectorize):
     """On the test sentences, predict must reproduce the evaluate stage's predictions exactly."""
     summary = train_flow(tiny_config(*vectorize))

@@ -3,15 +3,15 @@ import pytest
 
 from fewlabel import readers
 from fewlabel.config import DataConfig
-from fewlabel.errors import UserError
 from fewlabel.dataset import check_classes, split, subsample
+from fewlabel.errors import UserError
 
 from .conftest import labeled_csv, unlabeled_txt, write
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet", "txt"])
 def test_read_labeled_formats_keep_text_and_rows(tmp_path, fmt):
-    frame = pd.DataFrame({"text": ["a b", "NA", "c,d \"e\""], "label": ["x", "y", "x"]})
+    frame = pd.DataFrame({"text": ["a b", "NA", 'c,d "e"'], "label": ["x", "y", "x"]})
     path = tmp_path / f"l.{fmt}"
     if fmt == "csv":
         frame.to_csv(path, index=False)
@@ -22,7 +22,7 @@ def test_read_labeled_formats_keep_text_and_rows(tmp_path, fmt):
     else:
         write(path, "".join(f"{lab}\t{txt}\n" for txt, lab in zip(frame.text, frame.label)))
     got = readers.read_labeled(path)
-    assert got["text"].tolist() == ["a b", "NA", "c,d \"e\""]  # "NA" stays text, nothing altered
+    assert got["text"].tolist() == ["a b", "NA", 'c,d "e"']  # "NA" stays text, nothing altered
     assert got["label"].tolist() == ["x", "y", "x"]
     assert got["row"].tolist() == [1, 2, 3]
 
@@ -36,12 +36,15 @@ def test_read_unlabeled_folder_of_shards_and_blank_lines(tmp_path):
     assert got.attrs["blank_lines"] == 1
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("text,label\nok,a\n,b\n", "row 2: empty text in column 'text'"),
-    ("text,label\nok,a\nfine,\n", "row 2: missing label in column 'label'"),
-    ("words,label\nok,a\n", "no column 'text' (columns: words, label)"),
-    ("text,label\n", "no labeled rows"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("text,label\nok,a\n,b\n", "row 2: empty text in column 'text'"),
+        ("text,label\nok,a\nfine,\n", "row 2: missing label in column 'label'"),
+        ("words,label\nok,a\n", "no column 'text' (columns: words, label)"),
+        ("text,label\n", "no labeled rows"),
+    ],
+)
 def test_read_labeled_errors_name_file_row_column(tmp_path, content, fragment):
     path = write(tmp_path / "bad.csv", content)
     with pytest.raises(UserError) as err:
@@ -90,21 +93,25 @@ def test_subsample_more_than_available_names_range():
         subsample(train, 5, seed=0)
 
 
-@pytest.mark.parametrize("labels, fragment", [
-    (["a", "a", "a"], "only one class"),
-    (["a", "a", "b"], r"fewer than 2 examples: 'b' \(1\)"),
-])
+@pytest.mark.parametrize(
+    "labels, fragment",
+    [
+        (["a", "a", "a"], "only one class"),
+        (["a", "a", "b"], r"fewer than 2 examples: 'b' \(1\)"),
+    ],
+)
 def test_check_classes(labels, fragment):
     with pytest.raises(UserError, match=fragment):
         check_classes(pd.Series(labels), "where")
 
 
 def test_ingest_stage_keeps_test_out_of_unlabeled(data_dir, tmp_path):
-    from fewlabel import store
     from fewlabel.tasks.ingest import ingest
 
+    from fewlabel import store
+
     lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
-    test_sentence = "\"the film was great wonderful fine lovely number 0\""
+    test_sentence = '"the film was great wonderful fine lovely number 0"'
     unl = unlabeled_txt(tmp_path / "unl.txt")
     with open(unl, "a") as fh:
         fh.write(test_sentence.strip('"') + "\n")
@@ -120,10 +127,13 @@ def test_ingest_stage_keeps_test_out_of_unlabeled(data_dir, tmp_path):
     assert ref["stats"]["train_rows"] + ref["stats"]["test_rows"] + ref["stats"]["pooled_from_labeled"] == 12
 
 
-@pytest.mark.parametrize("name, origin, minimum", [
-    ("wiki", readers.WIKI_SAMPLE, 100),
-    ("lee", "lee_background.cor", 300),
-])
+@pytest.mark.parametrize(
+    "name, origin, minimum",
+    [
+        ("wiki", readers.WIKI_SAMPLE, 100),
+        ("lee", "lee_background.cor", 300),
+    ],
+)
 def test_extra_unlabeled_corpora(name, origin, minimum):
     frame = readers.EXTRA_UNLABELED[name]()
     assert list(frame.columns) == ["text", "origin", "row"] and len(frame) >= minimum
@@ -146,14 +156,16 @@ def test_with_extra_appends_corpora_once_and_config_refuses_unknown():
 
 
 def test_ingest_stage_extra_corpora_never_hold_a_test_sentence(data_dir, tmp_path, monkeypatch):
-    from fewlabel import store
     from fewlabel.tasks.ingest import ingest
+
+    from fewlabel import store
 
     lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
     unl = unlabeled_txt(tmp_path / "unl.txt")
     labeled = readers.read_labeled(lab)["text"].tolist()  # every labeled sentence is also "news"
-    fake = pd.DataFrame({"text": ["news one", *labeled], "origin": "lee_background.cor",
-                         "row": range(1, len(labeled) + 2)})
+    fake = pd.DataFrame(
+        {"text": ["news one", *labeled], "origin": "lee_background.cor", "row": range(1, len(labeled) + 2)}
+    )
     monkeypatch.setitem(readers.EXTRA_UNLABELED, "lee", lambda: fake)
     config = DataConfig(source="files", labeled_path=str(lab), unlabeled_path=str(unl), extra_unlabeled=["lee"])
     ref = ingest.fn(config)

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from fewlabel.flows.train import PIPELINE, train_flow
 
 from fewlabel import runs, store
 from fewlabel.orchestration.plan import plan
 from fewlabel.orchestration.stage import StageFailed
-from fewlabel.flows.train import PIPELINE, train_flow
 
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")  # tiny has no shards
 
@@ -27,11 +27,14 @@ def test_plan_after_a_run_is_all_cached(trained, tiny_config):
     assert [r["artifact"] for r in rows] == [trained["artifacts"][s] for s in STAGES]
 
 
-@pytest.mark.parametrize("override, first_run, why", [
-    ("classifier.alpha=0.5", "train", "classifier.alpha: 10.0 -> 0.5"),
-    ("preprocess.stopwords=english", "preprocess", "preprocess.stopwords: 'none' -> 'english'"),
-    ("word2vec.window=3", "pretrain", "word2vec.window: 5 -> 3"),
-])
+@pytest.mark.parametrize(
+    "override, first_run, why",
+    [
+        ("classifier.alpha=0.5", "train", "classifier.alpha: 10.0 -> 0.5"),
+        ("preprocess.stopwords=english", "preprocess", "preprocess.stopwords: 'none' -> 'english'"),
+        ("word2vec.window=3", "pretrain", "word2vec.window: 5 -> 3"),
+    ],
+)
 def test_plan_names_the_config_key_that_changed(trained, tiny_config, override, first_run, why):
     rows = plan(PIPELINE, tiny_config(override), runs.read_run())
     at = STAGES.index(first_run)

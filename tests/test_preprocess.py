@@ -3,18 +3,20 @@ import pytest
 
 from fewlabel.config import PreprocessConfig
 from fewlabel.errors import UserError
-from fewlabel.text import LANGUAGES
-from fewlabel.text import filter_tokens, split_lines, stopword_set, tokenize
+from fewlabel.text import LANGUAGES, filter_tokens, split_lines, stopword_set, tokenize
 
 
-@pytest.mark.parametrize("text, tokens", [
-    ("Hello, World!", ["hello", "world"]),
-    ("it's not   GOOD... don't", ["it's", "not", "good", "don't"]),
-    ("'quoted' words", ["quoted", "words"]),
-    ("café naïve 21st", ["café", "naïve", "21st"]),
-    ("", []),
-    ("!!! ???", []),
-])
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("Hello, World!", ["hello", "world"]),
+        ("it's not   GOOD... don't", ["it's", "not", "good", "don't"]),
+        ("'quoted' words", ["quoted", "words"]),
+        ("café naïve 21st", ["café", "naïve", "21st"]),
+        ("", []),
+        ("!!! ???", []),
+    ],
+)
 def test_tokenize_default(text, tokens):
     assert tokenize(pa.array([text]), PreprocessConfig()).to_pylist() == [tokens]
 
@@ -45,15 +47,19 @@ def test_split_lines_keeps_origin():
 
 
 def test_preprocess_stage_schema_and_all_stopwords_error(data_dir, tmp_path):
-    from fewlabel import store
-    from fewlabel.config import DataConfig
     from fewlabel.tasks.ingest import ingest
     from fewlabel.tasks.preprocess import preprocess
 
+    from fewlabel import store
+    from fewlabel.config import DataConfig
+
     from .conftest import labeled_csv, unlabeled_txt
 
-    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")),
-                        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt")))
+    config = DataConfig(
+        source="files",
+        labeled_path=str(labeled_csv(tmp_path / "l.csv")),
+        unlabeled_path=str(unlabeled_txt(tmp_path / "u.txt")),
+    )
     ingested = ingest.fn(config)
     ref = preprocess.fn(ingested, PreprocessConfig())
     table = store.read_table(ref, "train.parquet")
@@ -83,10 +89,11 @@ def test_unknown_language_lists_the_known_ones():
 
 
 def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
-    from fewlabel import store
-    from fewlabel.config import DataConfig
     from fewlabel.tasks.ingest import ingest
     from fewlabel.tasks.preprocess import preprocess
+
+    from fewlabel import store
+    from fewlabel.config import DataConfig
 
     config = DataConfig(source="tiny")
     ingested = ingest.fn(config)

@@ -34,8 +34,13 @@ def test_stable_hash_does_not_depend_on_python_hash_seed():
 
     code = "from fewlabel.word2vec import stable_hash; print(stable_hash('film'), hash('film'))"
     outputs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout.split()
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.split()
         for seed in ("1", "2")
     ]
     assert outputs[0][0] == outputs[1][0] == str(stable_hash("film"))
@@ -59,17 +64,20 @@ def test_corpus_file_mode_matches_its_input_and_is_reproducible(tmp_path):
 
 
 def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path):
-    from fewlabel import store
-    from fewlabel.config import DataConfig, PreprocessConfig
     from fewlabel.tasks.ingest import ingest
     from fewlabel.tasks.preprocess import preprocess
     from fewlabel.tasks.pretrain import pretrain
     from fewlabel.tasks.shard import shard
 
+    from fewlabel import store
+    from fewlabel.config import DataConfig, PreprocessConfig
+
     from .conftest import labeled_csv, unlabeled_txt
 
     unlabeled = unlabeled_txt(tmp_path / "u.txt")
-    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")), unlabeled_path=str(unlabeled))
+    config = DataConfig(
+        source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")), unlabeled_path=str(unlabeled)
+    )
     ingested = ingest.fn(config)
     tokens = preprocess.fn(ingested, PreprocessConfig())
     shards = [shard.fn(str(unlabeled), store.narrow(ingested, "test.parquet"), "text", "utf-8", PreprocessConfig())]
@@ -78,6 +86,8 @@ def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path)
     for ref in (streamed, in_memory):
         assert ref["stats"]["corpus_sentences"] == 46 and ref["stats"]["corpus_words"] > 200
     assert not list(store.data_dir().glob("tmp*"))  # the LineSentence file is gone
-    vocab = {name: set(store.read_table(r, "vectors.parquet")["token"].to_pylist())
-             for name, r in (("streamed", streamed), ("in_memory", in_memory))}
+    vocab = {
+        name: set(store.read_table(r, "vectors.parquet")["token"].to_pylist())
+        for name, r in (("streamed", streamed), ("in_memory", in_memory))
+    }
     assert vocab["streamed"] == vocab["in_memory"]

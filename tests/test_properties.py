@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 
 from fewlabel import readers
 from fewlabel.config import DataConfig, PreprocessConfig, load_config
-from fewlabel.errors import UserError
-from fewlabel.transformer import AveragedWordVectors
 from fewlabel.dataset import split, subsample
+from fewlabel.errors import UserError
 from fewlabel.text import split_lines, tokenize
+from fewlabel.transformer import AveragedWordVectors
 from fewlabel.vectors import average, extrema
 
 # derandomize: the same examples on every run, so CI is never flaky (explore more with a profile locally)
@@ -38,11 +38,67 @@ FEW = settings(max_examples=20, deadline=None, derandomize=True, suppress_health
 
 # Strings that break naive readers and tokenizers, mixed into arbitrary Unicode.
 TRICKY = [
-    "", " ", "\t", "  \t ", "NA", "N/A", "null", "NULL", "None", "nan", "NaN", "#N/A", "-", "0", "1.0",
-    '"', '""', "'", "''", ",", ";", "a,b", 'say "hi"', '"quoted"', " lead", "trail ", "#comment",
-    "\x00", "\x1c", "\x0b", "\x0c", "\x7f", "\x85", "\u00a0", "\u200b", "\u2028", "\u2029", "\ufeff",
-    "\u3000", "don't", "'tis", "rock 'n' roll", "x' 'y", "İstanbul", "ǅ", "ﬁ", "①", "Ⅻ", "㎏", "é", "é",
-    "日本語のテキスト", "我不喜欢这部电影", "🙂👍🏽", "\U0001f600", "a\tb", "a\nb", "a\r\nb", "a\rb", "\n", "\r",
+    "",
+    " ",
+    "\t",
+    "  \t ",
+    "NA",
+    "N/A",
+    "null",
+    "NULL",
+    "None",
+    "nan",
+    "NaN",
+    "#N/A",
+    "-",
+    "0",
+    "1.0",
+    '"',
+    '""',
+    "'",
+    "''",
+    ",",
+    ";",
+    "a,b",
+    'say "hi"',
+    '"quoted"',
+    " lead",
+    "trail ",
+    "#comment",
+    "\x00",
+    "\x1c",
+    "\x0b",
+    "\x0c",
+    "\x7f",
+    "\x85",
+    "\u00a0",
+    "\u200b",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\u3000",
+    "don't",
+    "'tis",
+    "rock 'n' roll",
+    "x' 'y",
+    "İstanbul",
+    "ǅ",
+    "ﬁ",
+    "①",
+    "Ⅻ",
+    "㎏",
+    "é",
+    "é",
+    "日本語のテキスト",
+    "我不喜欢这部电影",
+    "🙂👍🏽",
+    "\U0001f600",
+    "a\tb",
+    "a\nb",
+    "a\r\nb",
+    "a\rb",
+    "\n",
+    "\r",
 ]
 LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
@@ -73,6 +129,7 @@ def with_duplicates(data, rows: list) -> list:
 
 # 1. tokenizer ------------------------------------------------------------------------------------
 
+
 def _check_tokens(inputs, got, config):
     assert len(got) == len(inputs)  # one token list per input, in order
     for tokens in got:
@@ -83,8 +140,12 @@ def _check_tokens(inputs, got, config):
 
 
 @PROPERTY
-@given(st.lists(st.one_of(phrases, st.none()), max_size=12), st.booleans(),
-       st.sampled_from(["none", "english"]), st.integers(1, 3))
+@given(
+    st.lists(st.one_of(phrases, st.none()), max_size=12),
+    st.booleans(),
+    st.sampled_from(["none", "english"]),
+    st.integers(1, 3),
+)
 @example(["x' 'y", "'a' ''b'' c'", "rock 'n' roll"], True, "none", 1)
 def test_tokenize_en_one_list_per_input_clean_tokens(inputs, lowercase, stopwords, min_length):
     config = PreprocessConfig(lowercase=lowercase, stopwords=stopwords, min_token_length=min_length)
@@ -114,8 +175,9 @@ def test_tokenize_zh_one_list_per_input_clean_tokens(inputs):
 @PROPERTY
 @given(st.lists(phrases, min_size=1, max_size=8))
 def test_split_lines_keeps_every_line_with_content(documents):
-    table = pa.table({"text": documents, "origin": ["f.csv"] * len(documents),
-                      "row": list(range(1, len(documents) + 1))})
+    table = pa.table(
+        {"text": documents, "origin": ["f.csv"] * len(documents), "row": list(range(1, len(documents) + 1))}
+    )
     got = split_lines(table).to_pylist()
     expected = [(row, line) for row, doc in enumerate(documents, 1) for line in re.split(r"\r?\n", doc)]
     kept = iter(expected)  # output lines are input lines, in order, with their document's row
@@ -139,6 +201,7 @@ def test_tokenize_a_10_mb_line_quickly():
 
 # 2. readers --------------------------------------------------------------------------------------
 
+
 def _write_table(path: Path, rows: list[tuple[str, str]], writer: str, sep: str, bom: bool) -> None:
     if writer == "pandas":
         # "\r\n" line ends: with "\n", Python 3.11's csv module leaves a field's lone "\r" unquoted and
@@ -155,8 +218,13 @@ def _write_table(path: Path, rows: list[tuple[str, str]], writer: str, sep: str,
 
 
 @PROPERTY
-@given(st.data(), st.lists(st.tuples(phrases, st.one_of(words, texts)), max_size=8),
-       st.sampled_from(["pandas", "csv"]), st.sampled_from([".csv", ".tsv"]), st.booleans())
+@given(
+    st.data(),
+    st.lists(st.tuples(phrases, st.one_of(words, texts)), max_size=8),
+    st.sampled_from(["pandas", "csv"]),
+    st.sampled_from([".csv", ".tsv"]),
+    st.booleans(),
+)
 def test_csv_round_trip_keeps_every_row_or_names_the_file(data, rows, writer, suffix, bom):
     rows = with_duplicates(data, rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -288,8 +356,10 @@ def test_parquet_labels_of_any_type_are_read_as_text(data, kind, n, with_extra_c
             got = readers.read_labeled(path)
         except UserError as err:
             assert_user_error_names(err, path.name)
-            fine = [t is not None and has_content(t) and v is not None and v == v and has_content(str(v))
-                    for t, v in zip(text, labels)]
+            fine = [
+                t is not None and has_content(t) and v is not None and v == v and has_content(str(v))
+                for t, v in zip(text, labels)
+            ]
             assert not n or not all(fine), str(err)
             return
     assert got["text"].tolist() == text
@@ -298,8 +368,11 @@ def test_parquet_labels_of_any_type_are_read_as_text(data, kind, n, with_extra_c
 
 
 @PROPERTY
-@given(st.lists(one_line.filter(lambda s: "\ufeff" not in s), min_size=1, max_size=6),
-       st.data(), st.sampled_from([".txt", ".csv", ".tsv"]))
+@given(
+    st.lists(one_line.filter(lambda s: "\ufeff" not in s), min_size=1, max_size=6),
+    st.data(),
+    st.sampled_from([".txt", ".csv", ".tsv"]),
+)
 def test_latin1_bytes_in_utf8_name_the_line(lines, data, suffix):
     bad = data.draw(st.integers(0, len(lines) - 1))
     header = b"" if suffix == ".txt" else b"text\n"
@@ -324,19 +397,22 @@ def test_latin1_bytes_in_utf8_name_the_line(lines, data, suffix):
             assert len(got) == len(lines)
 
 
-@pytest.mark.parametrize("name, content, fragment", [
-    ("empty.txt", "", "no text found"),
-    ("blank.txt", "\n \n\t\n", "no text found"),
-    ("empty.csv", "", "empty.csv is empty"),
-    ("quoted.csv", "text\n\"great\" movie\n", "quoted.csv line 2"),   # was silently read as great movie
-    ("quoted.tsv", "text\tlabel\n\"great\" movie\tpos\n", "quoted.tsv line 2"),
-    ("header.csv", "text\n", "no text found"),
-    ("extra.csv", "text,label\na,x,z\nb,y,z\n", "row 1: 3 fields"),   # was silently read as an index
-    ("dup.csv", "text,text\na,b\n", "column 'text' twice"),
-    ("blankrow.csv", "text\na\n\nb\n", "row 2: empty text"),           # was silently skipped
-    ("quote.csv", 'text\n"never closed\n', "quote.csv"),
-    ("ragged.tsv", "text\tlabel\na\tb\nc\td\te\n", "ragged.tsv row 2: 3 fields"),
-])
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("empty.txt", "", "no text found"),
+        ("blank.txt", "\n \n\t\n", "no text found"),
+        ("empty.csv", "", "empty.csv is empty"),
+        ("quoted.csv", 'text\n"great" movie\n', "quoted.csv line 2"),  # was silently read as great movie
+        ("quoted.tsv", 'text\tlabel\n"great" movie\tpos\n', "quoted.tsv line 2"),
+        ("header.csv", "text\n", "no text found"),
+        ("extra.csv", "text,label\na,x,z\nb,y,z\n", "row 1: 3 fields"),  # was silently read as an index
+        ("dup.csv", "text,text\na,b\n", "column 'text' twice"),
+        ("blankrow.csv", "text\na\n\nb\n", "row 2: empty text"),  # was silently skipped
+        ("quote.csv", 'text\n"never closed\n', "quote.csv"),
+        ("ragged.tsv", "text\tlabel\na\tb\nc\td\te\n", "ragged.tsv row 2: 3 fields"),
+    ],
+)
 def test_unlabeled_bad_files_are_refused_naming_file(tmp_path, name, content, fragment):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -346,13 +422,16 @@ def test_unlabeled_bad_files_are_refused_naming_file(tmp_path, name, content, fr
     assert fragment in str(err.value)
 
 
-@pytest.mark.parametrize("name, content, fragment", [
-    ("empty.txt", "", "no labeled rows"),
-    ("blank.txt", "\n\n", "no labeled rows"),
-    ("header.csv", "text,label\n", "no labeled rows"),
-    ("notab.txt", "pos\tfine\njust text\n", "line 2: expected 'label<TAB>text'"),
-    ("dup.csv", "text,label,label\na,x,y\n", "column 'label' twice"),
-])
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("empty.txt", "", "no labeled rows"),
+        ("blank.txt", "\n\n", "no labeled rows"),
+        ("header.csv", "text,label\n", "no labeled rows"),
+        ("notab.txt", "pos\tfine\njust text\n", "line 2: expected 'label<TAB>text'"),
+        ("dup.csv", "text,label,label\na,x,y\n", "column 'label' twice"),
+    ],
+)
 def test_labeled_bad_files_are_refused_naming_file(tmp_path, name, content, fragment):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -388,7 +467,7 @@ def test_unicode_line_separators_do_not_split_txt_lines(tmp_path):
 
 
 def test_a_10_mb_line_is_read_whole(tmp_path):
-    line = "word, \"quoted\" don't " * 480_000  # 10 MB
+    line = 'word, "quoted" don\'t ' * 480_000  # 10 MB
     (tmp_path / "big.txt").write_text(f"first\n{line}\nlast\n", encoding="utf-8")
     pd.DataFrame({"text": ["first", line, "last"]}).to_csv(tmp_path / "big.csv", index=False)
     start = time.perf_counter()
@@ -400,9 +479,14 @@ def test_a_10_mb_line_is_read_whole(tmp_path):
 
 # ingest: split and subsample account for every labeled row ---------------------------------------
 
+
 @PROPERTY
-@given(st.lists(st.sampled_from(["a", "b", "c", "1", "1.0", "NA"]), min_size=1, max_size=30),  # read_labeled refuses 0
-       st.sampled_from([0.2, 0.5, 0.8]), st.one_of(st.none(), st.integers(1, 12)), st.integers(0, 3))
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "1", "1.0", "NA"]), min_size=1, max_size=30),  # read_labeled refuses 0
+    st.sampled_from([0.2, 0.5, 0.8]),
+    st.one_of(st.none(), st.integers(1, 12)),
+    st.integers(0, 3),
+)
 def test_split_and_subsample_account_for_every_row(labels, test_size, per_class, seed):
     labeled = pd.DataFrame({"text": ["same text"] * len(labels), "label": labels})  # duplicate rows
     config = DataConfig(source="files", labeled_path="l.csv", test_size=test_size, seed=seed)
@@ -418,6 +502,7 @@ def test_split_and_subsample_account_for_every_row(labels, test_size, per_class,
 
 
 # 3. vectorize ------------------------------------------------------------------------------------
+
 
 def _reference(sentences, vocabulary, matrix, weights=None, reduce="mean"):
     """The same numbers by a plain loop: per sentence, its known words' vectors, reduced."""
@@ -439,21 +524,37 @@ def _reference(sentences, vocabulary, matrix, weights=None, reduce="mean"):
 
 
 @PROPERTY
-@given(st.data(), st.lists(words, unique=True, max_size=12), st.integers(1, 5),
-       st.sampled_from(["plain", "sliced", "chunked"]), st.booleans())
+@given(
+    st.data(),
+    st.lists(words, unique=True, max_size=12),
+    st.integers(1, 5),
+    st.sampled_from(["plain", "sliced", "chunked"]),
+    st.booleans(),
+)
 def test_average_equals_python_reference(data, vocabulary, dim, layout, weighted):
-    matrix = np.asarray(data.draw(st.lists(
-        st.lists(st.floats(-10, 10, width=32), min_size=dim, max_size=dim),
-        min_size=len(vocabulary), max_size=len(vocabulary))), np.float32).reshape(len(vocabulary), dim)
+    matrix = np.asarray(
+        data.draw(
+            st.lists(
+                st.lists(st.floats(-10, 10, width=32), min_size=dim, max_size=dim),
+                min_size=len(vocabulary),
+                max_size=len(vocabulary),
+            )
+        ),
+        np.float32,
+    ).reshape(len(vocabulary), dim)
     pool = st.one_of(st.sampled_from(vocabulary), words) if vocabulary else words
     sentences = data.draw(st.lists(st.one_of(st.lists(pool, max_size=6), st.none()), max_size=10))
     tokens = pa.array([None, *sentences, []], pa.list_(pa.string()))
     if layout == "sliced":
         tokens = tokens.slice(1, len(sentences))
     elif layout == "chunked":
-        tokens = pa.chunked_array([tokens.slice(1, len(sentences) // 2),
-                                   tokens.slice(1 + len(sentences) // 2, len(sentences) - len(sentences) // 2)],
-                                  pa.list_(pa.string()))
+        tokens = pa.chunked_array(
+            [
+                tokens.slice(1, len(sentences) // 2),
+                tokens.slice(1 + len(sentences) // 2, len(sentences) - len(sentences) // 2),
+            ],
+            pa.list_(pa.string()),
+        )
     else:
         tokens = tokens.slice(1, len(sentences))
         tokens = pa.array(tokens.to_pylist(), tokens.type)
@@ -470,11 +571,16 @@ def test_average_equals_python_reference(data, vocabulary, dim, layout, weighted
     pooled = extrema(tokens, vocab, matrix, ("max", "min"))
     assert pooled.shape == (len(sentences), 2 * dim) and not pooled[none_known].any()
     for i, reduce in enumerate(("max", "min")):
-        np.testing.assert_allclose(pooled[:, i * dim:(i + 1) * dim], _reference(sentences, vocabulary, matrix,
-                                   reduce=reduce), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            pooled[:, i * dim : (i + 1) * dim],
+            _reference(sentences, vocabulary, matrix, reduce=reduce),
+            rtol=1e-6,
+            atol=1e-6,
+        )
 
 
 # 4. transformer ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fitted():
@@ -509,22 +615,26 @@ def test_transformer_refuses_missing_texts(fitted):
 
 # config: out-of-range values name the key and the valid range -------------------------------------
 
-@pytest.mark.parametrize("override, fragment", [
-    ("word2vec.vector_size=-5", "word2vec.vector_size: must be > 0"),
-    ("word2vec.epochs=0", "word2vec.epochs: must be > 0"),
-    ("word2vec.window=0", "word2vec.window: must be > 0"),
-    ("word2vec.negative=-1", "word2vec.negative: must be >= 0"),
-    ("classifier.hidden_layer_sizes=[8, -1]", "classifier.hidden_layer_sizes.1: must be > 0"),
-    ("classifier.max_iter=0", "classifier.max_iter: must be > 0"),
-    ("data.labels_per_class=0", "data.labels_per_class: must be > 0"),
-    ("data.labels_per_class=-3", "data.labels_per_class: must be > 0"),
-    ("data.test_size=1.5", "data.test_size: must be > 0 and < 1"),
-    ("data.test_size=0", "data.test_size: must be > 0 and < 1"),
-    ("evaluate.confidence=1", "evaluate.confidence: must be > 0 and < 1"),
-    ("evaluate.bootstrap=-1", "evaluate.bootstrap: must be >= 0"),
-    ("preprocess.min_token_length=0", "preprocess.min_token_length: must be > 0"),
-    ("curve.draws=0", "curve.draws: must be > 0"),
-])
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("word2vec.vector_size=-5", "word2vec.vector_size: must be > 0"),
+        ("word2vec.epochs=0", "word2vec.epochs: must be > 0"),
+        ("word2vec.window=0", "word2vec.window: must be > 0"),
+        ("word2vec.negative=-1", "word2vec.negative: must be >= 0"),
+        ("classifier.hidden_layer_sizes=[8, -1]", "classifier.hidden_layer_sizes.1: must be > 0"),
+        ("classifier.max_iter=0", "classifier.max_iter: must be > 0"),
+        ("data.labels_per_class=0", "data.labels_per_class: must be > 0"),
+        ("data.labels_per_class=-3", "data.labels_per_class: must be > 0"),
+        ("data.test_size=1.5", "data.test_size: must be > 0 and < 1"),
+        ("data.test_size=0", "data.test_size: must be > 0 and < 1"),
+        ("evaluate.confidence=1", "evaluate.confidence: must be > 0 and < 1"),
+        ("evaluate.bootstrap=-1", "evaluate.bootstrap: must be >= 0"),
+        ("preprocess.min_token_length=0", "preprocess.min_token_length: must be > 0"),
+        ("curve.draws=0", "curve.draws: must be > 0"),
+    ],
+)
 def test_out_of_range_config_names_key_and_range(override, fragment):
     with pytest.raises(UserError) as err:
         load_config(None, [override])

@@ -6,9 +6,9 @@ import pytest
 
 import fewlabel.corpus
 from fewlabel.config import ClassifierConfig
-from fewlabel.pseudo import document_scores, select_documents
 from fewlabel.model import fit_pretrained
 from fewlabel.modelio import dump_model, load_model
+from fewlabel.pseudo import document_scores, select_documents
 
 
 def test_document_scores_are_the_mean_of_their_lines():
@@ -82,12 +82,14 @@ def test_documents_shorter_than_min_lines_take_no_part():
     X, y, pool, documents, _, _, _ = documents_data()
     short = documents % 3 == 0  # every third document cut to 4 lines
     keep = ~short | (np.arange(len(documents)) % 12 < 4)
-    model, _, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0),
-                                         pool[keep], documents[keep])
+    model, _, _, record = fit_pretrained(
+        X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0), pool[keep], documents[keep]
+    )
     assert record["pseudo"]["eligible_documents"] == 40
     assert record["pseudo"]["documents"] == 40 and record["pseudo"]["lines"] == 40 * 12
-    _, _, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0, pseudo_min_lines=4),
-                                     pool[keep], documents[keep])
+    _, _, _, record = fit_pretrained(
+        X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0, pseudo_min_lines=4), pool[keep], documents[keep]
+    )
     assert record["pseudo"]["documents"] == 60 and record["pseudo"]["lines"] == 40 * 12 + 20 * 4
 
 
@@ -104,10 +106,8 @@ def test_pseudo_labels_off_or_no_documents_is_the_labels_only_model(override):
 
 def test_document_sample_keeps_documents_whole_and_bounded(monkeypatch):
     parts = {
-        "a": pa.table({"origin": ["f.txt"] * 7, "row": [1, 1, 1, 2, 2, 3, 3],
-                       "tokens": [[f"a{i}"] for i in range(7)]}),
-        "b": pa.table({"origin": ["g.txt"] * 4, "row": [1, 1, 2, 2],
-                       "tokens": [[f"b{i}"] for i in range(4)]}),
+        "a": pa.table({"origin": ["f.txt"] * 7, "row": [1, 1, 1, 2, 2, 3, 3], "tokens": [[f"a{i}"] for i in range(7)]}),
+        "b": pa.table({"origin": ["g.txt"] * 4, "row": [1, 1, 2, 2], "tokens": [[f"b{i}"] for i in range(4)]}),
     }
     monkeypatch.setattr(fewlabel.corpus.store, "read_table", lambda ref, name, columns=None: parts[ref].select(columns))
     everything = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=100)
@@ -115,8 +115,13 @@ def test_document_sample_keeps_documents_whole_and_bounded(monkeypatch):
     lines = {}
     for document, tokens in zip(everything["document"].to_pylist(), everything["tokens"].to_pylist()):
         lines.setdefault(document, []).append(tokens[0])
-    assert sorted(map(sorted, lines.values())) == [["a0", "a1", "a2"], ["a3", "a4"], ["a5", "a6"],
-                                                   ["b0", "b1"], ["b2", "b3"]]
+    assert sorted(map(sorted, lines.values())) == [
+        ["a0", "a1", "a2"],
+        ["a3", "a4"],
+        ["a5", "a6"],
+        ["b0", "b1"],
+        ["b2", "b3"],
+    ]
     some = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=5)
     assert 2 <= len(some) <= 5
     kept = {}

@@ -2,11 +2,11 @@
 
 import pyarrow.parquet as pq
 import pytest
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import PIPELINE, train_flow
 
 from fewlabel import report, runs, store
 from fewlabel.orchestration.plan import plan
-from fewlabel.flows.predict import predict_flow
-from fewlabel.flows.train import PIPELINE, train_flow
 
 from .conftest import labeled_csv, write
 
@@ -24,8 +24,14 @@ def shard(folder, name, lines=30):
 
 
 def config(tiny_config, folder, labeled, *extra):
-    return tiny_config("data.source=files", f"data.unlabeled_path={folder}", f"data.labeled_path={labeled}",
-                       "word2vec.vector_size=8", "word2vec.min_count=1", *extra)
+    return tiny_config(
+        "data.source=files",
+        f"data.unlabeled_path={folder}",
+        f"data.labeled_path={labeled}",
+        "word2vec.vector_size=8",
+        "word2vec.min_count=1",
+        *extra,
+    )
 
 
 @pytest.fixture
@@ -51,7 +57,11 @@ def test_a_new_shard_processes_only_itself(prefect_api, data_dir, tiny_config, c
 
     second = train_flow(config(tiny_config, folder, labeled))
     assert [(s["item"], s["state"]) for s in second["shards"]] == [
-        ("a.txt", "Cached"), ("b.txt", "Cached"), ("c.txt", "Cached"), ("d.txt", "Completed")]
+        ("a.txt", "Cached"),
+        ("b.txt", "Cached"),
+        ("c.txt", "Cached"),
+        ("d.txt", "Completed"),
+    ]
     assert second["stages"]["shard"] == "3 Cached, 1 Completed"
     assert second["stages"]["ingest"] == second["stages"]["preprocess"] == "Cached"
     assert second["stages"]["pretrain"] == "Completed"  # Word2Vec sees the new text
@@ -97,7 +107,12 @@ def test_predict_a_folder_shard_by_shard(prefect_api, data_dir, tiny_config, cor
     table = pq.read_table(first["output"])
     assert first["rows"] == table.num_rows == 5 and first["shards"] == 2
     assert list(zip(table["origin"].to_pylist(), table["row"].to_pylist())) == [
-        ("1.txt", 1), ("1.txt", 2), ("2.csv", 1), ("2.csv", 2), ("2.csv", 3)]
+        ("1.txt", 1),
+        ("1.txt", 2),
+        ("2.csv", 1),
+        ("2.csv", 2),
+        ("2.csv", 3),
+    ]
     write(new / "3.txt", "lovely\n")
     second = predict_flow(input_path=str(new), output_name="folder")
     assert [s["state"] for s in second["shards_detail"]] == ["Cached", "Cached", "Completed"]

@@ -81,7 +81,12 @@ def test_code_version_is_safe_to_compute_from_many_threads():
     from fewlabel.orchestration import stage
 
     stage._code_version.cache_clear()
-    modules = ["fewlabel.tasks.curve", "fewlabel.tasks.evaluate", "fewlabel.tasks.ingest", "fewlabel.tasks.preprocess"] * 8
+    modules = [
+        "fewlabel.tasks.curve",
+        "fewlabel.tasks.evaluate",
+        "fewlabel.tasks.ingest",
+        "fewlabel.tasks.preprocess",
+    ] * 8
     with ThreadPoolExecutor(16) as pool:
         versions = list(pool.map(stage.code_version, modules))
     assert len(set(versions)) == 4

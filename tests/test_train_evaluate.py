@@ -20,11 +20,14 @@ def blobs(n=40, seed=0, sep=2.0):
 @pytest.mark.parametrize("hidden, standardize", [((4,), True), ((8, 4), False)])
 def test_classifier_learns_separable_data(hidden, standardize):
     X, y = blobs()
-    config = ClassifierConfig(hidden_layer_sizes=hidden, standardize=standardize, alpha=0.01, max_iter=300,
-                              learning_rate_init=0.01)
+    config = ClassifierConfig(
+        hidden_layer_sizes=hidden, standardize=standardize, alpha=0.01, max_iter=300, learning_rate_init=0.01
+    )
     model, _ = fit(X, y, config)
     assert (model.predict(X) == y).mean() > 0.95
-    assert [name for name, _ in make_classifier(config).steps] == ["normalize"] + (["scale"] if standardize else []) + ["mlp"]
+    assert [name for name, _ in make_classifier(config).steps] == ["normalize"] + (["scale"] if standardize else []) + [
+        "mlp"
+    ]
     assert model[-1].hidden_layer_sizes == hidden and model[-1].activation == "logistic"
 
 
@@ -34,8 +37,9 @@ def test_l2_normalize_makes_the_classifier_blind_to_vector_length():
     normalized, _ = fit(X, y, ClassifierConfig())  # the default: Normalizer, StandardScaler, MLP
     assert [name for name, _ in normalized.steps] == ["normalize", "scale", "mlp"]
     np.testing.assert_allclose(normalized.predict_proba(X * lengths), normalized.predict_proba(X), atol=1e-6)
-    np.testing.assert_allclose(fit(X * lengths, y, ClassifierConfig())[0].predict_proba(X),
-                               normalized.predict_proba(X), atol=1e-6)  # trained on rescaled rows: the same model
+    np.testing.assert_allclose(
+        fit(X * lengths, y, ClassifierConfig())[0].predict_proba(X), normalized.predict_proba(X), atol=1e-6
+    )  # trained on rescaled rows: the same model
     plain, _ = fit(X, y, ClassifierConfig(l2_normalize=False))
     assert [name for name, _ in plain.steps] == ["scale", "mlp"]
     assert not np.allclose(plain.predict_proba(X * lengths), plain.predict_proba(X), atol=1e-3)
@@ -94,10 +98,13 @@ def test_model_round_trip_through_skops_with_stable_bytes():
     assert dump_model(fit(X, y, ClassifierConfig(max_iter=50))[0]) == data  # same fit, same bytes
 
 
-@pytest.mark.parametrize("payload, named", [
-    (lambda X, y: LogisticRegression().fit(X, y), "LogisticRegression"),  # skops would trust it
-    (lambda X, y: {"payload": np.random.default_rng(0)}, "Generator"),
-])
+@pytest.mark.parametrize(
+    "payload, named",
+    [
+        (lambda X, y: LogisticRegression().fit(X, y), "LogisticRegression"),  # skops would trust it
+        (lambda X, y: {"payload": np.random.default_rng(0)}, "Generator"),
+    ],
+)
 def test_loader_refuses_types_fewlabel_never_writes(payload, named):
     X, y = blobs()
     with pytest.raises(UserError, match=f"refusing to load.*{named}|{named}.*refusing to load"):

@@ -14,14 +14,17 @@ VOCAB = pa.array(["a", "b", "c"])
 W = np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32)
 
 
-@pytest.mark.parametrize("tokens, expected, known", [
-    (["a"], [1, 0], 1),
-    (["a", "b"], [0.5, 0.5], 2),
-    (["a", "a", "c"], [4 / 3, 2 / 3], 3),
-    (["a", "zzz"], [1, 0], 1),
-    (["zzz"], [0, 0], 0),
-    ([], [0, 0], 0),
-])
+@pytest.mark.parametrize(
+    "tokens, expected, known",
+    [
+        (["a"], [1, 0], 1),
+        (["a", "b"], [0.5, 0.5], 2),
+        (["a", "a", "c"], [4 / 3, 2 / 3], 3),
+        (["a", "zzz"], [1, 0], 1),
+        (["zzz"], [0, 0], 0),
+        ([], [0, 0], 0),
+    ],
+)
 def test_average_matches_hand_computed(tokens, expected, known):
     vectors, counts = average(pa.array([tokens], pa.list_(pa.string())), VOCAB, W)
     np.testing.assert_allclose(vectors[0], expected, rtol=1e-6)
@@ -45,15 +48,17 @@ def test_average_over_many_blocks_and_threads_equals_one_block(monkeypatch, thre
     rng = np.random.default_rng(1)
     matrix = rng.normal(size=(40, 5)).astype(np.float32)
     sentences = [[f"w{j}" for j in rng.integers(0, 50, rng.integers(0, 9))] for _ in range(101)]
-    tokens = pa.chunked_array([pa.array(sentences[:60], pa.list_(pa.string())),
-                               pa.array(sentences[60:], pa.list_(pa.string()))])
+    tokens = pa.chunked_array(
+        [pa.array(sentences[:60], pa.list_(pa.string())), pa.array(sentences[60:], pa.list_(pa.string()))]
+    )
     vocab, weights = pa.array([f"w{i}" for i in range(40)]), rng.uniform(0.1, 1, 40).astype(np.float32)
     whole, whole_counts = average(tokens, vocab, matrix, weights)
     monkeypatch.setattr("fewlabel.vectors.BLOCK", 7)  # 15 to 18 pieces, some across the chunk boundary
     monkeypatch.setattr("fewlabel.vectors.MIN_PIECE", 5)
     calls = []
-    monkeypatch.setattr("fewlabel.vectors._average_rows", lambda piece, *rest: calls.append(len(piece)) or
-                        _average_rows(piece, *rest))
+    monkeypatch.setattr(
+        "fewlabel.vectors._average_rows", lambda piece, *rest: calls.append(len(piece)) or _average_rows(piece, *rest)
+    )
     blocked, blocked_counts = average(tokens, vocab, matrix, weights, threads=threads)
     np.testing.assert_array_equal(blocked, whole)
     np.testing.assert_array_equal(blocked_counts, whole_counts)
@@ -62,8 +67,9 @@ def test_average_over_many_blocks_and_threads_equals_one_block(monkeypatch, thre
 
 
 def test_empty_vocabulary_gives_zero_vectors():
-    empty = pa.table({"token": pa.array([], pa.string()),
-                      "vector": pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), 3)})
+    empty = pa.table(
+        {"token": pa.array([], pa.string()), "vector": pa.FixedSizeListArray.from_arrays(pa.array([], pa.float32()), 3)}
+    )
     vocab, matrix = embedding(empty)
     vectors, counts = average(pa.array([["a"]], pa.list_(pa.string())), vocab, matrix)
     assert vectors.shape == (1, 3) and not vectors.any() and counts[0] == 0
@@ -74,8 +80,12 @@ def vectors_file(tmp_path):
     import pyarrow.parquet as pq
 
     path = tmp_path / "vectors.parquet"
-    pq.write_table(pa.table({"token": VOCAB, "count": [3, 2, 1],
-                             "vector": pa.FixedSizeListArray.from_arrays(pa.array(W.ravel()), 2)}), path)
+    pq.write_table(
+        pa.table(
+            {"token": VOCAB, "count": [3, 2, 1], "vector": pa.FixedSizeListArray.from_arrays(pa.array(W.ravel()), 2)}
+        ),
+        path,
+    )
     return path
 
 
@@ -106,17 +116,20 @@ def test_transformer_unfitted_and_missing_vectors(vectors_file):
     assert not hasattr(clone(fitted), "embedding_")
 
 
-@pytest.mark.parametrize("check", [
-    checks.check_no_attributes_set_in_init,
-    checks.check_get_params_invariance,
-    checks.check_set_params,
-    checks.check_estimator_repr,
-    checks.check_estimator_cloneable,
-    checks.check_do_not_raise_errors_in_init_or_set_params,
-    checks.check_parameters_default_constructible,
-    checks.check_mixin_order,
-    checks.check_valid_tag_types,
-])
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_no_attributes_set_in_init,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_estimator_repr,
+        checks.check_estimator_cloneable,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_parameters_default_constructible,
+        checks.check_mixin_order,
+        checks.check_valid_tag_types,
+    ],
+)
 def test_scikit_learn_checks_that_apply_to_text_input(check):
     """scikit-learn skips its data checks for string input; the API checks still apply."""
     check(AveragedWordVectors.__name__, AveragedWordVectors())
@@ -126,18 +139,26 @@ def test_scikit_learn_checks_that_apply_to_text_input(check):
 
 from fewlabel.config import VectorizeConfig  # noqa: E402
 from fewlabel.vectors import (  # noqa: E402
-    extrema, first_component, fit_component, remove_component, sentence_vectors, word_weights,
+    extrema,
+    first_component,
+    fit_component,
+    remove_component,
+    sentence_vectors,
+    word_weights,
 )
 
 COUNTS = np.array([6, 3, 1])  # p = 0.6, 0.3, 0.1
 MEAN = VectorizeConfig(weighting="mean", remove_component=False, pooling="mean", unit_vectors=False)
 
 
-@pytest.mark.parametrize("weighting, a, expected", [
-    ("sif", 0.1, [0.1 / 0.7, 0.1 / 0.4, 0.1 / 0.2]),
-    ("sif", 1.0, [1 / 1.6, 1 / 1.3, 1 / 1.1]),
-    ("tfidf", 1e-3, [np.log(1 / 0.6), np.log(1 / 0.3), np.log(1 / 0.1)]),
-])
+@pytest.mark.parametrize(
+    "weighting, a, expected",
+    [
+        ("sif", 0.1, [0.1 / 0.7, 0.1 / 0.4, 0.1 / 0.2]),
+        ("sif", 1.0, [1 / 1.6, 1 / 1.3, 1 / 1.1]),
+        ("tfidf", 1e-3, [np.log(1 / 0.6), np.log(1 / 0.3), np.log(1 / 0.1)]),
+    ],
+)
 def test_word_weights_hand_computed(weighting, a, expected):
     np.testing.assert_allclose(word_weights(COUNTS, weighting, a), expected, rtol=1e-6)
 
@@ -148,25 +169,31 @@ def test_word_weights_mean_is_none_and_unknown_is_refused():
         word_weights(COUNTS, "median")
 
 
-@pytest.mark.parametrize("tokens, expected", [
-    (["a"], [1 / 7, 0]),  # sif a=0.1: weight of a is 0.1/0.7, divided by 1 known token
-    (["a", "b"], [(1 / 7) / 2, (1 / 4) / 2]),
-    (["a", "c", "zzz"], [(1 / 7 + 2 * 0.5) / 2, (2 * 0.5) / 2]),
-    (["zzz"], [0, 0]),
-])
+@pytest.mark.parametrize(
+    "tokens, expected",
+    [
+        (["a"], [1 / 7, 0]),  # sif a=0.1: weight of a is 0.1/0.7, divided by 1 known token
+        (["a", "b"], [(1 / 7) / 2, (1 / 4) / 2]),
+        (["a", "c", "zzz"], [(1 / 7 + 2 * 0.5) / 2, (2 * 0.5) / 2]),
+        (["zzz"], [0, 0]),
+    ],
+)
 def test_sif_average_hand_computed(tokens, expected):
     weights = word_weights(COUNTS, "sif", 0.1)
     vectors, _ = average(pa.array([tokens], pa.list_(pa.string())), VOCAB, W, weights)
     np.testing.assert_allclose(vectors[0], expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("tokens, maxima, minima", [
-    (["a", "b"], [1, 1], [0, 0]),
-    (["a", "c", "zzz"], [2, 2], [1, 0]),
-    (["b"], [0, 1], [0, 1]),
-    (["zzz"], [0, 0], [0, 0]),
-    ([], [0, 0], [0, 0]),
-])
+@pytest.mark.parametrize(
+    "tokens, maxima, minima",
+    [
+        (["a", "b"], [1, 1], [0, 0]),
+        (["a", "c", "zzz"], [2, 2], [1, 0]),
+        (["b"], [0, 1], [0, 1]),
+        (["zzz"], [0, 0], [0, 0]),
+        ([], [0, 0], [0, 0]),
+    ],
+)
 def test_extrema_hand_computed(tokens, maxima, minima):
     got = extrema(pa.array([["c"], tokens, ["a"]], pa.list_(pa.string())), VOCAB, W, ("max", "min"))
     np.testing.assert_allclose(got[1], maxima + minima)
@@ -224,8 +251,9 @@ def test_sentence_vectors_weighting_needs_counts():
 def test_transformer_weighting_pooling_and_component_match_the_stage_functions(vectors_file):
     config = VectorizeConfig(weighting="sif", sif_a=0.1, remove_component=True, pooling="mean_max")
     fit_texts = [["a"], ["a", "c"], ["b", "c"]]
-    transformer = AveragedWordVectors(str(vectors_file), weighting="sif", sif_a=0.1, remove_component=True,
-                                      pooling="mean_max").fit(fit_texts)
+    transformer = AveragedWordVectors(
+        str(vectors_file), weighting="sif", sif_a=0.1, remove_component=True, pooling="mean_max"
+    ).fit(fit_texts)
     arr = pa.array(fit_texts, pa.list_(pa.string()))
     u = fit_component(arr, VOCAB, W, np.array([3, 2, 1]), config)
     np.testing.assert_allclose(transformer.component_, u, rtol=1e-5)
@@ -248,16 +276,18 @@ def test_transformer_sif_needs_counts():
 
 def test_sentence_vectors_unit_vectors():
     tokens = pa.array([["a", "c"]], pa.list_(pa.string()))
-    got, _ = sentence_vectors(tokens, VOCAB, W, COUNTS, MEAN.model_copy(update={"unit_vectors": True,
-                                                                              "pooling": "mean_max"}))
+    got, _ = sentence_vectors(
+        tokens, VOCAB, W, COUNTS, MEAN.model_copy(update={"unit_vectors": True, "pooling": "mean_max"})
+    )
     r = 1 / np.sqrt(2)
     np.testing.assert_allclose(got[0], [(1 + r) / 2, r / 2, 1, r], rtol=1e-6)
 
 
 def test_component_is_fitted_on_a_bounded_seeded_sample():
     rng = np.random.default_rng(0)
-    sentences = pa.array([[VOCAB[int(i)].as_py() for i in rng.integers(0, 3, 4)] for _ in range(500)],
-                         pa.list_(pa.string()))
+    sentences = pa.array(
+        [[VOCAB[int(i)].as_py() for i in rng.integers(0, 3, 4)] for _ in range(500)], pa.list_(pa.string())
+    )
     config = VectorizeConfig(weighting="sif", remove_component=True)
     full = fit_component(sentences, VOCAB, W, COUNTS, config)
     sampled = fit_component(sentences, VOCAB, W, COUNTS, config, sample=100)

@@ -40,9 +40,14 @@ def explain(wiring: Wiring, now: dict, before: dict | None) -> str:
         else:
             reasons.append(f"{name}: {old!r} -> {value!r}")
     if before.get("inputs") != now["inputs"]:
-        changed = sorted(set(now["inputs"] or {}) ^ set(before.get("inputs") or {}) | {
-            path for path, digest in (now["inputs"] or {}).items() if (before.get("inputs") or {}).get(path) != digest
-        })
+        changed = sorted(
+            set(now["inputs"] or {}) ^ set(before.get("inputs") or {})
+            | {
+                path
+                for path, digest in (now["inputs"] or {}).items()
+                if (before.get("inputs") or {}).get(path) != digest
+            }
+        )
         reasons.append("input files changed: " + ", ".join(changed))
     return "; ".join(reasons) or "artifact missing or damaged on disk"
 
@@ -57,8 +62,15 @@ def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None)
         if waiting:
             rerun.append(name)
             labels = [f"{name} {item}" for item in wiring.each(config)] if wiring.each else [name]
-            rows += [{"stage": label, "action": "run", "artifact": None,
-                      "why": f"its input {', '.join(waiting)} will be recomputed"} for label in labels]
+            rows += [
+                {
+                    "stage": label,
+                    "action": "run",
+                    "artifact": None,
+                    "why": f"its input {', '.join(waiting)} will be recomputed",
+                }
+                for label in labels
+            ]
             continue
         policy = wiring.task.cache_policy
         found = []
@@ -70,11 +82,23 @@ def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None)
             label = f"{name} {args[0]}" if wiring.each else name
             found.append(ref)
             if ref is not None:
-                rows.append({"stage": label, "action": "cached", "artifact": str(store.stage_dir(name, key)),
-                             "why": "an intact artifact for these inputs, config and code is on disk"})
+                rows.append(
+                    {
+                        "stage": label,
+                        "action": "cached",
+                        "artifact": str(store.stage_dir(name, key)),
+                        "why": "an intact artifact for these inputs, config and code is on disk",
+                    }
+                )
             else:
-                rows.append({"stage": label, "action": "run", "artifact": None,
-                             "why": explain(wiring, now, _previous(previous.get(name), args[0] if wiring.each else None))})
+                rows.append(
+                    {
+                        "stage": label,
+                        "action": "run",
+                        "artifact": None,
+                        "why": explain(wiring, now, _previous(previous.get(name), args[0] if wiring.each else None)),
+                    }
+                )
         if any(ref is None for ref in found):
             rerun.append(name)
         else:

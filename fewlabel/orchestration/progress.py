@@ -18,6 +18,28 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
         return log
 
 
+class RunLogs(logging.Handler):
+    """Sends the core's log records (the ``fewlabel`` logger: corpus sizes, sentences with no known
+    word, artifacts built or reused) to the current Prefect run's logs, so they show in the UI and
+    in the terminal like the run's own lines; outside a run, warnings go to stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if in_run():
+            run_logger().log(record.levelno, record.getMessage())
+        elif record.levelno >= logging.WARNING:
+            logging.lastResort.handle(record)
+
+
+def route_core_logs() -> None:
+    """Attach :class:`RunLogs` to the ``fewlabel`` logger once (every launcher imports the stages,
+    and with them this module)."""
+    core = logging.getLogger("fewlabel")
+    if not any(isinstance(h, RunLogs) for h in core.handlers):
+        core.addHandler(RunLogs())
+        core.setLevel(logging.INFO)
+        core.propagate = False
+
+
 def in_run() -> bool:
     from prefect.context import FlowRunContext, TaskRunContext
 

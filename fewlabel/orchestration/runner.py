@@ -64,8 +64,10 @@ def task_runner(address: str | None = None, workers: int | None = None):
     if address and raw is not None:
         raise UserError(f"give a Dask cluster address or a number of local workers, not both ({ADDRESS}, {WORKERS})")
     if (address or raw is not None) and not os.environ.get("PREFECT_API_URL"):
-        raise UserError("a Dask cluster's workers report to the Prefect API: start `fewlabel server` and "
-                        "export PREFECT_API_URL=http://127.0.0.1:4200/api first")
+        raise UserError(
+            "a Dask cluster's workers report to the Prefect API: start `fewlabel server` and "
+            "export PREFECT_API_URL=http://127.0.0.1:4200/api first"
+        )
     if not address and raw is None:
         return None
     if address:
@@ -76,8 +78,10 @@ def task_runner(address: str | None = None, workers: int | None = None):
             raise ValueError
     except ValueError:
         raise UserError(f"{WORKERS}={raw!r}: the number of local Dask worker processes, e.g. 2") from None
-    return _dask_runner(cluster_class="distributed.LocalCluster", cluster_kwargs={
-        "n_workers": count, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+    return _dask_runner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": count, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+    )
 
 
 def with_runner(flow, address: str | None = None, workers: int | None = None):

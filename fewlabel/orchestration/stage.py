@@ -30,8 +30,11 @@ from prefect.tasks import exponential_backoff
 from pydantic import BaseModel
 
 from fewlabel import store
-from fewlabel.catalog import CATALOG
+from fewlabel.catalog import CATALOG, check_outputs
 from fewlabel.errors import UserError
+from fewlabel.orchestration.progress import route_core_logs
+
+route_core_logs()
 
 LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas")
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
@@ -218,8 +221,12 @@ def _run_name(name: str, label: Callable[[dict], str] | None):
     return make
 
 
-def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int = 3,
-          label: Callable[[dict], str] | None = None):
+def stage(
+    name: str,
+    fingerprint: Callable[..., Any] | None = None,
+    retries: int = 3,
+    label: Callable[[dict], str] | None = None,
+):
     """Decorate ``build(out: Path, **inputs) -> stats`` into a cached task returning a Ref.
 
     ``name`` is a stage of :data:`fewlabel.catalog.CATALOG`. ``fingerprint(**inputs)`` adds content
@@ -237,9 +244,13 @@ def stage(name: str, fingerprint: Callable[..., Any] | None = None, retries: int
         def run(*args, **kwargs) -> store.Ref:
             bound = bind(inspect.Signature(params), *args, **kwargs)
             origin = _policy_lineage(bound) or lineage(name, build.__module__, bound, fingerprint)
-            return store.materialize(
-                name, key_of(origin), lambda out: build(out, **bound), lineage=origin, force=refreshing()
-            )
+
+            def build_declared(out: Path) -> dict[str, Any]:
+                stats = build(out, **bound)
+                check_outputs(name, {path.name for path in out.iterdir()})
+                return stats
+
+            return store.materialize(name, key_of(origin), build_declared, lineage=origin, force=refreshing())
 
         run.__signature__ = signature.replace(parameters=params, return_annotation=store.Ref)
         return task(
@@ -294,6 +305,11 @@ class Wiring:
         return [self.call(item, refs, config) for item in self.each(config)]
 
 
+def _item(ref: store.Ref) -> str:
+    """What one task of a mapped stage was about: its file (a shard) or its point (a curve point)."""
+    return str(ref["stats"].get("file") or ref["stats"].get("point") or ref["path"])
+
+
 class Steps:
     """What a flow composes with: runs stage tasks in order, keeping each one's Ref and state name.
 
@@ -326,12 +342,16 @@ class Steps:
         for future in futures:
             future.wait()
         refs = [self.result(future.state, f"{name} {args[0]}") for future, args in zip(futures, calls)]
-        self.items[name] = [{"item": ref["stats"].get("file", ref["path"]), "state": future.state.name,
-                             "path": ref["path"]} for ref, future in zip(refs, futures)]
+        self.items[name] = [
+            {"item": _item(ref), "state": future.state.name, "path": ref["path"]} for ref, future in zip(refs, futures)
+        ]
         if refs:
             counts = Counter(item["state"] for item in self.items[name])
-            self.states[name] = next(iter(counts)) if len(counts) == 1 else ", ".join(
-                f"{n} {state}" for state, n in sorted(counts.items()))
+            self.states[name] = (
+                next(iter(counts))
+                if len(counts) == 1
+                else ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            )
         self.refs[name] = refs
         return refs
 
@@ -367,6 +387,6 @@ def forget_missing_records() -> None:
     """Drop Prefect cache records of fewlabel stages whose artifact folder no longer exists."""
     storage = Path(get_current_settings().results.local_storage_path)
     for record in storage.glob("fewlabel-*") if storage.exists() else []:
-        stage = record.name[len("fewlabel-"):].rsplit("-", 1)[0]
+        stage = record.name[len("fewlabel-") :].rsplit("-", 1)[0]
         if stage in CATALOG and not store.stage_dir(stage, record.name).exists():
             record.unlink(missing_ok=True)
