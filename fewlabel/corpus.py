@@ -16,18 +16,23 @@ from fewlabel import store
 from fewlabel.vectors import COMPONENT_SAMPLE, STRINGS, sample_rows
 
 
-def write_line_sentences(parts: list[tuple[store.Ref, str]], path: Path, batch: int = 65_536) -> tuple[int, int]:
-    """Stream the token columns of (artifact, file) parts into a LineSentence file; (sentences, words) written."""
-    sentences = words = 0
+def write_line_sentences(
+    parts: list[tuple[store.Ref, str]], path: Path, longest: int, batch: int = 65_536
+) -> tuple[int, int, int]:
+    """Stream the token columns of (artifact, file) parts into a LineSentence file: (sentences, words,
+    lines longer than ``longest`` tokens, which gensim's reader cuts into pieces) written."""
+    sentences = words = long = 0
     with open(path, "w", encoding="utf-8") as out:
         for ref, name in parts:
             for table in store.iter_batches(ref, name, batch, ["tokens"])[1]:
                 tokens = table["tokens"].combine_chunks()
                 lines = pc.binary_join(tokens, " ").to_pylist()
                 out.write("\n".join(lines) + "\n")
+                lengths = pc.list_value_length(tokens)
                 sentences += len(lines)
-                words += int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)
-    return sentences, words
+                words += int(pc.sum(lengths).as_py() or 0)
+                long += int(pc.sum(pc.greater(lengths, longest)).as_py() or 0)
+    return sentences, words, long
 
 
 def corpus_parts(preprocess: store.Ref, shards: list[store.Ref]) -> list[tuple[store.Ref, str]]:

@@ -5,10 +5,11 @@ share its sentiment, an article's its topic). The classifier fitted on the few l
 line of a sample of unlabeled documents; a document's score is the mean over its lines, which is far
 more reliable than any one line (``pseudo_min_lines``: shorter documents take no part; on MR,
 pseudo-labeling single lines instead of reviews lost up to 0.02 at 4 to 32 labels per class). The
-documents it is surest of, in each class's share of the labels, lend their class to all their
-lines; a second classifier is fitted on the labels plus those lines, and the selection is repeated with it (``pseudo_rounds``). The final model averages the two
-classifiers' probabilities, the pseudo-labeled one counting as ``pseudo_weight`` labeled rows: with
-4 labels it dominates, with 2,000 it barely counts.
+documents it is surest of, in each class's share of the labels, lend their class to all their lines;
+a second classifier is fitted on the labels plus those lines, and the selection is repeated with it
+(``pseudo_rounds``). The final model averages the two classifiers' probabilities, the pseudo-labeled
+one counting as ``pseudo_weight`` labeled rows: with 4 labels it dominates, with 2,000 it barely
+counts.
 
 Only the unlabeled documents and the training labels are read; never the test split.
 """

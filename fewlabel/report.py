@@ -58,6 +58,12 @@ def metrics_markdown(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _split(pretrain: dict) -> str:
+    """How many sentences were too long for gensim and were cut into pieces (none: nothing)."""
+    long = pretrain.get("long_sentences_split", 0)
+    return f" ({long} sentences over 10,000 tokens cut into pieces, every token trained)" if long else ""
+
+
 def _artifact(summary: dict, stage: str) -> str:
     where = summary["artifacts"][stage]
     return f"{len(where)} shards (below)" if isinstance(where, list) else where
@@ -127,7 +133,7 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         f"{ing['test_rows']} test sentences {ing['test_per_class']}",
         f"- unlabeled: {_unlabeled(summary)} ({ing['pooled_from_labeled']} of them unused training "
         f"sentences, labels dropped; {ing['unlabeled_equal_to_test_removed']} identical to a test sentence removed)",
-        f"- pretraining corpus: {pre['corpus_sentences']} sentences, {pre['corpus_words']} words; "
+        f"- pretraining corpus: {pre['corpus_sentences']} sentences, {pre['corpus_words']} words{_split(pre)}; "
         f"vocabulary {pre['vocabulary']} words (without pretraining: {pre['baseline_vocabulary']})",
         f"- out-of-vocabulary share of test tokens: {_pct(vec['test_pretrained']['oov_share'])} pretrained, "
         f"{_pct(vec['test_no_pretraining']['oov_share'])} without; test sentences with no known word: "
@@ -158,7 +164,7 @@ def run_text(summary: dict) -> str:
         "",
         f"data: {ing['train_rows']} training labels {ing['train_per_class']}, {ing['test_rows']} test sentences, "
         f"unlabeled {_unlabeled(summary)}",
-        f"word2vec: {pre['corpus_words']} words, vocabulary {pre['vocabulary']} "
+        f"word2vec: {pre['corpus_words']} words{_split(pre)}, vocabulary {pre['vocabulary']} "
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "
         f"{_pct(st['vectorize']['test_no_pretraining']['oov_share'])} without",

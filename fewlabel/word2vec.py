@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
+from gensim.models.word2vec_inner import MAX_WORDS_IN_BATCH
 
 from fewlabel import store
 from fewlabel.config import Word2VecConfig
@@ -24,6 +25,26 @@ from fewlabel.corpus import tokens_of, write_line_sentences
 from fewlabel.errors import UserError
 
 log = logging.getLogger(__name__)
+
+
+MAX_SENTENCE = MAX_WORDS_IN_BATCH
+"""gensim trains on at most this many tokens of one sentence and silently drops the rest."""
+
+
+def chunked(sentences: Sequence[list[str]]) -> tuple[list[list[str]], int]:
+    """(the sentences with every one longer than :data:`MAX_SENTENCE` cut into consecutive pieces of at
+    most that length, so every token trains; how many were cut). gensim's corpus_file reader does
+    the same to the lines of a LineSentence file."""
+    long = sum(len(s) > MAX_SENTENCE for s in sentences)
+    if not long:
+        return list(sentences), 0
+    out = []
+    for sentence in sentences:
+        if len(sentence) > MAX_SENTENCE:
+            out += [sentence[i : i + MAX_SENTENCE] for i in range(0, len(sentence), MAX_SENTENCE)]
+        else:
+            out.append(sentence)
+    return out, long
 
 
 def stable_hash(text: str) -> int:
@@ -65,7 +86,7 @@ def fit_word2vec(
         seed=config.seed,
         hashfxn=stable_hash,
     )
-    source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": sentences}
+    source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": chunked(sentences)[0]}
     model.build_vocab(**source)
     if not model.wv.index_to_key:
         return None
@@ -105,12 +126,12 @@ def pretrain(
     if sum(store.parquet_rows(ref, name) for ref, name in parts) >= config.corpus_file_from:
         with tempfile.TemporaryDirectory(dir=workdir) as tmp:
             lines = Path(tmp) / "corpus.txt"
-            sentences, words = write_line_sentences(parts, lines)
+            sentences, words, long = write_line_sentences(parts, lines, MAX_SENTENCE)
             log.info("word2vec (corpus_file) on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
             model = fit_word2vec(None, config, report=report, corpus_file=lines)
     else:
         corpus = [tokens for ref, name in parts[:-1] for tokens in tokens_of(ref, name)] + train
-        sentences, words = len(corpus), sum(map(len, corpus))
+        sentences, words, long = len(corpus), sum(map(len, corpus)), chunked(corpus)[1]
         log.info("word2vec on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
         model = fit_word2vec(corpus, config, report=report)
     if model is None:
@@ -118,7 +139,16 @@ def pretrain(
             f"the pretraining corpus ({sentences} sentences, {words} words) has no word seen "
             f"word2vec.min_count={config.min_count} times: add unlabeled text or lower word2vec.min_count"
         )
-    return model, fit_word2vec(train, config), {"corpus_sentences": sentences, "corpus_words": words}
+    if long:
+        log.warning(
+            "%d sentences have more than %d tokens: each was cut into pieces of at most %d, so every "
+            "token trains (gensim would drop the rest)",
+            long,
+            MAX_SENTENCE,
+            MAX_SENTENCE,
+        )
+    counts = {"corpus_sentences": sentences, "corpus_words": words, "long_sentences_split": long}
+    return model, fit_word2vec(train, config), counts
 
 
 def save_model(model: Word2Vec, path: Path) -> None:

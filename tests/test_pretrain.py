@@ -91,3 +91,20 @@ def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path)
         for name, r in (("streamed", streamed), ("in_memory", in_memory))
     }
     assert vocab["streamed"] == vocab["in_memory"]
+
+
+def test_a_line_longer_than_gensim_takes_trains_every_token():
+    from fewlabel.word2vec import MAX_SENTENCE, chunked
+
+    long = [f"w{i % 50}" for i in range(MAX_SENTENCE * 2 + 7)] + ["tail"]
+    pieces, cut = chunked([long, ["short", "one"]])
+    assert cut == 1 and [len(p) for p in pieces] == [MAX_SENTENCE, MAX_SENTENCE, 8, 2]
+    assert sum(pieces[:3], []) == long  # nothing lost, order kept
+    from gensim.models import Word2Vec
+
+    config = Word2VecConfig(vector_size=8, epochs=1, min_count=1, workers=1, sample=0)
+    trained = fit_word2vec([long], config)
+    untrained = Word2Vec(vector_size=8, min_count=1, seed=0, hashfxn=stable_hash, sample=0)
+    untrained.build_vocab([long])
+    # past the 10,000th token: gensim alone would have left its vector as initialized
+    assert not np.allclose(trained.wv["tail"], untrained.wv["tail"])
