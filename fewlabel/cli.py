@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from fewlabel.errors import UserError
 
 MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def project_environment() -> None:
@@ -161,23 +163,74 @@ def cmd_curve(args) -> int:
     return 0
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9-]+")
+
+
+def check_run(run: str) -> str:
+    """--run: 'latest', 'production', a flow-run id, or an existing run record file (.json)."""
+    if run in ("latest", "production") or RUN_ID.fullmatch(run):
+        return run
+    if run.endswith(".json") and Path(run).is_file():
+        return run
+    shown = run if len(run) <= 60 else run[:60] + "…"
+    raise UserError(f"--run {shown!r}: give latest, production, a flow-run id (letters, digits and -) or the "
+                    "path of an existing run record (.json)")
+
+
+def check_output(output: str, force: bool) -> Path:
+    """--output, checked before any work: its folder exists, it is not a folder, and it is not overwritten
+    unless --force."""
+    target = Path(output)
+    if output.endswith(("/", os.sep)) or target.is_dir():
+        raise UserError(f"--output {output}: is a folder; give a file name, e.g. {target / 'predictions.parquet'}")
+    if not target.parent.is_dir():
+        raise UserError(f"--output {output}: folder {target.parent} does not exist; create it first")
+    if target.exists() and not force:
+        raise UserError(f"--output {output}: file exists; pass --force to overwrite it, or choose another name")
+    if not os.access(target.parent, os.W_OK):
+        raise UserError(f"--output {output}: folder {target.parent} is not writable; choose another folder")
+    return target
+
+
+def copy_atomically(source: str | Path, target: Path) -> None:
+    """Copy into a temporary file beside ``target``, then rename: the target is whole or untouched,
+    and no temporary file is left behind, whatever fails."""
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UserError(f"--output {target}: could not write it ({exc.strerror or exc}); the predictions are in "
+                        f"{source}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def cmd_predict(args) -> int:
+    run = check_run(args.run)
+    target = check_output(args.output, args.force) if args.output else None
     from flows.predict import predict_flow
 
     _quiet_user_errors()
-    result = _runner(predict_flow, args)(input_path=args.input, run=args.run, text_column=args.text_column,
+    result = _runner(predict_flow, args)(input_path=args.input, run=run, text_column=args.text_column,
                                          encoding=args.encoding)
-    if args.output:  # the flow writes only inside the data folder; the user's copy is made here
-        target = Path(args.output)
-        tmp = target.with_name(f".tmp-{target.name}")
-        shutil.copyfile(result["output"], tmp)
-        tmp.replace(target)
+    if target is not None:  # the flow writes only inside the data folder; the user's copy is made here
+        if target.exists() and not args.force:  # appeared while the flow ran
+            raise UserError(f"--output {args.output}: file exists; pass --force to overwrite it; the predictions "
+                            f"are in {result['output']}")
+        copy_atomically(result["output"], target)
         result["output"] = str(target)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['rows']} predictions written to {result['output']}")
         print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
+        if result.get("blank_lines"):
+            print(f"blank lines skipped: {result['blank_lines']}")
     return 0
 
 
@@ -258,9 +311,12 @@ def parser() -> argparse.ArgumentParser:
     pred = with_dask(sub.add_parser("predict", help="classify new texts with a trained run"))
     pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line), or a folder of them")
     pred.add_argument("--output", help="also copy the predictions (data/predictions/<input>.parquet) to this file")
-    pred.add_argument("--run", default="latest", help="flow-run id or run record file (default: latest)")
+    pred.add_argument("--force", action="store_true", help="overwrite the --output file if it exists")
+    pred.add_argument("--run", default="latest",
+                      help="latest, production, a flow-run id or a run record file (.json) (default: latest)")
     pred.add_argument("--text-column", default="text")
-    pred.add_argument("--encoding", default="utf-8")
+    pred.add_argument("--encoding", default="utf-8",
+                      help="encoding of the input files (default utf-8; a byte-order mark always wins)")
     pred.add_argument("--json", action="store_true")
     pred.set_defaults(func=cmd_predict)
 
@@ -321,6 +377,11 @@ def _drop_undeliverable_prefect_telemetry() -> None:
             pending.task_done()
 
 
+def _one_line(exc: BaseException) -> str:
+    """A user error as promised: one line, whatever a message embeds."""
+    return " ".join(str(exc).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     project_environment()
@@ -328,8 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:
         url = _lost_prefect_api(exc)

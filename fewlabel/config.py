@@ -281,7 +281,9 @@ SHORT = 60
 
 def _short(value: Any, limit: int = SHORT) -> str:
     """``repr(value)`` cut to ``limit`` characters plus an ellipsis: never echo a huge value back."""
-    if isinstance(value, (str, bytes)) and len(value) > limit:
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit] + "…")
+    if isinstance(value, bytes) and len(value) > limit:
         return repr(value[:limit]) + "…"
     import reprlib
 

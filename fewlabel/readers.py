@@ -120,6 +120,12 @@ def _valid(data: bytes, encoding: str) -> bool:
     return True
 
 
+def _mostly_utf8(data: bytes) -> bool:
+    """At least half of the non-ASCII bytes form UTF-8 sequences (é is C3 A9, “ is E2 80 9C)."""
+    covered = sum(len(m) for m in UTF8_SEQUENCE.findall(data))
+    return covered > 0 and covered * 2 >= len(NON_ASCII.findall(data))
+
+
 def guess_encoding(data: bytes) -> str | None:
     """The encoding a file is most likely in, or None when no guess is safe."""
     for bom, name in BOMS:
@@ -130,7 +136,7 @@ def guess_encoding(data: bytes) -> str | None:
         return utf16
     if _valid(data, "utf-8"):
         return "utf-8"
-    if len(UTF8_SEQUENCE.findall(data)) * 2 >= len(NON_ASCII.findall(data)):
+    if _mostly_utf8(data):
         return None  # mostly UTF-8 with some bytes that are not: mixed encodings, no encoding reads it
     # bytes 0x80-0x9F are curly quotes, dashes, the euro sign... in cp1252 and invisible controls in latin-1
     return "cp1252" if _valid(data, "cp1252") else None
@@ -173,21 +179,23 @@ def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data")
     name = _codec_name(encoding)
     if name in ("utf-16", "utf-32"):  # no BOM: Python would assume the machine's byte order
         name += "-le"
+    codec = "utf-8" if name == "utf-8-sig" else name
     try:
-        text = data.decode("utf-8" if name == "utf-8-sig" else name)
+        text, failed = data.decode(codec), None
     except UnicodeDecodeError as exc:
-        guess = guess_encoding(data)
-        where = f"line {_line_of(data, exc.start)}: " if name.startswith("utf-8") or _single_byte(name) else ""
-        mixed = " (the file mixes UTF-8 with another encoding)" if guess is None and _valid(
-            data[: exc.start], "utf-8") and UTF8_SEQUENCE.search(data) else ""
-        raise UserError(
-            f"{path} {where}byte 0x{data[exc.start]:02x} (offset {exc.start}) is not valid {encoding}{mixed}; "
-            f"{_encoding_hint(what, guess if guess != name else None)}"
-        ) from None
-    wrong = _wrong_choice(data, text, name)
+        text, failed = data.decode(codec, errors="replace"), exc
+    wrong = _wrong_choice(data, text, name)  # the likely cause first, e.g. "it is UTF-8"
     if wrong:
         problem, guess = wrong
         raise UserError(f"{path}: {problem}; {_encoding_hint(what, guess)}")
+    if failed is not None:
+        guess = guess_encoding(data)
+        start = failed.start
+        where = f"line {_line_of(data, start)}: " if name.startswith("utf-8") or _single_byte(name) else ""
+        raise UserError(
+            f"{path} {where}byte 0x{data[start]:02x} (offset {start}) is not valid {encoding}; "
+            f"{_encoding_hint(what, guess if guess != name else None)}"
+        )
     _check_replacements(path, text, encoding)
     return text
 
@@ -209,7 +217,7 @@ def _wrong_choice(data: bytes, text: str, name: str) -> tuple[str, str | None] |
     if _valid(data, "utf-8"):
         sample = _sample(text, NON_ASCII.search(data).start())
         return f"it is UTF-8, and read as {name} its text would become {sample!r}", "utf-8"
-    if len(UTF8_SEQUENCE.findall(data)) * 2 >= len(NON_ASCII.findall(data)):
+    if _mostly_utf8(data):
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
