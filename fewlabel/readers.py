@@ -191,9 +191,11 @@ def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data")
     if failed is not None:
         guess = guess_encoding(data)
         start = failed.start
-        where = f"line {_line_of(data, start)}: " if name.startswith("utf-8") or _single_byte(name) else ""
+        lines = name.startswith("utf-8") or _single_byte(name)
+        where = f"line {_line_of(data, start)}: byte 0x{data[start]:02x}" if lines else \
+            f"byte 0x{data[start]:02x} (offset {start})"
         raise UserError(
-            f"{path} {where}byte 0x{data[start]:02x} (offset {start}) is not valid {encoding}; "
+            f"{path} {where} is not valid {encoding}; "
             f"{_encoding_hint(what, guess if guess != name else None)}"
         )
     _check_replacements(path, text, encoding)
