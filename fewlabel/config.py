@@ -133,14 +133,18 @@ class PreprocessConfig(Section):
 class Word2VecConfig(Section):
     """gensim Word2Vec parameters (https://radimrehurek.com/gensim/models/word2vec.html)."""
 
-    vector_size: PositiveInt = Field(300, le=10_000, description="300 beat 100 on MR with sample=1e-4 and sif (bench/RESULTS.md)")
+    vector_size: PositiveInt = Field(
+        300, le=10_000, description="300 beat 100 on MR with sample=1e-4 and sif (bench/RESULTS.md)"
+    )
     window: PositiveInt = Field(5, le=1000)
     min_count: PositiveInt = 2
     sg: Int = Field(1, ge=0, le=1, description="1: skip-gram, 0: CBOW")
     negative: Int = Field(5, ge=0, le=1000)
     sample: Float = Field(1e-4, ge=0, description="downsampling of frequent words; 1e-4 beat 1e-3 at 64 labels/class")
     alpha: Float = Field(0.025, gt=0)
-    epochs: PositiveInt = Field(20, le=1000, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)")
+    epochs: PositiveInt = Field(
+        20, le=1000, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)"
+    )
     workers: PositiveInt = Field(1, le=1024, description="1 is byte-reproducible; more is faster but varies")
     corpus_file_from: Int = Field(
         500_000, ge=0,
@@ -182,7 +186,8 @@ class ClassifierConfig(Section):
         "+0.009 at 2/4/8 labels per class, unchanged from 16 (bench/RESULTS-cv.md); null: no cap",
     )
     alpha_grid: tuple[Annotated[float, Strict(), Ge(0)], ...] = Field(
-        (), max_length=100, description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
+        (), max_length=100,
+        description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
         "training labels (ties: the largest), then refits on all of them; empty: alpha. Costs |grid| x k fits more "
         "and was no better than the cap on MR (bench/RESULTS-cv.md)",
     )
@@ -204,9 +209,12 @@ class ClassifierConfig(Section):
         "labels per class, +0.010 at 16, +0.004 at 64; on split 1 +0.011, +0.007, +0.004 but -0.009/-0.010 at 4/8 "
         "(bench/RESULTS.md)",
     )
-    pseudo_rounds: Int = Field(2, ge=0, le=100, description="select and refit this many times, each with the last model")
+    pseudo_rounds: Int = Field(
+        2, ge=0, le=100, description="select and refit this many times, each with the last model"
+    )
     pseudo_min_lines: PositiveInt = Field(
-        5, le=1_000_000, description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
+        5, le=1_000_000,
+        description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
         "the label reliable (single lines as documents lost up to 0.02 on MR)",
     )
     pseudo_weight: Float = Field(

@@ -9,6 +9,7 @@ no partial artifact, nothing the user gave silently altered.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import tempfile
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def _parquet(tmp_path, text, label, name="lab.parquet"):
     (pa.array(["t"] * 12), pa.array([["a"]] * 12), ["column 'label'", "list<element: string>"]),
     (pa.array(["t"] * 12), pa.array([{"x": 1}] * 12), ["column 'label'", "struct<x: int64>"]),
     (pa.array(["t"] * 12), pa.array([1.0, float("nan")] * 6), ["row 2, 4", "label NaN", "double"]),
-    (pa.array(["t"] * 12), pa.array([__import__("decimal").Decimal("1.5")] * 12, pa.decimal128(5, 2)), ["decimal128(5, 2)"]),
+    (pa.array(["t"] * 12), pa.array([Decimal("1.5")] * 12, pa.decimal128(5, 2)), ["decimal128(5, 2)"]),
 ])
 def test_parquet_columns_of_the_wrong_type_are_refused(cli, prefect_api, tmp_path, text, label, fragments):
     path = _parquet(tmp_path, text, label)
