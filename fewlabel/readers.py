@@ -7,11 +7,15 @@ output can be traced back to its input.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import io
 import re
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -51,75 +55,236 @@ def input_files(path: str | Path, what: str) -> list[Path]:
 
 LINE_BREAK = r"\r\n|\r|\n"  # what ends a line; form feeds, U+2028, U+0085... are text
 
+# Byte-order marks: certain, so they decide a file's encoding whatever data.encoding says (UTF-32 LE's
+# starts with UTF-16 LE's: it is tried first).
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+ENCODING_KEYS = {
+    "data.labeled_path": "labeled",
+    "data.test_path": "test",
+    "data.unlabeled_path": "unlabeled",
+    "input": "unlabeled",
+}
+"""Which key of a per-input ``data.encoding`` mapping applies to the path a setting names."""
+C1 = re.compile("[\x80-\x9f]")
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+NON_ASCII = re.compile(rb"[\x80-\xff]")
+REPLACEMENT_SHARE = 0.001  # U+FFFD in more than 0.1% of the characters (and 3 times): damaged text
 
-def _codec(encoding: str) -> str:
-    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+def encoding_for(encoding: Any, what: str) -> str:
+    """The encoding of one input: ``data.encoding`` is one name or a mapping per input (labeled,
+    unlabeled, test; an input it does not name is UTF-8)."""
+    if encoding is None:
+        return "utf-8"
+    if isinstance(encoding, str):
+        return encoding
+    key = ENCODING_KEYS.get(what, "unlabeled")
+    value = encoding.get(key) if isinstance(encoding, Mapping) else getattr(encoding, key, None)
+    return value or "utf-8"
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise UserError(f"data.encoding={encoding[:60]!r} is not a known encoding (try utf-8 or cp1252)") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _single_byte(name: str) -> bool:
+    """One byte is one character (latin-1, cp1252, iso-8859-*, mac-roman, ...)."""
+    try:
+        return (
+            not name.startswith("utf")
+            and len(bytes(range(256)).decode(name, errors="replace")) == 256
+            and len("éあ".encode("utf-8").decode(name, errors="replace")) == 5
+        )
+    except (LookupError, TypeError):
+        return False
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the bytes look like BOM-less UTF-16 (NUL high bytes of ASCII text)."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even, odd = data[0::2], data[1::2]
+    for name, high, low in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if high.count(0) >= 0.4 * len(high) and low.count(0) <= 0.05 * len(low):
+            try:
+                data.decode(name)
+            except UnicodeDecodeError:
+                continue
+            return name
+    return None
+
+
+def _valid(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """At least half of the non-ASCII bytes form UTF-8 sequences (é is C3 A9, “ is E2 80 9C)."""
+    covered = sum(len(m) for m in UTF8_SEQUENCE.findall(data))
+    return covered > 0 and covered * 2 >= len(NON_ASCII.findall(data))
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """The encoding a file is most likely in, or None when no guess is safe."""
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            return name
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return utf16
+    if _valid(data, "utf-8"):
+        return "utf-8"
+    if _mostly_utf8(data):
+        return None  # mostly UTF-8 with some bytes that are not: mixed encodings, no encoding reads it
+    # bytes 0x80-0x9F are curly quotes, dashes, the euro sign... in cp1252 and invisible controls in latin-1
+    return "cp1252" if _valid(data, "cp1252") else None
+
+
+def _encoding_hint(what: str, encoding: str | None) -> str:
+    if encoding is None:
+        option = "--encoding" if what == "input" else "data.encoding"
+        return f"re-save it as UTF-8, or set {option} to its real encoding"
+    if what == "input":
+        return f"pass --encoding {encoding}"
+    key = ENCODING_KEYS.get(what, "unlabeled")
+    return f"set --set data.encoding={encoding} (this input only: --set 'data.encoding={{{key}: {encoding}}}')"
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return len(re.findall(LINE_BREAK.encode(), data[:offset])) + 1
+
+
+def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data") -> str:
+    """A file's bytes as text, or a :class:`UserError` naming the file and the encoding to use.
+
+    A byte-order mark decides (utf-8-sig, UTF-16 and UTF-32, either byte order). Otherwise ``encoding``,
+    checked against the classic wrong choices, so mojibake never gets through: a valid UTF-8 file
+    read with a one-byte encoding (``café`` -> ``cafÃ©``), C1 control characters from a latin-1 decode of
+    cp1252 quotes, UTF-16 text without NUL bytes (UTF-8 read as UTF-16 is one line of CJK), BOM-less
+    UTF-16 read as something else, and a text full of U+FFFD (damaged by an earlier wrong decode).
+    """
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(name)
+            except UnicodeDecodeError as exc:
+                raise UserError(
+                    f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not valid "
+                    f"{name}; re-save the file (its encoding is mixed or it is damaged)"
+                ) from None
+            _check_replacements(path, text, name)
+            return text
+    name = _codec_name(encoding)
+    if name in ("utf-16", "utf-32"):  # no BOM: Python would assume the machine's byte order
+        name += "-le"
+    codec = "utf-8" if name == "utf-8-sig" else name
+    try:
+        text, failed = data.decode(codec), None
+    except UnicodeDecodeError as exc:
+        text, failed = data.decode(codec, errors="replace"), exc
+    wrong = _wrong_choice(data, text, name)  # the likely cause first, e.g. "it is UTF-8"
+    if wrong:
+        problem, guess = wrong
+        raise UserError(f"{path}: {problem}; {_encoding_hint(what, guess)}")
+    if failed is not None:
+        guess = guess_encoding(data)
+        start = failed.start
+        lines = name.startswith("utf-8") or _single_byte(name)
+        where = (
+            f"line {_line_of(data, start)}: byte 0x{data[start]:02x}"
+            if lines
+            else f"byte 0x{data[start]:02x} (offset {start})"
+        )
+        raise UserError(
+            f"{path} {where} is not valid {encoding}; {_encoding_hint(what, guess if guess != name else None)}"
+        )
+    _check_replacements(path, text, encoding)
+    return text
+
+
+def _wrong_choice(data: bytes, text: str, name: str) -> tuple[str, str | None] | None:
+    """(what is wrong, the encoding to use) when ``text`` is ``data`` decoded with the wrong encoding."""
+    utf16 = _utf16_without_bom(data) if not name.startswith("utf-16") else None
+    if utf16 and "\x00" in text:
+        return f"read as {name} it holds NUL characters between the letters: it is {utf16} text", utf16
+    if name.startswith(("utf-16", "utf-32")):
+        nuls = data.count(0)
+        if not nuls or (_valid(data, "utf-8") and nuls < 0.1 * len(data)):
+            guess = guess_encoding(data)
+            return (
+                f"read as {name} (no byte-order mark) it becomes {_sample(text)!r}: it is not {name} text "
+                "(a file in UTF-16 or UTF-32 without a byte-order mark has NUL bytes)"
+            ), guess
+        return None
+    if not _single_byte(name) or not NON_ASCII.search(data):
+        return None
+    if _valid(data, "utf-8"):
+        sample = _sample(text, NON_ASCII.search(data).start())
+        return f"it is UTF-8, and read as {name} its text would become {sample!r}", "utf-8"
+    if _mostly_utf8(data):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return (
+                f"it is mostly UTF-8 but line {_line_of(data, exc.start)} has byte 0x{data[exc.start]:02x}, "
+                f"which is not: the file mixes encodings, and read as {name} its UTF-8 text would become "
+                f"mojibake ({_sample(text, UTF8_SEQUENCE.search(data).start())!r})"
+            ), None
+    c1 = C1.search(text)
+    if c1:
+        guess = "cp1252" if name != "cp1252" and _valid(data, "cp1252") else None
+        line = text.count("\n", 0, c1.start()) + 1
+        return (
+            f"line {line}: read as {name}, byte 0x{ord(c1.group()):02x} is the invisible control character "
+            f"U+{ord(c1.group()):04X} (in cp1252 it is {bytes([ord(c1.group())]).decode('cp1252', 'replace')!r})"
+        ), guess
+    return None
+
+
+def _sample(text: str, at: int = 0, width: int = 24) -> str:
+    return text[max(0, at - 4) : at + width]
+
+
+def _check_replacements(path: Path, text: str, encoding: str) -> None:
+    count = text.count("\ufffd")
+    if count >= 3 and count > REPLACEMENT_SHARE * len(text):
+        line = text.count("\n", 0, text.index("\ufffd")) + 1
+        raise UserError(
+            f"{path} line {line}: {count} replacement characters U+FFFD (�) in {encoding} text: it was damaged by "
+            "an earlier wrong decode; get the original file (and set data.encoding to its encoding)"
+        )
 
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def _decode(path: Path, data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(_codec(encoding))
-    except UnicodeDecodeError as exc:
-        line = len(re.findall(LINE_BREAK.encode(), data[: exc.start])) + 1
-        raise UserError(
-            f"{path} line {line}: byte 0x{data[exc.start]:02x} is not valid {encoding}; "
-            f"re-save the file as UTF-8 or set data.encoding (e.g. --set data.encoding=latin-1)"
-        ) from None
-    except LookupError:
-        raise UserError(f"data.encoding={encoding!r} is not a known encoding (try utf-8 or latin-1)") from None
-
-
-def _parquet_column(column: pa.ChunkedArray, encoding: str) -> pd.Series:
-    """A Parquet column as text: values as str() ('' for null or NaN), bytes decoded.
-
-    Bytes that do not decode are kept as bytes (an object column): :func:`_column` refuses them
-    only if that column is used.
-    """
-    values = []
-    for value in column.to_pylist():
-        if value is None or (isinstance(value, float) and value != value):
-            value = ""
-        elif isinstance(value, bytes):
-            try:
-                value = value.decode(_codec(encoding))
-            except UnicodeDecodeError:
-                pass
-        elif not isinstance(value, str):
-            value = str(value)
-        values.append(value)
-    text = all(isinstance(v, str) for v in values)
-    return pd.Series(values, dtype=str if text else object)
-
-
-def _read_parquet(path: Path, encoding: str) -> pd.DataFrame:
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise UserError(f"{path} is not a readable Parquet file ({_one_line(exc)}); re-export it") from None
-    try:
-        "".encode(_codec(encoding))
-    except LookupError:
-        raise UserError(f"data.encoding={encoding!r} is not a known encoding (try utf-8 or latin-1)") from None
-    frame = pd.DataFrame({i: _parquet_column(col, encoding) for i, col in enumerate(table.columns)})
-    frame.columns = table.column_names
-    return frame
-
-
-def _read_frame(path: Path, encoding: str) -> pd.DataFrame:
+def _read_frame(path: Path, encoding: str, what: str = "data") -> pd.DataFrame | pa.Table:
     """A file as a frame of strings ('' for missing); .txt gives one 'text' column, one row per line.
 
     Every row of the file is a row of the frame, blank lines included; a header that does not match
-    the rows is an error, not a guessed index column.
+    the rows is an error, not a guessed index column. A Parquet file stays an Arrow table: only the
+    columns used are converted, each checked for its type (:func:`_column`).
     """
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            return _read_parquet(path, encoding)
-        text = _decode(path, path.read_bytes(), encoding)
+            return _read_parquet(path)
+        text = decode(path, path.read_bytes(), encoding, what)
     except PermissionError:
         raise UserError(f"{path} cannot be read (permission denied): check its permissions") from None
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:  # transient errors stay OSError
@@ -130,6 +295,113 @@ def _read_frame(path: Path, encoding: str) -> pd.DataFrame:
             lines.pop()
         return pd.DataFrame({"text": pd.Series(lines, dtype=str)})
     return _read_delimited(path, text, "\t" if suffix == ".tsv" else ",")
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise UserError(f"{path} is not a readable Parquet file ({_one_line(exc)[:200]}); re-export it") from None
+
+
+def _is_text_type(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return _is_text_type(kind.value_type)
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _is_binary_type(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return _is_binary_type(kind.value_type)
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind)
+
+
+def _is_label_type(kind: pa.DataType) -> bool:
+    """Labels may be text, integers (1/-1), booleans or floats (without NaN: checked per value)."""
+    if pa.types.is_dictionary(kind):
+        return _is_label_type(kind.value_type)
+    return (
+        _is_text_type(kind)
+        or _is_binary_type(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _parquet_column(path: Path, table: pa.Table, name: str, key: str, role: str, encoding: str, what: str) -> pd.Series:
+    """One column of a Parquet table as text, refusing types that are not text ('' for null).
+
+    Text columns must be strings (or binary, decoded with the encoding); label columns may also be
+    integers, booleans or floats, written in decimal (1, -1, 1.5; NaN is refused).
+    """
+    column = table.column(name)
+    kind = column.type
+    ok = (
+        _is_label_type(kind)
+        if role == "label"
+        else (_is_text_type(kind) or _is_binary_type(kind) or pa.types.is_null(kind))
+    )
+    if not ok:
+        allowed = "text, integers or booleans" if role == "label" else "text (string)"
+        raise UserError(
+            f"{path}: column {name!r} has Arrow type {kind}, not {allowed}; convert it before writing the file "
+            f"(pandas: df[{name!r}] = df[{name!r}].astype('string'); pyarrow: pyarrow.compute.cast(column, "
+            f"pa.string())) or set {key} to another column"
+        )
+    values = column.to_pylist()
+    if _is_binary_type(kind):
+        return _decoded_binary(path, name, values, encoding, what)
+    if pa.types.is_floating(kind):
+        nan = [i for i, v in enumerate(values) if v is not None and v != v]
+        if nan:
+            rows = ", ".join(str(i + 1) for i in nan[:MAX_LISTED]) + (
+                f" and {len(nan) - MAX_LISTED} more" if len(nan) > MAX_LISTED else ""
+            )
+            raise UserError(
+                f"{path} row {rows}: label NaN in column {name!r} ({kind}); label those rows, or store the "
+                "labels as strings or integers"
+            )
+    return pd.Series(["" if v is None else v if isinstance(v, str) else str(v) for v in values], dtype=str)
+
+
+def _decoded_binary(path: Path, name: str, values: list, encoding: str, what: str) -> pd.Series:
+    """Binary cells decoded one by one, then checked together as :func:`decode` checks a file."""
+    codec = _codec_name(encoding)
+    codec = "utf-8" if codec == "utf-8-sig" else codec + ("-le" if codec in ("utf-16", "utf-32") else "")
+    out, bad = [], []
+    for row, value in enumerate(values, 1):
+        if value is None:
+            out.append("")
+            continue
+        for bom, bom_codec in BOMS:  # a BOM in a cell decides for that cell
+            if value.startswith(bom):
+                value, cell_codec = value[len(bom) :], bom_codec
+                break
+        else:
+            cell_codec = codec
+        try:
+            out.append(value.decode(cell_codec))
+        except UnicodeDecodeError:
+            bad.append(row)
+            out.append("")
+    if bad:
+        rows = ", ".join(map(str, bad[:MAX_LISTED])) + (
+            f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
+        )
+        raise UserError(
+            f"{path} row {rows}: column {name!r} holds bytes that are not valid text in {encoding}; store it as "
+            f"text or {_encoding_hint(what, guess_encoding(b''.join(v for v in values if v)))}"
+        )
+    joined = b"\n".join(v for v in values if v)
+    wrong = _wrong_choice(joined, "\n".join(t for t in out if t), codec)
+    if wrong:
+        raise UserError(f"{path} column {name!r}: {wrong[0]}; {_encoding_hint(what, wrong[1])}")
+    _check_replacements(path, "\n".join(out), encoding)
+    return pd.Series(out, dtype=str)
 
 
 def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
@@ -170,78 +442,116 @@ def _rows(mask: pd.Series) -> str:
     return ", ".join(map(str, rows[:MAX_LISTED])) + more
 
 
-def _column(frame: pd.DataFrame, path: Path, column: str, key: str) -> pd.Series:
-    if column not in frame.columns:
-        listed = ", ".join(map(str, frame.columns)) or "none"
-        raise UserError(f"{path} has no column {column!r} (columns: {listed}); set {key} to the right one")
-    if list(frame.columns).count(column) > 1:
+def _column(
+    frame: pd.DataFrame | pa.Table,
+    path: Path,
+    column: str,
+    key: str,
+    role: str = "text",
+    encoding: str = "utf-8",
+    what: str = "data",
+) -> pd.Series:
+    names = list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
+    if column not in names:
+        listed = ", ".join(str(n)[:60] for n in names[:20]) or "none"
+        more = f" and {len(names) - 20} more" if len(names) > 20 else ""
+        raise UserError(f"{path} has no column {column!r} (columns: {listed}{more}); set {key} to the right one")
+    if names.count(column) > 1:
         raise UserError(f"{path} has column {column!r} twice; rename one of them or set {key} to another column")
-    values = frame[column]
-    undecoded = values.map(lambda v: isinstance(v, bytes)) if values.dtype == object else None
-    if undecoded is not None and undecoded.any():
-        raise UserError(
-            f"{path} row {_rows(undecoded)}: column {column!r} holds bytes that are not valid text in "
-            "data.encoding; store it as text or set data.encoding (e.g. --set data.encoding=latin-1)"
-        )
-    return values.astype(str)
+    if isinstance(frame, pa.Table):
+        return _parquet_column(path, frame, column, key, role, encoding, what)
+    return frame[column].astype(str)
 
 
 def _check_text(text: pd.Series, path: Path, column: str) -> None:
     empty = text.str.strip() == ""
     if empty.any():
+        raise UserError(f"{path} row {_rows(empty)}: empty text in column {column!r}; fill in or delete those rows")
+
+
+MAX_FILE_ERRORS = 20
+
+
+def _each_file(path: str | Path, what: str, read) -> list:
+    """``read(file)`` for every input file; every file's problem is reported, in one line, not the first."""
+    results, problems = [], []
+    for file in input_files(path, what):
+        try:
+            results.append(read(file))
+        except UserError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        more = f"; and {len(problems) - MAX_FILE_ERRORS} more files" if len(problems) > MAX_FILE_ERRORS else ""
         raise UserError(
-            f"{path} row {_rows(empty)}: empty text in column {column!r}; fill in or delete those rows"
+            f"{what} {path}: {len(problems)} files have problems: " + "; ".join(problems[:MAX_FILE_ERRORS]) + more
         )
+    return results
 
 
-def read_unlabeled(path: str | Path, text_column: str = "text", encoding: str = "utf-8",
-                   what: str = "data.unlabeled_path") -> pd.DataFrame:
+def read_unlabeled(
+    path: str | Path, text_column: str = "text", encoding: Any = "utf-8", what: str = "data.unlabeled_path"
+) -> pd.DataFrame:
     """Unlabeled texts from a file or folder: columns text, origin, row.
 
-    Blank lines of a .txt file separate texts and are skipped (their count is in ``attrs``); in a
-    table, an empty text cell is an error. ``what`` names the setting the path came from, in errors.
+    Blank lines of a .txt file separate texts and are skipped (their count is in
+    ``attrs["blank_lines"]``); in a table, an empty text cell is an error. ``what`` names the setting
+    the path came from, in errors, and picks the encoding when ``encoding`` is a per-input mapping.
+    A folder's files are all read: every file's problem is reported at once.
     """
-    parts, blank = [], 0
-    for file in input_files(path, what):
-        frame = _read_frame(file, encoding)
+    encoding = encoding_for(encoding, what)
+
+    def read(file: Path) -> tuple[pd.DataFrame, int]:
+        frame = _read_frame(file, encoding, what)
         col = "text" if file.suffix.lower() == ".txt" else text_column
-        text = _column(frame, file, col, "data.text_column")
+        text = _column(frame, file, col, "data.text_column", "text", encoding, what)
         part = pd.DataFrame({"text": text, "origin": file.name, "row": range(1, len(text) + 1)})
         if file.suffix.lower() == ".txt":
             keep = part["text"].str.strip() != ""
-            blank += int((~keep).sum())
             part = part[keep]
-        else:
-            _check_text(part["text"], file, col)
-        parts.append(part)
-    frame = pd.concat(parts, ignore_index=True)
+            return part, int((~keep).sum())
+        _check_text(part["text"], file, col)
+        return part, 0
+
+    parts = _each_file(path, what, read)
+    frame = pd.concat([part for part, _ in parts], ignore_index=True)
     if frame.empty:
         raise UserError(f"{what} {path}: no text found; it needs at least one non-empty line")
-    frame.attrs["blank_lines"] = blank
+    frame.attrs["blank_lines"] = sum(blank for _, blank in parts)
     return frame
 
 
 def read_labeled(
-    path: str | Path, text_column: str = "text", label_column: str = "label", encoding: str = "utf-8",
+    path: str | Path,
+    text_column: str = "text",
+    label_column: str = "label",
+    encoding: Any = "utf-8",
     what: str = "data.labeled_path",
 ) -> pd.DataFrame:
-    """Labeled texts: columns text, label (as text), origin, row. A .txt file has 'label<TAB>text' lines."""
-    parts, blank = [], 0
-    for file in input_files(path, what):
-        frame = _read_frame(file, encoding)
-        text_col, label_col = text_column, label_column
+    """Labeled texts: columns text, label (as text), origin, row. A .txt file has 'label<TAB>text' lines.
+
+    Parquet labels may be text, integers or booleans (written as 1, -1, True), or floats without NaN.
+    """
+    encoding = encoding_for(encoding, what)
+
+    def read(file: Path) -> tuple[pd.DataFrame, int]:
+        frame = _read_frame(file, encoding, what)
+        text_col, label_col, blank = text_column, label_column, 0
         if file.suffix.lower() == ".txt":
             lines = frame["text"]
             empty = lines.str.strip() == ""
             bad = ~lines.str.contains("\t", regex=False) & ~empty
             if bad.any():
                 raise UserError(f"{file} line {_rows(bad)}: expected 'label<TAB>text'; add the tab or use CSV")
-            blank += int(empty.sum())
+            blank = int(empty.sum())
             lines = lines[~empty]
             frame = lines.str.extract(r"^([^\t]*)\t(.*)$", flags=re.DOTALL).set_axis(["label", "text"], axis=1)
             text_col, label_col = "text", "label"
-        text = _column(frame, file, text_col, "data.text_column")
-        label = _column(frame, file, label_col, "data.label_column")
+        text = _column(frame, file, text_col, "data.text_column", "text", encoding, what)
+        label = _column(frame, file, label_col, "data.label_column", "label", encoding, what)
+        index = frame.index if isinstance(frame, pd.DataFrame) else pd.RangeIndex(len(text))
+        text.index = label.index = index
         _check_text(text, file, text_col)
         missing = label.str.strip() == ""
         if missing.any():
@@ -249,12 +559,43 @@ def read_labeled(
                 f"{file} row {_rows(missing)}: missing label in column {label_col!r}; "
                 "label those rows or move them to the unlabeled corpus"
             )
-        parts.append(pd.DataFrame({"text": text, "label": label, "origin": file.name, "row": frame.index + 1}))
-    frame = pd.concat(parts, ignore_index=True)
+        return pd.DataFrame({"text": text, "label": label, "origin": file.name, "row": index + 1}), blank
+
+    parts = _each_file(path, what, read)
+    frame = pd.concat([part for part, _ in parts], ignore_index=True)
     if frame.empty:
         raise UserError(f"{what} {path}: no labeled rows; it needs at least 2 examples of each class")
-    frame.attrs["blank_lines"] = blank
+    frame.attrs["blank_lines"] = sum(blank for _, blank in parts)
     return frame
+
+
+LABEL_MODES = ("none", "strip", "casefold")
+
+
+def normalize_labels(labels: pd.Series, mode: str = "none", where: str = "data.labeled_path") -> pd.Series:
+    """Labels under ``data.label_normalize``: 'none' keeps them, 'strip' strips surrounding whitespace,
+    'casefold' strips and casefolds. Labels that would still be one class under strip + casefold
+    (' pos', 'POS', 'pos') but stay apart are an error listing them, with the setting that merges them.
+    """
+    if mode not in LABEL_MODES:
+        raise UserError(f"data.label_normalize={str(mode)[:60]!r}: choose one of {', '.join(LABEL_MODES)}")
+    if mode == "strip":
+        labels = labels.str.strip()
+    elif mode == "casefold":
+        labels = labels.str.strip().str.casefold()
+    distinct = pd.Series(labels.unique(), dtype=str)
+    groups = distinct.groupby(distinct.str.strip().str.casefold()).agg(list)
+    clashes = [sorted(g) for g in groups if len(g) > 1]
+    if clashes:
+        fix = "casefold" if mode == "strip" or all(len({v.strip() for v in g}) > 1 for g in clashes) else "strip"
+        shown = "; ".join(" vs ".join(repr(v[:40]) for v in g[:MAX_LISTED]) for g in clashes[:MAX_LISTED])
+        more = f" and {len(clashes) - MAX_LISTED} more" if len(clashes) > MAX_LISTED else ""
+        what = "differ only by case" if mode == "strip" else "differ only by surrounding spaces or case"
+        raise UserError(
+            f"{where}: labels that {what} would be separate classes: {shown}{more}; fix the labels or set "
+            f"--set data.label_normalize={fix}"
+        )
+    return labels
 
 
 def mr_archive() -> Path:
@@ -273,8 +614,12 @@ def read_mr() -> tuple[pd.DataFrame, pd.DataFrame]:
                 raw = tar.extractfile(member).read().decode("utf-8-sig")
                 rows = list(csv.reader(io.StringIO(raw)))
                 frames[name] = pd.DataFrame(
-                    {"label": [r[0] for r in rows], "text": [r[1].strip() for r in rows],
-                     "origin": Path(member).name, "row": range(1, len(rows) + 1)}
+                    {
+                        "label": [r[0] for r in rows],
+                        "text": [r[1].strip() for r in rows],
+                        "origin": Path(member).name,
+                        "row": range(1, len(rows) + 1),
+                    }
                 )
     except (tarfile.TarError, KeyError, OSError, EOFError) as exc:
         raise UserError(f"{archive} is damaged ({exc}): delete it and run `make data` again") from None
@@ -289,8 +634,12 @@ def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
     lines = Path(datapath("pang_lee_polarity.cor")).read_text(encoding="latin-1").splitlines()
     label, text = zip(*(line.split(" ", 1) for line in lines if line.strip()))
     labeled = pd.DataFrame(
-        {"label": [TINY_LABELS[x] for x in label], "text": [t.strip() for t in text],
-         "origin": "pang_lee_polarity.cor", "row": range(1, len(text) + 1)}
+        {
+            "label": [TINY_LABELS[x] for x in label],
+            "text": [t.strip() for t in text],
+            "origin": "pang_lee_polarity.cor",
+            "row": range(1, len(text) + 1),
+        }
     )
     docs = Path(datapath("lee_background.cor")).read_text(encoding="latin-1").splitlines()
     unlabeled = pd.DataFrame({"text": docs, "origin": "lee_background.cor", "row": range(1, len(docs) + 1)})

@@ -68,7 +68,13 @@ def predict(
             )
             for label in classify.classes:
                 counts[label] += int((labels == label).sum())
-    return {"file": Path(path).name, "rows": len(frame), "predicted": counts, "classes": classify.classes}
+    return {
+        "file": Path(path).name,
+        "rows": len(frame),
+        "predicted": counts,
+        "classes": classify.classes,
+        "blank_lines": int(frame.attrs.get("blank_lines", 0)),
+    }
 
 
 @task(name="write-predictions", retries=2, retry_delay_seconds=2)
@@ -86,4 +92,5 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
         "rows": sum(s["stats"]["rows"] for s in shards),
         "predicted": counts,
         "shards": len(shards),
+        "blank_lines": sum(s["stats"].get("blank_lines", 0) for s in shards),
     }
