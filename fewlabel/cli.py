@@ -227,6 +227,11 @@ def cmd_predict(args) -> int:
         print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
         if result.get("blank_lines"):
             print(f"blank lines skipped: {result['blank_lines']}")
+        if result.get("no_known_word"):
+            print(
+                f"texts with no word the model knows: {result['no_known_word']} (their label is a guess: "
+                "known_words = 0 in the output)"
+            )
     return 0
 
 

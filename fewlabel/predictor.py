@@ -20,9 +20,9 @@ MODEL_STAGES = ("pretrain", "vectorize", "train")
 
 
 def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, config: VectorizeConfig):
-    """A function from new token lists to pretrained-arm vectors, made exactly as the vectorize stage
-    made its features (same weighting, its own common component from ``components.parquet``, same
-    pooling); the vectors are read once."""
+    """A function from new token lists to (pretrained-arm vectors, known words per text), made exactly
+    as the vectorize stage made its features (same weighting, its own common component from
+    ``components.parquet``, same pooling); the vectors are read once."""
     table = store.read_table(pretrain, "vectors.parquet")
     vocabulary, matrix = embedding(table)
     counts = counts_of(table)
@@ -30,7 +30,7 @@ def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, conf
     if config.remove_component:
         components = store.read_table(vectorize, "components.parquet")
         component = matrix_of(components, "vector")[components["arm"].to_pylist().index("pretrained")]
-    return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)[0]
+    return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)
 
 
 class Classifier:
@@ -55,15 +55,18 @@ class Classifier:
         config, refs = Config.model_validate(record["config"]), record["refs"]
         return cls(config.preprocess, config.vectorize, refs["pretrain"], refs.get("vectorize"), refs["train"])
 
-    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, probabilities) for raw texts."""
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, probabilities, known words per text) for raw texts. A text with no known word is
+        classified from a zero vector: its label is the model's prior, flagged by ``known == 0``."""
         tokens = tokenize(pa.array(texts, pa.string()), self.preprocess)
-        proba = self.model.predict_proba(self.features(tokens))
-        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)], proba
+        vectors, known = self.features(tokens)
+        proba = self.model.predict_proba(vectors)
+        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)], proba, known
 
 
 def schema(classes: list[str]) -> pa.Schema:
-    """The predictions table: origin, row, text, predicted, one ``proba_<class>`` per class."""
+    """The predictions table: origin, row, text, predicted, one ``proba_<class>`` per class, and
+    ``known_words`` (how many of the text's words the vectors know; 0: the prediction is a guess)."""
     return pa.schema(
         [
             ("origin", pa.string()),
@@ -71,6 +74,7 @@ def schema(classes: list[str]) -> pa.Schema:
             ("text", pa.string()),
             ("predicted", pa.string()),
             *[(f"proba_{c}", pa.float32()) for c in classes],
+            ("known_words", pa.int64()),
         ]
     )
 

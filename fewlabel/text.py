@@ -133,3 +133,18 @@ def split_lines(table: pa.Table) -> pa.Table:
     flat = pc.list_flatten(lines)
     exploded = table.take(parents).set_column(table.schema.get_field_index("text"), "text", flat)
     return exploded.filter(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(flat)), 0))
+
+
+def why_no_tokens(texts: pa.Array, config: PreprocessConfig) -> str:
+    """Why ``texts`` gave no token at all, and the fix: the tokenizer found no word, or the stopwords
+    or the minimum token length removed every word."""
+    words = filter_tokens(LANGUAGES[config.language].tokenize(texts, config.lowercase), frozenset({""}))
+    if not len(pc.list_flatten(words)):
+        return (
+            f"hold no word (letters or digits) for the {config.language!r} tokenizer: check that data.text_column "
+            "names the text, and preprocess.language"
+        )
+    long_enough = filter_tokens(words, frozenset(), config.min_token_length)
+    if not len(pc.list_flatten(long_enough)):
+        return f"have no word of at least preprocess.min_token_length={config.min_token_length} characters: lower it"
+    return f"lost every word to preprocess.stopwords={config.stopwords!r}: use a shorter list or 'none'"

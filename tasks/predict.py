@@ -48,12 +48,12 @@ def predict(
     """Classify every row of one input file, ``batch_size`` rows at a time, into ``predictions.parquet``."""
     classify = Classifier(preprocess_config, vectorize_config, pretrain, vectorize, train)
     frame = readers.read_unlabeled(path, text_column, encoding, what="input")
-    counts = dict.fromkeys(classify.classes, 0)
+    counts, unknown = dict.fromkeys(classify.classes, 0), 0
     columns = schema(classify.classes)
     with store.table_writer(out, "predictions.parquet", columns) as write:
         for start in range(0, len(frame), batch_size):
             part = frame.iloc[start : start + batch_size]
-            labels, proba = classify(part["text"].tolist())
+            labels, proba, known = classify(part["text"].tolist())
             write(
                 pa.table(
                     {
@@ -62,18 +62,21 @@ def predict(
                         "text": part["text"].tolist(),
                         "predicted": labels.tolist(),
                         **{f"proba_{c}": proba[:, i].astype(np.float32) for i, c in enumerate(classify.classes)},
+                        "known_words": known.astype(np.int64),
                     },
                     schema=columns,
                 )
             )
             for label in classify.classes:
                 counts[label] += int((labels == label).sum())
+            unknown += int((known == 0).sum())
     return {
         "file": Path(path).name,
         "rows": len(frame),
         "predicted": counts,
         "classes": classify.classes,
         "blank_lines": int(frame.attrs.get("blank_lines", 0)),
+        "no_known_word": unknown,
     }
 
 
@@ -93,4 +96,5 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
         "predicted": counts,
         "shards": len(shards),
         "blank_lines": sum(s["stats"].get("blank_lines", 0) for s in shards),
+        "no_known_word": sum(s["stats"].get("no_known_word", 0) for s in shards),
     }

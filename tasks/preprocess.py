@@ -15,7 +15,7 @@ from fewlabel import store
 from fewlabel.config import PreprocessConfig
 from fewlabel.errors import UserError
 from fewlabel.orchestration.stage import stage
-from fewlabel.text import TOKENS, split_lines, tokenize
+from fewlabel.text import TOKENS, split_lines, tokenize, why_no_tokens
 
 SPLITS = ("unlabeled", "train", "test")
 
@@ -36,9 +36,7 @@ def preprocess(out: Path, ingest: store.Ref, config: PreprocessConfig, batch_siz
                 write(table.append_column(TOKENS, column))
                 rows, tokens, empty = rows + len(table), tokens + int(lengths.sum()), empty + int((lengths == 0).sum())
         if split == "train" and tokens == 0:
-            raise UserError(
-                f"every token of the {rows} training sentences was removed by "
-                f"preprocess.stopwords={config.stopwords!r}: use a shorter list or 'none'"
-            )
+            texts = store.read_table(ingest, "train.parquet", ["text"])["text"].combine_chunks()
+            raise UserError(f"the {rows} training sentences {why_no_tokens(texts, config)}")
         stats[split] = {"rows": rows, "tokens": tokens, "empty": empty}
     return stats

@@ -93,7 +93,11 @@ def files_case(tmp_path, name):
         "one class": ([f"data.labeled_path={bad['one class']}"], "only one class", "raw"),
         "too few per class": ([f"data.labeled_path={bad['few']}"], "fewer than 2 examples: 'y' (1)", "raw"),
         "non utf-8": ([f"data.labeled_path={bad['latin']}"], "latin.csv line 2: byte 0xe9 is not valid utf-8", "raw"),
-        "all stopwords": ([f"preprocess.stopwords={every_word}"], "every token of the", "intermediate"),
+        "all stopwords": (
+            [f"preprocess.stopwords={every_word}"],
+            "lost every word to preprocess.stopwords",
+            "intermediate",
+        ),
         "corpus too small": (["word2vec.min_count=100000"], "lower word2vec.min_count", "embeddings"),
         "too many labels per class": (["data.labels_per_class=50"], "choose 1..3 or null", "raw"),
     }

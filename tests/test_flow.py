@@ -111,6 +111,9 @@ def test_predict_flow_classifies_every_row(first_run, tmp_path):
     assert set(table["predicted"].to_pylist()) <= {"negative", "positive"}
     total = pa.compute.add(table["proba_negative"], table["proba_positive"]).to_numpy()
     assert abs(total - 1).max() < 1e-5
+    known = table["known_words"].to_pylist()
+    assert known[2] == 0 and known[0] >= 3  # "zzzz qqqq": no known word, flagged; the first: its words
+    assert result["no_known_word"] == 1 and result["blank_lines"] == 1
 
 
 @pytest.mark.parametrize("name", ["../escape", "/tmp/elsewhere", "sub/dir", ".hidden"])

@@ -65,7 +65,7 @@ def test_preprocess_stage_schema_and_all_stopwords_error(data_dir, tmp_path):
     table = store.read_table(ref, "train.parquet")
     assert table.schema.field("tokens").type == pa.list_(pa.string())
     everything = sorted(set(sum(table["tokens"].to_pylist(), [])))
-    with pytest.raises(UserError, match="every token .* was removed by preprocess.stopwords"):
+    with pytest.raises(UserError, match="training sentences lost every word to preprocess.stopwords"):
         preprocess.fn(ingested, PreprocessConfig(stopwords=everything, keep_negations=False))
 
 
@@ -106,3 +106,17 @@ def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
         assert a.column_names[-1] == "tokens" and a.column_names[0] == "text"
     assert small["stats"] == whole["stats"]
     assert store.read_table(small, "unlabeled.parquet").num_rows > 7 * 10  # many batches
+
+
+@pytest.mark.parametrize(
+    "texts, config, says",
+    [
+        (["!!! ...", "?!"], PreprocessConfig(), "hold no word (letters or digits) for the 'en' tokenizer"),
+        (["a b", "c d"], PreprocessConfig(min_token_length=3), "preprocess.min_token_length=3"),
+        (["the a", "of an"], PreprocessConfig(stopwords="english"), "lost every word to preprocess.stopwords"),
+    ],
+)
+def test_an_empty_training_set_is_explained_by_its_real_cause(texts, config, says):
+    from fewlabel.text import why_no_tokens
+
+    assert says in why_no_tokens(pa.array(texts), config)
