@@ -7,11 +7,11 @@ same defaults and overrides) and the same pure functions (reading, split, tokeni
 averaging, MLP, bootstrap), all in memory in one process. What `fewlabel run` costs beyond this
 is orchestration (Prefect) and storage (Parquet, hashes, manifests, cache records).
 
-Prefect is never imported: the ``@stage`` decorator of the task modules is replaced by the
-identity before they are imported (checked at the end). It trains both arms (pretrained, with
-document pseudo-labels from every unlabeled line where the flow samples at most 100k, and
-no-pretraining) and the majority baseline and prints their test metrics, which should equal the
-flow's for the same config.
+Prefect is never imported (checked at the end): the computation comes from fewlabel's core modules
+(fewlabel.dataset, text, word2vec, vectors, model, metrics), which do not depend on it. It trains
+both arms (pretrained, with document pseudo-labels from every unlabeled line where the flow samples
+at most 100k, and no-pretraining) and the majority baseline and prints their test metrics, which
+should equal the flow's for the same config.
 """
 
 from __future__ import annotations
@@ -20,17 +20,6 @@ import argparse
 import json
 import sys
 import time
-import types
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def _no_prefect() -> None:
-    """Import the task modules' pure functions without Prefect: ``stage`` becomes the identity."""
-    stub = types.ModuleType("fewlabel.stage")
-    stub.stage = lambda name, **kwargs: (lambda build: build)
-    sys.modules["fewlabel.stage"] = stub
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -40,7 +29,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    _no_prefect()
 
     import numpy as np
     import pandas as pd
@@ -49,12 +37,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     from fewlabel import stats
     from fewlabel.config import load_config
-    from tasks.evaluate import majority_label
-    from tasks.ingest import load, split, subsample, with_extra
-    from tasks.preprocess import split_lines, tokenize
-    from tasks.pretrain import fit_word2vec, vectors_table
-    from tasks.train import fit, fit_pretrained
-    from tasks.vectorize import STRINGS, counts_of, embedding, fit_component, sentence_vectors
+    from fewlabel.dataset import load, split, subsample, with_extra
+    from fewlabel.metrics import majority_label
+    from fewlabel.model import fit, fit_pretrained
+    from fewlabel.text import split_lines, tokenize
+    from fewlabel.vectors import STRINGS, counts_of, embedding, fit_component, sentence_vectors
+    from fewlabel.word2vec import fit_word2vec, vectors_table
 
     config = load_config(args.config, args.set)
     seconds = {"import": time.perf_counter() - start}
@@ -81,8 +69,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # preprocess: documents split into lines, then the tokenizer
     p = config.preprocess
-    texts = pa.table({"text": pa.array(unlabeled["text"].tolist(), pa.string()),
-                      "document": pa.array(np.arange(len(unlabeled)), pa.int64())})
+    texts = pa.table(
+        {
+            "text": pa.array(unlabeled["text"].tolist(), pa.string()),
+            "document": pa.array(np.arange(len(unlabeled)), pa.int64()),
+        }
+    )
     if p.split_lines:
         texts = split_lines(texts)
     tokens = {
@@ -102,8 +94,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     # vectorize: as configured (weighting, common component from each arm's own corpus, pooling)
     v = config.vectorize
-    corpora = {"pretrained": pa.chunked_array([tokens["unlabeled"].cast(STRINGS), tokens["train"].cast(STRINGS)]),
-               "no_pretraining": tokens["train"]}
+    corpora = {
+        "pretrained": pa.chunked_array([tokens["unlabeled"].cast(STRINGS), tokens["train"].cast(STRINGS)]),
+        "no_pretraining": tokens["train"],
+    }
     features = {}
     for arm, model in models.items():
         table = vectors_table(model, w.vector_size)  # an in-memory Arrow table, never written
@@ -117,8 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
     y_train = np.asarray(train["label"].tolist(), dtype=object)
     y_test = np.asarray(test["label"].tolist(), dtype=object)
     classifiers = {
-        "pretrained": fit_pretrained(features["pretrained"]["train"], y_train, config.classifier,
-                                     features["pretrained"]["unlabeled"], texts["document"].to_numpy())[0],
+        "pretrained": fit_pretrained(
+            features["pretrained"]["train"],
+            y_train,
+            config.classifier,
+            features["pretrained"]["unlabeled"],
+            texts["document"].to_numpy(),
+        )[0],
         "no_pretraining": fit(features["no_pretraining"]["train"], y_train, config.classifier)[0],
     }
     t = lap("train", t)
@@ -145,10 +144,14 @@ def main(argv: list[str] | None = None) -> dict:
         raise RuntimeError("bare.py imported Prefect: it must not")
     result = {
         "metrics": {m: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for m, v in metrics.items()},
-        "sizes": {"unlabeled_sentences": len(tokens["unlabeled"]), "train": len(y_train), "test": len(y_test),
-                  "corpus_words": sum(map(len, train_lists)) + int(pa.compute.sum(
-                      pa.compute.list_value_length(tokens["unlabeled"])).as_py() or 0),
-                  "vocabulary": len(models["pretrained"].wv) if models["pretrained"] else 0},
+        "sizes": {
+            "unlabeled_sentences": len(tokens["unlabeled"]),
+            "train": len(y_train),
+            "test": len(y_test),
+            "corpus_words": sum(map(len, train_lists))
+            + int(pa.compute.sum(pa.compute.list_value_length(tokens["unlabeled"])).as_py() or 0),
+            "vocabulary": len(models["pretrained"].wv) if models["pretrained"] else 0,
+        },
         "seconds": seconds,
     }
     if args.json:

@@ -10,10 +10,10 @@ Measures, in one run, side by side:
    FEWLABEL_DATA_DIR and cache records) and a warm one (the same data folder again: every stage
    Cached). The flow runs report to one local `prefect server` started for the whole bench (its
    start time is reported apart). Medians of wall time; peak RSS of each process (os.wait4).
-2. Per stage on synthetic corpora (bench/synth.py): preprocess tokens/s (tasks.preprocess.tokenize),
-   vectorize sentences/s (tasks.vectorize.average against a per-sentence Python loop), predict
-   sentences/s (tasks.predict.classify with the end-to-end run's record), and the growth exponent of
-   time with size between sizes (1.0 = linear); pretrain words/s of tasks.pretrain.fit_word2vec
+2. Per stage on synthetic corpora (bench/synth.py): preprocess tokens/s (fewlabel.text.tokenize),
+   vectorize sentences/s (fewlabel.vectors.average against a per-sentence Python loop), predict
+   sentences/s (fewlabel.predictor.Classifier with the end-to-end run's record), and the growth exponent
+   of time with size between sizes (1.0 = linear); pretrain words/s of fewlabel.word2vec.fit_word2vec
    against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
    mode, with 1 and 2 workers.
 3. Memory at the largest size: the real flow on data.source=files (the synthetic corpus as unlabeled
@@ -30,6 +30,7 @@ starts with a clean heap and its ru_maxrss is its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -37,22 +38,27 @@ import os
 import platform
 import resource
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
-import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 BIN = ROOT / ".venv" / "bin"
 PY = str(BIN / "python")
 WORK = ROOT / "bench" / "out"
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")
 STREAMING = ("shard", "preprocess", "vectorize", "predict")
 """The stages that tokenize, vectorize or classify the 1M sentences (shard: the unlabeled file)."""
-GOALS = {"cold_vs_bare": ("<=", 1.15), "warm_vs_cold": ("<=", 0.15), "pretrain_vs_gensim": (">=", 0.9),
-         "vectorize_vs_loop": (">=", 10.0)}
+GOALS = {
+    "cold_vs_bare": ("<=", 1.15),
+    "warm_vs_cold": ("<=", 0.15),
+    "pretrain_vs_gensim": (">=", 0.9),
+    "vectorize_vs_loop": (">=", 10.0),
+}
 
 
 def say(*parts, end: str = "\n") -> None:
@@ -98,9 +104,14 @@ def fresh_data_dir(path: Path) -> Path:
 
 
 def flow_env(data: Path, api_url: str) -> dict:
-    return {**os.environ, "FEWLABEL_DATA_DIR": str(data), "PREFECT_LOCAL_STORAGE_PATH": str(data / ".prefect-records"),
-            "PREFECT_API_URL": api_url, "PREFECT_HOME": str(WORK / "prefect-client"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return {
+        **os.environ,
+        "FEWLABEL_DATA_DIR": str(data),
+        "PREFECT_LOCAL_STORAGE_PATH": str(data / ".prefect-records"),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(WORK / "prefect-client"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
 
 
 def end_to_end(sets: list[str], pairs: int, api_url: str) -> dict:
@@ -134,20 +145,60 @@ def end_to_end(sets: list[str], pairs: int, api_url: str) -> dict:
         "cold_vs_bare": round(med["cold"] / med["bare"], 3),
         "warm_vs_cold": round(med["warm"] / med["cold"], 3),
         "metrics": metrics,
-        "same_metrics": all(round(metrics["bare"][m][k], 4) == round(metrics["flow"][m][k], 4)
-                            for m in metrics["bare"] for k in ("accuracy", "macro_f1")),
+        "same_metrics": all(
+            round(metrics["bare"][m][k], 4) == round(metrics["flow"][m][k], 4)
+            for m in metrics["bare"]
+            for k in ("accuracy", "macro_f1")
+        ),
         "record": runs["cold"][-1]["record"],
         "data_dir": str(WORK / f"e2e-cold-{pairs - 1}"),
     }
 
 
+@contextlib.contextmanager
 def start_server():
-    from tests.servers import prefect_server
-
+    """`prefect server start` on a free loopback port (home in bench/out); yields the API URL, stops it at exit."""
     home = WORK / "prefect-server"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    return prefect_server(home)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_API_URL": "",
+    }
+    cmd = [PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with open(home / "server.log", "w") as log:
+        server = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not healthy(url) and server.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out after 180 s waiting for the Prefect server")
+            time.sleep(0.5)
+        if server.poll() is not None:
+            raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -161,8 +212,12 @@ def synth(rows: int, seed: int = 0) -> Path:
 
         if pq.ParquetFile(path).metadata.num_rows == rows:
             return path
-    subprocess.run([PY, "bench/synth.py", str(rows), str(path), "--seed", str(seed)], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PY, "bench/synth.py", str(rows), str(path), "--seed", str(seed)],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return path
 
 
@@ -200,9 +255,9 @@ def child_throughput(args: dict) -> dict:
 
     from fewlabel import runs
     from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
-    import tasks.predict
-    from tasks.preprocess import tokenize
-    from tasks.vectorize import THREADS, average, fit_component, sentence_vectors
+    from fewlabel.predictor import Classifier
+    from fewlabel.text import tokenize
+    from fewlabel.vectors import THREADS, average, fit_component, sentence_vectors
 
     texts = pq.read_table(args["corpus"])["text"].combine_chunks()
     n = len(texts)
@@ -234,8 +289,12 @@ def child_throughput(args: dict) -> dict:
                 vectors, _ = average(tokens.slice(offset, batch), vocabulary, matrix)
         times.append((time.perf_counter() - start) / passes)
         start = time.perf_counter()
-        looped = [np.mean([matrix[idx[w]] for w in s if w in idx], axis=0) if any(w in idx for w in s)
-                  else np.zeros(matrix.shape[1], np.float32) for s in lists]
+        looped = [
+            np.mean([matrix[idx[w]] for w in s if w in idx], axis=0)
+            if any(w in idx for w in s)
+            else np.zeros(matrix.shape[1], np.float32)
+            for s in lists
+        ]
         loops.append(time.perf_counter() - start)
         start = time.perf_counter()
         vectors, _ = average(tokens, vocabulary, matrix)  # one call returning all n vectors
@@ -254,21 +313,34 @@ def child_throughput(args: dict) -> dict:
     record = runs.read_run(args["record"])
     strings = texts.to_pylist()
     start = time.perf_counter()
-    if hasattr(tasks.predict, "Classifier"):  # the run's model and vectors are loaded once, then applied
-        tasks.predict.Classifier.of_run(record)(strings)
-    else:
-        tasks.predict.classify(strings, record)
+    Classifier.of_run(record)(strings)  # the run's model and vectors are loaded once, then applied
     t_pred = time.perf_counter() - start
-    return {"sentences": n, "tokens": n_tokens,
-            "preprocess_s": t_pre, "preprocess_tokens_per_s": n_tokens / t_pre,
-            "vectorize_s": t_vec, "vectorize_sentences_per_s": n / t_vec, "dim": dim, "vectorize_batch": batch,
-            "vectorize_one_call_s": t_whole, "vectorize_one_call_sentences_per_s": n / t_whole,
-            "vectorize_default_config": configured.model_dump(), "vectorize_default_s": t_conf,
-            "vectorize_default_sentences_per_s": n / t_conf,
-            "vectorize_rep_s": times, "vectorize_passes_per_rep": passes, "loop_rep_s": loops, "vectorize_threads": THREADS,
-            "loop_sentences": m, "loop_s": t_loop, "loop_sentences_per_s": m / t_loop,
-            "vectorize_vs_loop": (n / t_vec) / (m / t_loop),
-            "predict_s": t_pred, "predict_sentences_per_s": n / t_pred, "peak_rss_mib": peak_mib()}
+    return {
+        "sentences": n,
+        "tokens": n_tokens,
+        "preprocess_s": t_pre,
+        "preprocess_tokens_per_s": n_tokens / t_pre,
+        "vectorize_s": t_vec,
+        "vectorize_sentences_per_s": n / t_vec,
+        "dim": dim,
+        "vectorize_batch": batch,
+        "vectorize_one_call_s": t_whole,
+        "vectorize_one_call_sentences_per_s": n / t_whole,
+        "vectorize_default_config": configured.model_dump(),
+        "vectorize_default_s": t_conf,
+        "vectorize_default_sentences_per_s": n / t_conf,
+        "vectorize_rep_s": times,
+        "vectorize_passes_per_rep": passes,
+        "loop_rep_s": loops,
+        "vectorize_threads": THREADS,
+        "loop_sentences": m,
+        "loop_s": t_loop,
+        "loop_sentences_per_s": m / t_loop,
+        "vectorize_vs_loop": (n / t_vec) / (m / t_loop),
+        "predict_s": t_pred,
+        "predict_sentences_per_s": n / t_pred,
+        "peak_rss_mib": peak_mib(),
+    }
 
 
 def child_pretrain(args: dict) -> dict:
@@ -278,8 +350,8 @@ def child_pretrain(args: dict) -> dict:
     from gensim.models import Word2Vec
 
     from fewlabel.config import PreprocessConfig, Word2VecConfig
-    from tasks.pretrain import fit_word2vec
-    from tasks.preprocess import tokenize
+    from fewlabel.text import tokenize
+    from fewlabel.word2vec import fit_word2vec
 
     tokens = tokenize(pq.read_table(args["corpus"])["text"], PreprocessConfig())
     lists = tokens.to_pylist()
@@ -305,7 +377,8 @@ def child_pretrain(args: dict) -> dict:
                 timing["gensim"].append(time.perf_counter() - start)
             med = {k: statistics.median(v) for k, v in timing.items()}
             out["modes"][f"{mode}_w{workers}"] = {
-                "fewlabel_s": [round(t, 2) for t in timing["fewlabel"]], "gensim_s": [round(t, 2) for t in timing["gensim"]],
+                "fewlabel_s": [round(t, 2) for t in timing["fewlabel"]],
+                "gensim_s": [round(t, 2) for t in timing["gensim"]],
                 "fewlabel_words_per_s": words * args["epochs"] / med["fewlabel"],
                 "gensim_words_per_s": words * args["epochs"] / med["gensim"],
                 "ratio": med["gensim"] / med["fewlabel"],
@@ -320,15 +393,16 @@ def child_stage(args: dict) -> dict:
     from fewlabel.config import load_config
 
     if args["stage"] == "predict":
+        from fewlabel.tasks.predict import predict, shard_calls
+
         from fewlabel.runs import read_run
-        from tasks.predict import predict, shard_calls
 
         before = peak_mib()
         start = time.perf_counter()
         for call in shard_calls(args["input"], read_run(args["record"]), "text", "utf-8"):
             predict.fn(*call)
     else:
-        from flows.train import PIPELINE
+        from fewlabel.flows.train import PIPELINE
 
         config = load_config(None, args["sets"])
         refs = {}
@@ -359,16 +433,22 @@ def machine() -> dict:
     mem = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
     from importlib.metadata import version
 
-    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem / 2**20, 1),
-            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(),
-            **{lib: version(lib) for lib in ("prefect", "gensim", "scikit-learn", "numpy", "pyarrow")}}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gib": round(mem / 2**20, 1),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        **{lib: version(lib) for lib in ("prefect", "gensim", "scikit-learn", "numpy", "pyarrow")},
+    }
 
 
 def exponent(rows: list[dict], key: str) -> list[float]:
     """log(t2/t1) / log(n2/n1) between consecutive sizes: 1.0 = time linear in size."""
-    return [round(math.log(b[key] / a[key]) / math.log(b["sentences"] / a["sentences"]), 3)
-            for a, b in zip(rows, rows[1:])]
+    return [
+        round(math.log(b[key] / a[key]) / math.log(b["sentences"] / a["sentences"]), 3)
+        for a, b in zip(rows, rows[1:], strict=False)
+    ]
 
 
 def main() -> None:
@@ -389,11 +469,18 @@ def main() -> None:
     source = "tiny" if quick else "mr"
     began = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
-    result = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "command": "make bench-quick" if quick else "make bench", "machine": machine(),
-              "sizes": sizes, "pairs": pairs, "source": source}
-    say(f"fewlabel bench ({'quick' if quick else 'full'}): {result['date']}, {result['machine']['nproc']} cores, "
-        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}")
+    result = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "make bench-quick" if quick else "make bench",
+        "machine": machine(),
+        "sizes": sizes,
+        "pairs": pairs,
+        "source": source,
+    }
+    say(
+        f"fewlabel bench ({'quick' if quick else 'full'}): {result['date']}, {result['machine']['nproc']} cores, "
+        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}"
+    )
 
     for n in sizes:  # generate the corpora first, so their time counts nowhere else
         synth(n)
@@ -410,50 +497,90 @@ def main() -> None:
         say("per stage on synthetic corpora")
         rows = []
         for n in sizes:
-            row = run_child("throughput", {"corpus": str(synth(n)), "reps": 3, "loop_max": 100_000,
-                                           "record": e2e["record"], "data_dir": e2e["data_dir"]},
-                            WORK / f"throughput-{size_label(n)}")
+            row = run_child(
+                "throughput",
+                {
+                    "corpus": str(synth(n)),
+                    "reps": 3,
+                    "loop_max": 100_000,
+                    "record": e2e["record"],
+                    "data_dir": e2e["data_dir"],
+                },
+                WORK / f"throughput-{size_label(n)}",
+            )
             rows.append(row)
-            say(f"  {size_label(n)}: preprocess {row['preprocess_tokens_per_s'] / 1e6:.2f}M tokens/s, vectorize "
+            say(
+                f"  {size_label(n)}: preprocess {row['preprocess_tokens_per_s'] / 1e6:.2f}M tokens/s, vectorize "
                 f"{row['vectorize_sentences_per_s'] / 1e3:.0f}k sent/s in 65,536-row batches, "
-                f"{row['vectorize_one_call_sentences_per_s'] / 1e3:.0f}k in one call (loop {row['loop_sentences_per_s'] / 1e3:.1f}k "
-                f"sent/s: {row['vectorize_vs_loop']:.1f}x; with the default sif + component "
-                f"{row['vectorize_default_sentences_per_s'] / 1e3:.0f}k sent/s), predict {row['predict_sentences_per_s'] / 1e3:.1f}k sent/s")
+                f"{row['vectorize_one_call_sentences_per_s'] / 1e3:.0f}k in one call "
+                f"(loop {row['loop_sentences_per_s'] / 1e3:.1f}k sent/s: {row['vectorize_vs_loop']:.1f}x; "
+                f"with the default sif + component {row['vectorize_default_sentences_per_s'] / 1e3:.0f}k sent/s), "
+                f"predict {row['predict_sentences_per_s'] / 1e3:.1f}k sent/s"
+            )
         result["throughput"] = rows
-        result["slope"] = {stage: exponent(rows, f"{stage}_s")
-                           for stage in ("preprocess", "vectorize", "vectorize_default", "predict")}
+        result["slope"] = {
+            stage: exponent(rows, f"{stage}_s") for stage in ("preprocess", "vectorize", "vectorize_default", "predict")
+        }
 
         n = sizes[0]
         epochs = 1
         say(f"pretrain on {size_label(n)} sentences, {epochs} epoch: fit_word2vec vs raw gensim (alternated)")
-        pre = run_child("pretrain", {"corpus": str(synth(n)), "epochs": epochs, "reps": 1 if quick else 2,
-                                     "corpus_file": str(WORK / "corpus.txt"), "workers": [1] if quick else [1, 2]}, WORK / "pretrain")
+        pre = run_child(
+            "pretrain",
+            {
+                "corpus": str(synth(n)),
+                "epochs": epochs,
+                "reps": 1 if quick else 2,
+                "corpus_file": str(WORK / "corpus.txt"),
+                "workers": [1] if quick else [1, 2],
+            },
+            WORK / "pretrain",
+        )
         result["pretrain"] = pre
         for mode, v in pre["modes"].items():
-            say(f"  {mode}: fewlabel {v['fewlabel_words_per_s'] / 1e3:.0f}k words/s, gensim "
-                f"{v['gensim_words_per_s'] / 1e3:.0f}k words/s: {v['ratio']:.3f}x")
+            say(
+                f"  {mode}: fewlabel {v['fewlabel_words_per_s'] / 1e3:.0f}k words/s, gensim "
+                f"{v['gensim_words_per_s'] / 1e3:.0f}k words/s: {v['ratio']:.3f}x"
+            )
 
         n = parse_size(os.environ.get("BENCH_MEM_SIZE", size_label(sizes[0] if quick else sizes[-1])))
         label = size_label(n)
         say(f"memory at {label} sentences (files source, word2vec.epochs=1, evaluate.bootstrap=0)")
         labeled, test = labeled_files(n, WORK / "mem-inputs")
-        sets = ["data.source=files", f"data.unlabeled_path={synth(n)}", f"data.labeled_path={labeled}",
-                f"data.test_path={test}", "word2vec.epochs=1", "evaluate.bootstrap=0"]
+        sets = [
+            "data.source=files",
+            f"data.unlabeled_path={synth(n)}",
+            f"data.labeled_path={labeled}",
+            f"data.test_path={test}",
+            "word2vec.epochs=1",
+            "evaluate.bootstrap=0",
+        ]
         data = fresh_data_dir(WORK / f"mem-run-{label}")
         env = flow_env(data, api_url)
-        whole = measure([str(BIN / "fewlabel"), "run", "--json", *[a for s in sets for a in ("--set", s)]],
-                        env, WORK / f"mem-run-{label}")
+        whole = measure(
+            [str(BIN / "fewlabel"), "run", "--json", *[a for s in sets for a in ("--set", s)]],
+            env,
+            WORK / f"mem-run-{label}",
+        )
         record = last_json(whole["stdout"])["run_record"]
         say(f"  whole run: {whole['seconds']:.1f} s, peak RSS {whole['rss_mib']:.0f} MiB")
         predict_out = WORK / f"mem-predictions-{label}.parquet"
-        whole_predict = measure([str(BIN / "fewlabel"), "predict", str(synth(n)), "--output", str(predict_out),
-                                 "--run", record, "--json"], env, WORK / f"mem-predict-{label}")
-        say(f"  whole `fewlabel predict`: {whole_predict['seconds']:.1f} s, peak RSS {whole_predict['rss_mib']:.0f} MiB")
+        whole_predict = measure(
+            [str(BIN / "fewlabel"), "predict", str(synth(n)), "--output", str(predict_out), "--run", record, "--json"],
+            env,
+            WORK / f"mem-predict-{label}",
+        )
+        say(
+            f"  whole `fewlabel predict`: {whole_predict['seconds']:.1f} s, peak RSS {whole_predict['rss_mib']:.0f} MiB"
+        )
         # each stage again in its own process, in place: its artifact folder is removed, its .fn rebuilds
         # it (same bytes) from the upstream artifacts of the whole run
         artifacts = last_json(whole["stdout"])["artifacts"]
-        default_stages = "ingest,shard,preprocess,pretrain,vectorize,train,evaluate,predict" if quick else \
-            "ingest,shard,preprocess,vectorize,train,evaluate,predict"
+        default_stages = (
+            "ingest,shard,preprocess,pretrain,vectorize,train,evaluate,predict"
+            if quick
+            else "ingest,shard,preprocess,vectorize,train,evaluate,predict"
+        )
         per_stage = {}
         for stage in os.environ.get("BENCH_STAGES", default_stages).split(","):
             child = {"stage": stage, "data_dir": str(data), "sets": sets}
@@ -465,23 +592,32 @@ def main() -> None:
                     shutil.rmtree(folder)
             per_stage[stage] = run_child("stage", child, WORK / f"mem-stage-{stage}-{label}")
             s = per_stage[stage]
-            say(f"  {stage}: {s['seconds']:.1f} s, peak RSS {s['peak_rss_mib']:.0f} MiB "
-                f"(before the stage: {s['peak_before_mib']:.0f} MiB)")
-        result["memory"] = {"size": n, "sets": sets, "whole_run_s": round(whole["seconds"], 2),
-                            "whole_run_peak_rss_mib": round(whole["rss_mib"], 1),
-                            "whole_predict_s": round(whole_predict["seconds"], 2),
-                            "whole_predict_peak_rss_mib": round(whole_predict["rss_mib"], 1), "stages": per_stage}
+            say(
+                f"  {stage}: {s['seconds']:.1f} s, peak RSS {s['peak_rss_mib']:.0f} MiB "
+                f"(before the stage: {s['peak_before_mib']:.0f} MiB)"
+            )
+        result["memory"] = {
+            "size": n,
+            "sets": sets,
+            "whole_run_s": round(whole["seconds"], 2),
+            "whole_run_peak_rss_mib": round(whole["rss_mib"], 1),
+            "whole_predict_s": round(whole_predict["seconds"], 2),
+            "whole_predict_peak_rss_mib": round(whole_predict["rss_mib"], 1),
+            "stages": per_stage,
+        }
 
     list_w1 = pre["modes"]["list_w1"]
-    result.update({
-        "cold_vs_bare": e2e["cold_vs_bare"],
-        "warm_vs_cold": e2e["warm_vs_cold"],
-        "pretrain_vs_gensim": round(list_w1["ratio"], 3),
-        "pretrain_vs_gensim_corpus_file": round(pre["modes"]["corpus_file_w1"]["ratio"], 3),
-        "vectorize_vs_loop": round(min(r["vectorize_vs_loop"] for r in rows), 1),
-        f"peak_rss_mib_{label}": round(max(per_stage[s]["peak_rss_mib"] for s in STREAMING if s in per_stage), 1),
-        "bench_seconds": round(time.perf_counter() - began, 1),
-    })
+    result.update(
+        {
+            "cold_vs_bare": e2e["cold_vs_bare"],
+            "warm_vs_cold": e2e["warm_vs_cold"],
+            "pretrain_vs_gensim": round(list_w1["ratio"], 3),
+            "pretrain_vs_gensim_corpus_file": round(pre["modes"]["corpus_file_w1"]["ratio"], 3),
+            "vectorize_vs_loop": round(min(r["vectorize_vs_loop"] for r in rows), 1),
+            f"peak_rss_mib_{label}": round(max(per_stage[s]["peak_rss_mib"] for s in STREAMING if s in per_stage), 1),
+            "bench_seconds": round(time.perf_counter() - began, 1),
+        }
+    )
     for row in e2e, *rows:
         row.pop("stdout", None)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -495,15 +631,18 @@ def report(r: dict, label: str) -> None:
     for key, (sign, goal) in GOALS.items():
         met = r[key] <= goal if sign == "<=" else r[key] >= goal
         say(f"| {key} | {r[key]} | {sign} {goal} | {'yes' if met else 'NO'} |")
-    say(f"| pretrain_vs_gensim_corpus_file | {r['pretrain_vs_gensim_corpus_file']} | >= 0.9 | "
-        f"{'yes' if r['pretrain_vs_gensim_corpus_file'] >= 0.9 else 'NO'} |")
+    say(
+        f"| pretrain_vs_gensim_corpus_file | {r['pretrain_vs_gensim_corpus_file']} | >= 0.9 | "
+        f"{'yes' if r['pretrain_vs_gensim_corpus_file'] >= 0.9 else 'NO'} |"
+    )
     say(f"| peak_rss_mib_{label} | {r[f'peak_rss_mib_{label}']} | printed | |")
-    say(f"\nend to end ({r['source']}, medians of {r['pairs']}): bare {e['median_seconds']['bare']} s, cold "
+    say(
+        f"\nend to end ({r['source']}, medians of {r['pairs']}): bare {e['median_seconds']['bare']} s, cold "
         f"{e['median_seconds']['cold']} s, warm {e['median_seconds']['warm']} s; all runs {e['seconds']}; "
         f"peak RSS {e['peak_rss_mib']} MiB; server start {r['server_start_s']} s; "
-        f"same metrics bare/flow: {e['same_metrics']} {e['metrics']}")
-    say("growth exponent of time between sizes (1.0 = linear): "
-        + ", ".join(f"{k} {v}" for k, v in r["slope"].items()))
+        f"same metrics bare/flow: {e['same_metrics']} {e['metrics']}"
+    )
+    say("growth exponent of time between sizes (1.0 = linear): " + ", ".join(f"{k} {v}" for k, v in r["slope"].items()))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def batches(rows: int, vocab_size: int = 50_000, batch: int = 65_536, seed: int 
     rng = np.random.default_rng(seed)
     words = vocabulary(vocab_size, rng)
     ranks = np.arange(1, vocab_size + 1)
-    p = ranks ** -1.1
+    p = ranks**-1.1
     p /= p.sum()
     for start in range(0, rows, batch):
         n = min(batch, rows - start)
@@ -46,7 +46,7 @@ def batches(rows: int, vocab_size: int = 50_000, batch: int = 65_536, seed: int 
         ids = rng.choice(vocab_size, size=int(lengths.sum()), p=p)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         tokens = words[ids]
-        text = [" ".join(tokens[offsets[i]:offsets[i + 1]]) for i in range(n)]
+        text = [" ".join(tokens[offsets[i] : offsets[i + 1]]) for i in range(n)]
         yield pa.table({"text": pa.array(text, pa.string())})
 
 
@@ -68,5 +68,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     start = time.perf_counter()
     write(args.rows, args.path, args.seed)
-    print(f"{args.rows} sentences -> {args.path} ({args.path.stat().st_size / 2**20:.1f} MiB) "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"{args.rows} sentences -> {args.path} ({args.path.stat().st_size / 2**20:.1f} MiB) "
+        f"in {time.perf_counter() - start:.1f} s"
+    )

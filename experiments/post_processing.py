@@ -1,25 +1,27 @@
 """Post-processing levers on the MR learning curve (session 4), pretrained arm only, labels only:
 a decision threshold set so that the unlabeled pool is split in the labels' class proportions
 ("balance"), and whitening with the pretraining corpus' shrunk covariance ("shrinkwhite", lam).
-Neither was kept (bench/RESULTS.md, session 4).
+Neither was kept (experiments/post_processing.md).
 
-Usage: .venv/bin/python bench/post_experiment.py '{"balance": {"balance": true}, "sw1": {"kind": "shrinkwhite", "lam": 1}}'
+Usage (from the repository root):
+    .venv/bin/python experiments/post_processing.py \
+        '{"balance": {"balance": true}, "sw1": {"kind": "shrinkwhite", "lam": 1}}'
 """
+
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 
+import mr_curve
 import numpy as np
 import pyarrow as pa
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-import levers_experiment as lx  # noqa: E402
-from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig  # noqa: E402
-from tasks.curve import draw  # noqa: E402
-from tasks.train import fit  # noqa: E402
-from tasks.vectorize import counts_of, embedding  # noqa: E402
+from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
+from fewlabel.learning_curve import draw
+from fewlabel.model import fit
+from fewlabel.vectors import counts_of, embedding, fit_component, sentence_vectors
 
 
 def unit(x):
@@ -28,16 +30,21 @@ def unit(x):
 
 
 def main():
-    variants = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="?", default="{}", help='JSON: {"name": {"balance": true}, ...}')
+    variants = json.loads(parser.parse_args().variants)
     ns = [2, 4, 8, 16, 32, 64]
     t0 = time.perf_counter()
-    unl_tokens, train, test, _ = lx.prepare([])
+    unl_tokens, train, test, _ = mr_curve.prepare([])
     w2v, vec, clf = Word2VecConfig(), VectorizeConfig(), ClassifierConfig()
-    table = lx.pretrained_table(unl_tokens, train, w2v, [])
+    table = mr_curve.pretrained_table(unl_tokens, train, w2v, [])
     own = (*embedding(table), counts_of(table))
     corpus = pa.chunked_array([a.cast(pa.list_(pa.string())) for a in (unl_tokens, train["token_array"])])
-    component = lx.fit_component(corpus, *own, vec)
-    V = lambda toks: lx.sentence_vectors(toks, *own, vec, component)[0].astype(np.float64)  # noqa: E731
+    component = fit_component(corpus, *own, vec)
+
+    def V(toks):
+        return sentence_vectors(toks, *own, vec, component)[0].astype(np.float64)
+
     Xtr, Xte, Xc = V(train["token_array"]), V(test["token_array"]), V(corpus)
     ytr, yte = train["labels"], test["labels"]
     rng = np.random.default_rng(0)
@@ -83,9 +90,11 @@ def main():
             row[n] = accs
         results[name] = row
         base = results["default"]
-        cells = [f"{np.mean(row[n]):.4f} ({np.mean(np.subtract(row[n], base[n])):+.4f}, "
-                 f"{int(np.sum(np.subtract(row[n], base[n]) > 0))}/{int(np.sum(np.subtract(row[n], base[n]) < 0))})"
-                 for n in ns]
+        cells = []
+        for n in ns:
+            diff = np.subtract(row[n], base[n])
+            better, worse = int(np.sum(diff > 0)), int(np.sum(diff < 0))
+            cells.append(f"{np.mean(row[n]):.4f} ({np.mean(diff):+.4f}, {better}/{worse})")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

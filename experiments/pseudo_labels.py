@@ -10,44 +10,41 @@ The reviews' true labels are read only to report how accurate the pseudo-labels 
 diagnostic), never used. This is a binary-only copy of the product's fewlabel/pseudo.py (same
 selection for two balanced classes) that exposes those diagnostics.
 
-Usage: .venv/bin/python bench/pseudo_experiment.py '{"f0.2r2": {"frac": 0.2, "rounds": 2}}' [2,4,8,16,32,64]
+Usage (from the repository root):
+    .venv/bin/python experiments/pseudo_labels.py '{"f0.2r2": {"frac": 0.2, "rounds": 2}}' [2,4,8,16,32,64]
+    .venv/bin/python experiments/pseudo_labels.py --data-seed 1 '{"f0.2r2": {"frac": 0.2, "rounds": 2}}'
 Spec keys: frac (share of reviews selected, half per class), rounds, "sentences": true (every line its
-own document: no aggregation), "with_labeled": false (pseudo-labeled lines only). DATA_SEED=1 in the
-environment uses another MR test split (data.seed), with its own pretrained vectors under /tmp.
+own document: no aggregation), "with_labeled": false (pseudo-labeled lines only), "alpha" (of the refit).
+--data-seed S uses another MR test split (data.seed; the original runs set DATA_SEED=1 in the
+environment), with its own pretrained vectors. Results: experiments/pseudo_labels.md.
 """
+
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
-import sys
 import tarfile
 import time
 
+import mr_curve
 import numpy as np
 import pyarrow as pa
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-import levers_experiment as lx  # noqa: E402
-from fewlabel import readers  # noqa: E402
-from fewlabel.config import ClassifierConfig, DataConfig, PreprocessConfig, VectorizeConfig, Word2VecConfig  # noqa: E402
-from tasks.curve import draw  # noqa: E402
-from tasks.ingest import split  # noqa: E402
-from tasks.preprocess import split_lines, tokenize  # noqa: E402
-from tasks.train import fit, make_classifier  # noqa: E402
-from tasks.vectorize import counts_of, embedding  # noqa: E402
+from fewlabel import readers
+from fewlabel.config import ClassifierConfig, DataConfig, PreprocessConfig, VectorizeConfig, Word2VecConfig
+from fewlabel.dataset import split
+from fewlabel.learning_curve import draw
+from fewlabel.model import fit, make_classifier
+from fewlabel.text import split_lines, tokenize
+from fewlabel.vectors import counts_of, embedding, fit_component, sentence_vectors
 
 
-SEED = int(__import__("os").environ.get("DATA_SEED", "0"))
-if SEED:
-    lx.DataConfig = lambda: DataConfig(seed=SEED)
-    lx.ROOT = __import__("pathlib").Path(f"/tmp/probe-seed{SEED}")
-
-
-def review_lines():
+def review_lines(data_seed: int):
     """(tokens of every unlabeled line, its review's row, review true labels by row) as prepare() builds them."""
     reviews, labeled = readers.read_mr()
-    _, test = split(labeled, DataConfig(seed=SEED))
+    _, test = split(labeled, DataConfig(seed=data_seed))
     test_texts = set(test["text"].str.strip())
     reviews = reviews[~reviews["text"].str.strip().isin(test_texts)]
     lines = split_lines(pa.Table.from_pandas(reviews[["text", "origin", "row"]], preserve_index=False))
@@ -58,25 +55,37 @@ def review_lines():
 
 
 def main():
-    variants = json.loads(sys.argv[1])
-    ns = [int(x) for x in sys.argv[2].split(",")] if len(sys.argv) > 2 else [2, 4, 8, 16, 32, 64]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", help='JSON: {"name": {"frac": 0.2, "rounds": 2, ...}, ...}')
+    parser.add_argument("ns", nargs="?", default="2,4,8,16,32,64", help="labels per class, comma-separated")
+    parser.add_argument("--data-seed", type=int, default=0, help="data.seed of the MR test split (default 0)")
+    args = parser.parse_args()
+    variants = json.loads(args.variants)
+    ns = [int(x) for x in args.ns.split(",")]
+    seed = args.data_seed
     t0 = time.perf_counter()
-    unl_tokens, train, test, _ = lx.prepare([])
-    line_tokens, line_review, truth = review_lines()
+    unl_tokens, train, test, _ = mr_curve.prepare([], seed)
+    line_tokens, line_review, truth = review_lines(seed)
     assert line_tokens.to_pylist()[:50] == unl_tokens.to_pylist()[:50] and len(line_tokens) == len(unl_tokens)
     w2v, vec, clf = Word2VecConfig(), VectorizeConfig(), ClassifierConfig()
-    table = lx.pretrained_table(unl_tokens, train, w2v, [])
+    table = mr_curve.pretrained_table(unl_tokens, train, w2v, [], seed)
     own = (*embedding(table), counts_of(table))
     corpus = pa.chunked_array([a.cast(pa.list_(pa.string())) for a in (unl_tokens, train["token_array"])])
-    component = lx.fit_component(corpus, *own, vec)
-    V = lambda toks: lx.sentence_vectors(toks, *own, vec, component)[0]  # noqa: E731
+    component = fit_component(corpus, *own, vec)
+
+    def V(toks):
+        return sentence_vectors(toks, *own, vec, component)[0]
+
     Xtr, Xte, Xu = V(train["token_array"]), V(test["token_array"]), V(unl_tokens)
     ytr, yte = train["labels"], test["labels"]
     reviews, inverse = np.unique(line_review, return_inverse=True)
-    sizes = np.bincount(inverse)
     true_review = np.array([truth[r] for r in reviews])
-    print(f"# prepared in {time.perf_counter() - t0:.0f} s; {len(Xu)} lines in {len(reviews)} reviews; "
-          f"true review labels {dict(zip(*np.unique(true_review, return_counts=True)))}", flush=True)
+    counts = dict(zip(*np.unique(true_review, return_counts=True), strict=True))
+    print(
+        f"# prepared in {time.perf_counter() - t0:.0f} s; {len(Xu)} lines in {len(reviews)} reviews; "
+        f"true review labels {counts}",
+        flush=True,
+    )
     ks = [0, 8, 16, 32, 64, 128, None]  # None = the pseudo-label model alone
     for name, spec in variants.items():
         t1 = time.perf_counter()
@@ -119,9 +128,11 @@ def main():
             diag[n] = np.mean(pl) if pl else float("nan")
         base = row[0]
         for kk in ks:
-            cells = [f"{np.mean(row[kk][n]):.4f} ({np.mean(np.subtract(row[kk][n], base[n])):+.4f}, "
-                     f"{int(np.sum(np.subtract(row[kk][n], base[n]) > 0))}/{int(np.sum(np.subtract(row[kk][n], base[n]) < 0))})"
-                     for n in ns]
+            cells = []
+            for n in ns:
+                diff = np.subtract(row[kk][n], base[n])
+                better, worse = int(np.sum(diff > 0)), int(np.sum(diff < 0))
+                cells.append(f"{np.mean(row[kk][n]):.4f} ({np.mean(diff):+.4f}, {better}/{worse})")
             print(f"| {name} k={kk} | " + " | ".join(cells) + f" | {time.perf_counter() - t1:.0f} s |", flush=True)
         print("| pl | " + " | ".join(f"{diag[n]:.2f}" for n in ns) + " |", flush=True)
 
