@@ -134,18 +134,14 @@ class PreprocessConfig(Section):
 class Word2VecConfig(Section):
     """gensim Word2Vec parameters (https://radimrehurek.com/gensim/models/word2vec.html)."""
 
-    vector_size: PositiveInt = Field(
-        300, le=10_000, description="300 beat 100 on MR with sample=1e-4 and sif (bench/RESULTS.md)"
-    )
+    vector_size: PositiveInt = Field(300, le=10_000, description="dimensions of the word vectors")
     window: PositiveInt = Field(5, le=1000)
     min_count: PositiveInt = 2
     sg: Int = Field(1, ge=0, le=1, description="1: skip-gram, 0: CBOW")
     negative: Int = Field(5, ge=0, le=1000)
-    sample: Float = Field(1e-4, ge=0, description="downsampling of frequent words; 1e-4 beat 1e-3 at 64 labels/class")
+    sample: Float = Field(1e-4, ge=0, description="downsampling of frequent words")
     alpha: Float = Field(0.025, gt=0)
-    epochs: PositiveInt = Field(
-        20, le=1000, description="20 beat 10 on MR at 16 and 64 labels/class (bench/RESULTS.md)"
-    )
+    epochs: PositiveInt = Field(20, le=1000, description="passes over the pretraining corpus")
     workers: PositiveInt = Field(1, le=1024, description="1 is byte-reproducible; more is faster but varies")
     corpus_file_from: Int = Field(
         500_000,
@@ -183,20 +179,18 @@ class ClassifierConfig(Section):
     )
     activation: Literal["identity", "logistic", "tanh", "relu"] = "logistic"
     solver: Literal["lbfgs", "sgd", "adam"] = "adam"
-    alpha: Float = Field(10.0, ge=0, description="L2 penalty; 10 won on MR with few labels (bench/RESULTS.md)")
+    alpha: Float = Field(10.0, ge=0, description="L2 penalty (capped per training row by alpha_max_per_row)")
     alpha_max_per_row: Float | None = Field(
         0.3,
         gt=0,
         description="cap alpha at this many times the training rows of each fit: scikit-learn divides "
-        "alpha by the rows, so alpha=10 on 4 rows shrinks every weight to zero (one class); on MR +0.018/+0.036/"
-        "+0.009 at 2/4/8 labels per class, unchanged from 16 (bench/RESULTS-cv.md); null: no cap",
+        "alpha by the rows, so alpha=10 on 4 rows would shrink every weight to zero (one class); null: no cap",
     )
     alpha_grid: tuple[Annotated[float, Strict(), Ge(0)], ...] = Field(
         (),
         max_length=100,
         description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
-        "training labels (ties: the largest), then refits on all of them; empty: alpha. Costs |grid| x k fits more "
-        "and was no better than the cap on MR (bench/RESULTS-cv.md)",
+        "training labels (ties: the largest), then refits on all of them; empty: alpha. Costs |grid| x k fits more",
     )
     cv_folds: Int = Field(5, ge=2, le=100, description="k of that cross-validation, capped by the smallest class count")
     learning_rate_init: Float = Field(1e-3, gt=0)
@@ -204,9 +198,8 @@ class ClassifierConfig(Section):
     early_stopping: Bool = False
     l2_normalize: Bool = Field(
         True,
-        description="scale each sentence vector to length 1 (scikit-learn Normalizer) before standardization: "
-        "on MR +0.018/+0.021/+0.010 at 2/4/8 labels per class (mean of two Word2Vec seeds), -0.001..+0.007 at "
-        "16-64, the no-pretraining arm unchanged (bench/RESULTS-cv.md); false: the vectors as vectorize made them",
+        description="scale each sentence vector to length 1 (scikit-learn Normalizer) before standardization; "
+        "false: the vectors as vectorize made them",
     )
     standardize: Bool = True
     random_state: Seed = 0
@@ -216,9 +209,7 @@ class ClassifierConfig(Section):
         le=1,
         description="pretrained arm: share of the sampled unlabeled documents that the few labels' "
         "classifier is surest of (a document's score is the mean over its lines), pseudo-labeled with all their "
-        "lines, each class taking its share of the labels (fewlabel/pseudo.py); 0: off. On MR's split 0 +0.048 at 2 "
-        "labels per class, +0.010 at 16, +0.004 at 64; on split 1 +0.011, +0.007, +0.004 but -0.009/-0.010 at 4/8 "
-        "(bench/RESULTS.md)",
+        "lines, each class taking its share of the labels; 0: off",
     )
     pseudo_rounds: Int = Field(
         2, ge=0, le=100, description="select and refit this many times, each with the last model"
@@ -227,7 +218,7 @@ class ClassifierConfig(Section):
         5,
         le=1_000_000,
         description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
-        "the label reliable (single lines as documents lost up to 0.02 on MR)",
+        "the label reliable",
     )
     pseudo_weight: Float = Field(
         16.0,
