@@ -1,8 +1,15 @@
-"""Run records: what each training run used and produced, for lineage and for `fewlabel predict`."""
+"""Run records: what each run used and produced, for lineage, `fewlabel predict` and `fewlabel retry`.
+
+A run writes ``runs/<flow_run_id>.json`` when it starts (status ``running``, its config, and the
+process that owns it), replaces it when it ends (``completed`` with its artifacts and lineage, or
+``failed`` with the error), and a later command marks it ``crashed`` if its process died first.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +33,8 @@ def write_run(record: dict, latest: bool = True) -> Path:
     return path
 
 
-def read_run(run: str = "latest") -> dict:
-    """A run record by flow-run id, 'latest', or path to a record file."""
+def read_record(run: str) -> dict:
+    """A run record, finished or not, by flow-run id or path to a record file."""
     path = Path(run) if run.endswith(".json") else runs_dir() / f"{run}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -35,6 +42,79 @@ def read_run(run: str = "latest") -> dict:
         raise UserError(f"run record {path} not found: train first with `fewlabel run`, or pass --run") from None
     except ValueError as exc:
         raise UserError(f"run record {path} is not valid JSON ({exc}); pass another --run") from None
+
+
+def read_run(run: str = "latest") -> dict:
+    """A finished training run's record by flow-run id, 'latest', or path to a record file."""
+    record = read_record(run)
+    if record.get("status", "completed") != "completed" or "refs" not in record:
+        raise UserError(
+            f"run {record.get('flow_run_id', run)} did not finish ({record.get('status', 'no artifacts')}): "
+            f"retry it with `fewlabel retry {record.get('flow_run_id', run)}`, or pass another --run"
+        )
+    return record
+
+
+def owner() -> dict:
+    """The process running this code: enough to tell later whether it is still alive."""
+    return {"host": store.HOST, "pid": os.getpid(), "since": _start_ticks(os.getpid())}
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), to tell it from a later
+    process that reuses its number; None where /proc is not there."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def owner_alive(who: dict) -> bool:
+    """False only when ``who`` ran on this machine and that process is gone (or its number reused)."""
+    if who.get("host") != store.HOST:
+        return True  # another machine's process: not ours to judge
+    pid = int(who.get("pid", 0))
+    return store.process_alive(pid) and _start_ticks(pid) == who.get("since")
+
+
+def start(flow_run_id: str, kind: str, config: dict, tags: list[str]) -> Path:
+    """Record a run that is starting: its config (what `fewlabel retry` re-runs) and its process."""
+    return write_run(
+        {
+            "flow_run_id": flow_run_id,
+            "kind": kind,
+            "status": "running",
+            "config": config,
+            "tags": tags,
+            "started": time.time(),
+            "owner": owner(),
+        },
+        latest=False,
+    )
+
+
+def end(flow_run_id: str, status: str, error: str) -> Path:
+    """Mark a started run ``failed`` or ``crashed``, with what went wrong."""
+    record = read_record(flow_run_id)
+    return write_run({**record, "status": status, "error": error, "ended": time.time()}, latest=False)
+
+
+def records() -> list[dict]:
+    """Every run record, the most recently started first."""
+    found = []
+    for path in runs_dir().glob("*.json") if runs_dir().exists() else []:
+        if path.name == "latest.json":
+            continue
+        try:
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return sorted(found, key=lambda r: r.get("started", 0), reverse=True)
+
+
+def orphans() -> list[dict]:
+    """Records still ``running`` whose process is gone: runs that were killed."""
+    return [r for r in records() if r.get("status") == "running" and not owner_alive(r.get("owner", {}))]
 
 
 def code_version() -> dict:
@@ -112,7 +192,7 @@ def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.
     referenced = set()
     for path in [*kept, folder / "latest.json"]:
         if path.exists():
-            refs = json.loads(path.read_text(encoding="utf-8"))["refs"]
+            refs = json.loads(path.read_text(encoding="utf-8")).get("refs", {})
             for paths in each_ref(refs, lambda r: r["path"]).values():
                 referenced |= set(paths) if isinstance(paths, list) else {paths}
     root, now, doomed = store.data_dir(), time.time(), list(dropped)

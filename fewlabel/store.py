@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -63,13 +64,57 @@ def sha256_file(path: Path) -> str:
         return _digest(fh)
 
 
+HOST = sha256_bytes(socket.gethostname().encode())[:8]
+"""This machine, in the names of temporary files (a data folder may be shared by several machines)."""
+
+
+def leftover_name(prefix: str, name: str) -> str:
+    """``<prefix><name>-<host>-<pid>-<random>``: a temporary file or folder that says which process
+    owns it, so the next run can remove it as soon as that process is gone (:func:`sweep_leftovers`)."""
+    return f"{prefix}{name}-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def process_alive(pid: int) -> bool:
+    """True if a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_leftovers(folders: list[Path] | None = None) -> list[Path]:
+    """Remove the temporary files and folders of writes whose process (on this machine) has died:
+    a killed run leaves them, the next run removes them. Returns what was removed."""
+    root = data_dir()
+    folders = folders or [root / layer for layer in sorted(set(LAYERS.values()))] + [
+        root / "runs",
+        root / "predictions",
+    ]
+    removed = []
+    for folder in folders:
+        for item in folder.glob(".*") if folder.is_dir() else []:
+            parts = item.name.rsplit("-", 3)
+            if not item.name.startswith((".tmp-", ".trash-")) or len(parts) != 4 or parts[1] != HOST:
+                continue
+            if parts[2].isdigit() and not process_alive(int(parts[2])):
+                if item.is_dir():
+                    shutil.rmtree(item, ignore_errors=True)
+                else:
+                    item.unlink(missing_ok=True)
+                removed.append(item)
+    return removed
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary sibling of ``path`` to write; it replaces ``path`` only if the block succeeds, and
     never outlives it (``with atomic_path(p) as tmp: tmp.write_bytes(...)``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(leftover_name(".tmp-", path.name))
     try:
         yield tmp
         with open(tmp, "rb") as written:
@@ -224,7 +269,7 @@ def _materialize(
             # on the lock (or a run was killed after committing it, before Prefect recorded it)
             log.info("artifact %s already built (by another run): reusing it", final)
             return ref
-        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp = final.parent / leftover_name(".tmp-", final.name)
         tmp.mkdir(parents=True)
         try:
             stats = build(tmp)
@@ -246,7 +291,7 @@ def _materialize(
             (tmp / MANIFEST).write_text(json.dumps(ref, indent=2, sort_keys=True), encoding="utf-8")
             _fsync_dir(tmp)
             if final.exists():
-                trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+                trash = final.parent / leftover_name(".trash-", final.name)
                 final.rename(trash)
                 shutil.rmtree(trash, ignore_errors=True)
             tmp.rename(final)

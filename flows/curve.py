@@ -5,9 +5,9 @@ from __future__ import annotations
 from fewlabel.flows.train import PIPELINE, STAGES
 from fewlabel.tasks.curve import curve_point, curve_report, point_args, report_args
 from prefect import flow
-from prefect.runtime import flow_run
 
 from fewlabel.config import Config
+from fewlabel.orchestration.lifecycle import tracked
 from fewlabel.orchestration.publish import finish_curve
 from fewlabel.orchestration.runner import threads
 from fewlabel.orchestration.stage import Steps, Wiring
@@ -29,7 +29,12 @@ CURVE = (
 )
 def curve_flow(config: Config = Config()) -> dict:
     """Pretraining and features as in the training flow (with every training label), then the curve."""
-    step = Steps()
-    every_label = config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
-    step.run(CURVE, every_label)
-    return finish_curve(config, step.refs, step.states, str(flow_run.id), step.items)
+    with tracked("curve", config) as run_id:
+        step = Steps()
+        step.run(CURVE, every_label(config))
+        return finish_curve(config, step.refs, step.states, run_id, step.items)
+
+
+def every_label(config: Config) -> Config:
+    """The config the curve's pretraining and features run with: every training label kept."""
+    return config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})

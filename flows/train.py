@@ -11,11 +11,11 @@ from fewlabel.tasks.shard import shard, shard_args
 from fewlabel.tasks.train import train
 from fewlabel.tasks.vectorize import vectorize
 from prefect import flow
-from prefect.runtime import flow_run
 
 from fewlabel.catalog import TRAINING
 from fewlabel.config import Config
 from fewlabel.dataset import shard_files
+from fewlabel.orchestration.lifecycle import tracked
 from fewlabel.orchestration.publish import finish
 from fewlabel.orchestration.runner import threads
 from fewlabel.orchestration.stage import Steps, Wiring
@@ -40,6 +40,7 @@ assert STAGES == TRAINING, "the pipeline's stages are the catalog's training sta
 )
 def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict:
     """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
-    step = Steps(from_stage)
-    step.run(PIPELINE, config)
-    return finish(config, step.refs, step.states, str(flow_run.id), step.items)
+    with tracked("train", config) as run_id:
+        step = Steps(from_stage)
+        step.run(PIPELINE, config)
+        return finish(config, step.refs, step.states, run_id, step.items)

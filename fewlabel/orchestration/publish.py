@@ -23,14 +23,12 @@ def publish(summary: dict, metrics: dict) -> None:
 
 
 def publish_curve(summary: dict, png: bytes) -> None:
-    """Curve table, markdown summary and plot as Prefect artifacts."""
+    """Curve table and the markdown report with its plot, as Prefect artifacts. The plot is embedded in
+    the report (a data URL, rendered as the picture) rather than an image artifact, whose page would
+    print the whole data URL as text."""
     import base64
 
-    from prefect.artifacts import (
-        create_image_artifact,
-        create_markdown_artifact,
-        create_table_artifact,
-    )
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     url = "data:image/png;base64," + base64.b64encode(png).decode()
     create_table_artifact(table=summary["curve"], key="fewlabel-curve", description="Learning curve summary")
@@ -39,7 +37,6 @@ def publish_curve(summary: dict, png: bytes) -> None:
         key="fewlabel-curve-report",
         description="fewlabel learning curve",
     )
-    create_image_artifact(image_url=url, key="fewlabel-curve-plot", description="Accuracy against labels per class")
 
 
 def publish_lineage(record: dict) -> None:
@@ -50,6 +47,15 @@ def publish_lineage(record: dict) -> None:
         key="fewlabel-lineage",
         description="Inputs, config, code version, artifact hashes and counts of this run",
     )
+
+
+def _started(flow_run_id: str) -> dict:
+    """What the run recorded when it started (its process, tags, start time), if it did."""
+    try:
+        record = runs.read_record(flow_run_id)
+    except Exception:  # noqa: BLE001 - a run started outside tracked(): nothing to keep
+        return {}
+    return {key: record[key] for key in ("started", "owner", "tags") if key in record}
 
 
 def finish(
@@ -73,7 +79,9 @@ def finish(
         "shards": items.get("shard", []),
     }
     record = {
+        **_started(flow_run_id),
         **summary,
+        "status": "completed",
         "kind": "train",
         "config": config.model_dump(mode="json"),
         "refs": refs,
@@ -109,6 +117,16 @@ def finish_curve(
         "confidence": config.curve.confidence,
         "points": (items or {}).get("curve", []),
     }
-    runs.write_run({**summary, "kind": "curve", "config": config.model_dump(mode="json"), "refs": refs}, latest=False)
+    runs.write_run(
+        {
+            **_started(flow_run_id),
+            **summary,
+            "status": "completed",
+            "kind": "curve",
+            "config": config.model_dump(mode="json"),
+            "refs": refs,
+        },
+        latest=False,
+    )
     publish_curve(summary, store.read_bytes(summary_ref, "curve.png"))
     return summary

@@ -33,6 +33,7 @@ from fewlabel import store
 from fewlabel.catalog import CATALOG, check_outputs
 from fewlabel.errors import UserError
 from fewlabel.orchestration.progress import route_core_logs
+from fewlabel.orchestration.settings import records_dir
 
 route_core_logs()
 
@@ -328,8 +329,11 @@ class Steps:
         self.refreshing = False
 
     def _options(self, task, name: str):
+        """The task as this run needs it: its cache record beside the artifacts (whoever launched the
+        flow), and from ``from_stage`` on, ignoring its cache."""
         self.refreshing = self.refreshing or name == self.from_stage
-        return task.with_options(refresh_cache=True) if self.refreshing else task
+        options = {"result_storage": records_dir()}  # a Path: Prefect makes it a local file system
+        return task.with_options(**options, refresh_cache=True) if self.refreshing else task.with_options(**options)
 
     def __call__(self, task, *args, name: str | None = None) -> store.Ref:
         name = name or task.name
@@ -385,8 +389,7 @@ class Steps:
 
 def forget_missing_records() -> None:
     """Drop Prefect cache records of fewlabel stages whose artifact folder no longer exists."""
-    storage = Path(get_current_settings().results.local_storage_path)
-    for record in storage.glob("fewlabel-*") if storage.exists() else []:
+    for record in records_dir().glob("fewlabel-*") if records_dir().exists() else []:
         stage = record.name[len("fewlabel-") :].rsplit("-", 1)[0]
         if stage in CATALOG and not store.stage_dir(stage, record.name).exists():
             record.unlink(missing_ok=True)

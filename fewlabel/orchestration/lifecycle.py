@@ -1,0 +1,82 @@
+"""A flow run's life, the same whoever launched it (the CLI, `fewlabel serve`, a worker, `prefect
+flow-run retry`): on start it clears what killed runs left behind and records itself; on failure it
+records the error; a later run marks killed runs Crashed, in the run records and on the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import BaseModel
+
+from fewlabel import runs, store
+
+log = logging.getLogger(__name__)
+
+
+def config_tags(config: BaseModel) -> list[str]:
+    """Tags that let the UI's runs list filter by data source and by exact config."""
+    dumped = config.model_dump(mode="json")
+    return ["fewlabel", f"source:{dumped['data']['source']}", f"config:{store.canonical_hash(dumped)[:10]}"]
+
+
+def _add_tags(flow_run_id: str, tags: list[str]) -> list[str]:
+    """Add ``tags`` to the flow run (keeping the launcher's, e.g. ``command:run``); all its tags."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        current = client.read_flow_run(flow_run_id).tags or []
+        merged = sorted(set(current) | set(tags))
+        client.update_flow_run(flow_run_id, tags=merged)
+    return merged
+
+
+def crash_orphans() -> list[str]:
+    """Mark runs whose process died Crashed: in their record and, where the server knows them, in
+    Prefect (the flow run and its unfinished task runs). Returns their ids."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.states import Crashed
+
+    crashed = []
+    for record in runs.orphans():
+        run_id = record["flow_run_id"]
+        why = f"its process (pid {record['owner'].get('pid')}) ended before the run finished"
+        runs.end(run_id, "crashed", why)
+        crashed.append(run_id)
+        try:
+            with get_client(sync_client=True) as client:
+                if client.read_flow_run(run_id).state.is_final():
+                    continue
+                client.set_flow_run_state(run_id, Crashed(message=f"fewlabel: {why}"), force=True)
+                filtered = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+                for task_run in client.read_task_runs(flow_run_filter=filtered):
+                    if task_run.state and not task_run.state.is_final():
+                        client.set_task_run_state(task_run.id, Crashed(message=f"fewlabel: {why}"), force=True)
+        except Exception as exc:  # noqa: BLE001 - a run of another (temporary) server: its record says it all
+            log.debug("run %s is not on this Prefect server (%s)", run_id, exc)
+    if crashed:
+        log.warning("marked %d killed run(s) Crashed: %s", len(crashed), ", ".join(crashed))
+    return crashed
+
+
+@contextmanager
+def tracked(kind: str, config: BaseModel) -> Iterator[str]:
+    """Around a flow's body: clean up after killed runs, record this one (config, process, tags),
+    and record its failure. Yields the flow run id."""
+    from prefect.runtime import flow_run
+
+    run_id = str(flow_run.id)
+    removed = store.sweep_leftovers()
+    if removed:
+        log.info("removed %d leftovers of killed runs", len(removed))
+    crash_orphans()
+    tags = _add_tags(run_id, config_tags(config))
+    runs.start(run_id, kind, config.model_dump(mode="json"), tags)
+    try:
+        yield run_id
+    except BaseException as exc:
+        runs.end(run_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
