@@ -13,6 +13,8 @@ from __future__ import annotations
 from fewlabel.config import Config
 
 NIGHTLY = "0 2 * * *"
+TIMEZONE = "UTC"
+"""Schedules are stated in UTC, here and in prefect.yaml."""
 
 
 def deployments(
@@ -37,24 +39,28 @@ def deployments(
         with_runner(f, dask_address, dask_workers) for f in (train_flow, curve_flow, predict_flow)
     )
 
+    from prefect.schedules import Cron, Interval
+
     parameters = {"config": config.model_dump(mode="json")}
-    schedule = {"interval": interval} if interval else {"cron": cron}
+    schedule = Interval(interval, timezone=TIMEZONE) if interval else Cron(cron, timezone=TIMEZONE)
     return [
         train_flow.to_deployment(
             name="nightly",
             parameters=parameters,
-            tags=["fewlabel"],
-            **schedule,
+            tags=["fewlabel", "command:serve"],
+            schedule=schedule,
             description="Retrain on the current unlabeled text and labels",
         ),
         curve_flow.to_deployment(
             name="on-demand",
             parameters=parameters,
-            tags=["fewlabel"],
+            tags=["fewlabel", "command:serve"],
             description="Learning curve with and without pretraining",
         ),
         predict_flow.to_deployment(
-            name="on-demand", tags=["fewlabel"], description="Classify a file of texts with the latest trained run"
+            name="on-demand",
+            tags=["fewlabel", "command:serve"],
+            description="Classify a file of texts with the latest trained run",
         ),
     ]
 
@@ -66,7 +72,11 @@ def serve(
     dask_address: str | None = None,
     dask_workers: int | None = None,
 ) -> None:
-    """Register the deployments with the Prefect server and run their flow runs until stopped."""
+    """Register the deployments with the Prefect server and run their flow runs until stopped; the
+    server gets the automation that marks runs whose process died Crashed."""
     from prefect import serve as prefect_serve
 
+    from fewlabel.orchestration.lifecycle import ensure_zombie_automation
+
+    ensure_zombie_automation()
     prefect_serve(*deployments(config, cron, interval, dask_address, dask_workers))

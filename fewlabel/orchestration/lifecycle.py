@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pydantic import BaseModel
 
 from fewlabel import runs, store
+from fewlabel.orchestration.settings import ZOMBIE_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,50 @@ def crash_orphans() -> list[str]:
     return crashed
 
 
+ZOMBIES = "fewlabel: crash runs that stopped beating"
+
+
+def ensure_zombie_automation() -> bool:
+    """Create, once per server, Prefect's own zombie detector: an automation that marks a flow run
+    Crashed when its heartbeats (every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds) stop for
+    :data:`~fewlabel.orchestration.settings.ZOMBIE_AFTER_SECONDS` without a final state. True if it
+    exists now. Only a real server runs automations: nothing to do without PREFECT_API_URL."""
+    import os
+    from datetime import timedelta
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return False
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    try:
+        Automation.read(name=ZOMBIES)
+        return True
+    except ValueError:  # not there yet
+        pass
+    Automation(
+        name=ZOMBIES,
+        description="Marks a flow run Crashed when its process stops sending heartbeats (killed, machine lost)",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in FINAL)},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=ZOMBIE_AFTER_SECONDS),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message="fewlabel: no heartbeat from the run's process")],
+    ).create()
+    return True
+
+
+FINAL = ("Completed", "Failed", "Cancelled", "Crashed")
+
+
 @contextmanager
 def tracked(kind: str, config: BaseModel) -> Iterator[str]:
     """Around a flow's body: clean up after killed runs, record this one (config, process, tags),
@@ -73,6 +118,12 @@ def tracked(kind: str, config: BaseModel) -> Iterator[str]:
     if removed:
         log.info("removed %d leftovers of killed runs", len(removed))
     crash_orphans()
+    try:
+        ensure_zombie_automation()
+    except Exception as exc:  # noqa: BLE001 - detection is a safety net: a run never fails for it
+        log.warning(
+            "could not create the zombie-run automation (%s): killed runs are still marked by the next run", exc
+        )
     tags = _add_tags(run_id, config_tags(config))
     runs.start(run_id, kind, config.model_dump(mode="json"), tags)
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from fewlabel.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -30,14 +32,28 @@ class RunLogs(logging.Handler):
             logging.lastResort.handle(record)
 
 
+class NoUserErrorTraceback(logging.Filter):
+    """A user error is reported in one line, in the terminal and in the UI: its traceback helps nobody."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def route_core_logs() -> None:
-    """Attach :class:`RunLogs` to the ``fewlabel`` logger once (every launcher imports the stages,
-    and with them this module)."""
+    """Attach :class:`RunLogs` to the ``fewlabel`` logger, and :class:`NoUserErrorTraceback` to every
+    handler Prefect has set up, once (every launcher imports the stages, and with them this module)."""
     core = logging.getLogger("fewlabel")
-    if not any(isinstance(h, RunLogs) for h in core.handlers):
-        core.addHandler(RunLogs())
-        core.setLevel(logging.INFO)
-        core.propagate = False
+    if any(isinstance(h, RunLogs) for h in core.handlers):
+        return
+    core.addHandler(RunLogs())
+    core.setLevel(logging.INFO)
+    core.propagate = False
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if not any(isinstance(f, NoUserErrorTraceback) for f in handler.filters):
+                handler.addFilter(NoUserErrorTraceback())
 
 
 def in_run() -> bool:
