@@ -1,4 +1,4 @@
-"""The `fewlabel` command: run, plan, curve, predict, cache gc, config, server, serve, fetch.
+"""The `fewlabel` command: run, retry, plan, curve, predict, cache gc, config, server, serve, fetch.
 
 User errors (bad input, bad config) print one line, ``error: ...``, and exit 2, without a traceback.
 Progress goes to stderr (Prefect's log lines per stage and per Word2Vec epoch); results to stdout.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import re
 import shutil
@@ -22,23 +21,10 @@ from fewlabel.errors import UserError
 
 MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 EXIT_USER_ERROR = 2
+EXIT_RUN_FAILED = 1
+FLOW_COMMANDS = ("run", "curve", "predict", "retry")
+"""Commands that run a flow: without PREFECT_API_URL each starts a temporary Prefect server."""
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-
-
-class _NoUserErrorTraceback(logging.Filter):
-    """A user error is reported in one line; its traceback helps nobody."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], UserError):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _quiet_user_errors() -> None:
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            handler.addFilter(_NoUserErrorTraceback())
 
 
 def _config(args):
@@ -59,15 +45,89 @@ def cmd_run(args) -> int:
 
     if args.from_stage is not None and args.from_stage not in STAGES:
         raise UserError(f"--from-stage {args.from_stage!r}: not a stage; stages: {', '.join(STAGES)}")
-    _quiet_user_errors()
-    summary = _runner(train_flow, args)(config, from_stage=args.from_stage)
-    if args.json:
+    summary = _launch(_runner(train_flow, args), args, config, from_stage=args.from_stage)
+    _print_run(summary, args.json)
+    return 0
+
+
+def _print_run(summary: dict, as_json: bool) -> None:
+    if as_json:
         keys = ("flow_run_id", "stages", "metrics", "artifacts", "report", "run_record")
         print(json.dumps({k: summary[k] for k in keys}))
     else:
         from fewlabel.report import run_text
 
         print(run_text(summary))
+
+
+def _print_curve(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"curve": summary["curve"], "plot": summary["plot"], "table": summary["table"]}))
+    else:
+        from fewlabel.report import curve_markdown
+
+        print(curve_markdown(summary))
+        print(f"plot: {summary['plot']}\ntable: {summary['table']}")
+
+
+class RunFailed(Exception):
+    """A flow run failed for a reason that is not the user's input: one line, with the way out."""
+
+
+def _launch(flow, args, *params, retry_of: str | None = None, **kwargs):
+    """Run ``flow`` tagged with this command; its summary, or a failure reported in one line (and, with
+    --json, as ``{"error", "flow_run_id"}`` on stdout)."""
+    from prefect import tags
+
+    labels = ["fewlabel", f"command:{args.command}", *([f"retry-of:{retry_of}"] if retry_of else [])]
+    with tags(*labels):
+        state = flow(*params, return_state=True, **kwargs)
+    if state.is_completed():
+        return state.result()
+    exc = state.result(raise_on_failure=False)
+    run_id = str(state.state_details.flow_run_id)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": _one_line(exc), "flow_run_id": run_id}))
+    if isinstance(exc, UserError):
+        raise exc
+    raise RunFailed(
+        f"{_one_line(exc)} (flow run {run_id}); the stages that finished are kept: fix the cause, "
+        f"then `fewlabel retry {run_id}` reruns only what is missing"
+    )
+
+
+def cmd_retry(args) -> int:
+    """Re-run a run's recorded config (any run, failed or crashed included): finished stages come back Cached."""
+    from fewlabel import runs
+    from fewlabel.config import Config
+    from fewlabel.flows.curve import CURVE, curve_flow, every_label
+    from fewlabel.flows.train import PIPELINE, train_flow
+    from fewlabel.orchestration.lifecycle import crash_orphans
+    from fewlabel.orchestration.plan import plan
+
+    crash_orphans()
+    if args.run == "latest":
+        started = runs.records()
+        if not started:
+            raise UserError("no run recorded yet in this data folder: start one with `fewlabel run`")
+        record = started[0]
+    else:
+        record = runs.read_record(check_run(args.run))
+    if "config" not in record or record.get("kind") not in ("train", "curve"):
+        raise UserError(f"run {record.get('flow_run_id', args.run)} has no recorded config to retry")
+    config, run_id = Config.model_validate(record["config"]), record["flow_run_id"]
+    curve = record["kind"] == "curve"
+    rows = plan(CURVE if curve else PIPELINE, every_label(config) if curve else config, None)
+    reused = ", ".join(r["stage"] for r in rows if r["action"] == "cached") or "nothing"
+    running = ", ".join(r["stage"] for r in rows if r["action"] == "run") or "nothing"
+    print(
+        f"retrying {record['kind']} run {run_id} ({record.get('status', 'completed')}): reusing {reused}; "
+        f"running {running}",
+        file=sys.stderr,
+        flush=True,
+    )
+    summary = _launch(_runner(curve_flow if curve else train_flow, args), args, config, retry_of=run_id)
+    (_print_curve if curve else _print_run)(summary, args.json)
     return 0
 
 
@@ -123,7 +183,34 @@ def cmd_server(args) -> int:
     )
     print(f"Prefect UI: {url}   point runs at it with: export PREFECT_API_URL={url}/api", flush=True)
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", args.host, "--port", str(args.port)]
-    os.execv(sys.executable, cmd)
+    server = subprocess.Popen(cmd)
+    try:
+        if _wait_healthy(f"{url}/api", server):
+            from fewlabel.orchestration.lifecycle import ensure_zombie_automation
+
+            os.environ["PREFECT_API_URL"] = f"{url}/api"
+            ensure_zombie_automation()
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait(30)
+        raise
+
+
+def _wait_healthy(api: str, server: subprocess.Popen, timeout: float = 180) -> bool:
+    """Wait until the server at ``api`` answers (False if it exited or never did)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 def cmd_serve(args) -> int:
@@ -146,15 +233,8 @@ def cmd_curve(args) -> int:
     config = _config(args)
     from fewlabel.flows.curve import curve_flow
 
-    _quiet_user_errors()
-    summary = _runner(curve_flow, args)(config)
-    if args.json:
-        print(json.dumps({"curve": summary["curve"], "plot": summary["plot"], "table": summary["table"]}))
-    else:
-        from fewlabel.report import curve_markdown
-
-        print(curve_markdown(summary))
-        print(f"plot: {summary['plot']}\ntable: {summary['table']}")
+    summary = _launch(_runner(curve_flow, args), args, config)
+    _print_curve(summary, args.json)
     return 0
 
 
@@ -208,9 +288,13 @@ def cmd_predict(args) -> int:
     target = check_output(args.output, args.force) if args.output else None
     from fewlabel.flows.predict import predict_flow
 
-    _quiet_user_errors()
-    result = _runner(predict_flow, args)(
-        input_path=args.input, run=run, text_column=args.text_column, encoding=args.encoding
+    result = _launch(
+        _runner(predict_flow, args),
+        args,
+        input_path=args.input,
+        run=run,
+        text_column=args.text_column,
+        encoding=args.encoding,
     )
     if target is not None:  # the flow writes only inside the data folder; the user's copy is made here
         if target.exists() and not args.force:  # appeared while the flow ran
@@ -315,6 +399,13 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    retry = with_dask(
+        sub.add_parser("retry", help="re-run a run's recorded config (failed or crashed too), reusing finished stages")
+    )
+    retry.add_argument("run", help="flow-run id, or latest (the most recently started run)")
+    retry.add_argument("--json", action="store_true", help="print the result as one JSON line last, as run does")
+    retry.set_defaults(func=cmd_retry)
+
     plan = with_config(sub.add_parser("plan", help="show which stages a run would reuse or recompute, and why"))
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
@@ -413,9 +504,11 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from fewlabel.orchestration.settings import project_environment
+    from fewlabel.orchestration.settings import project_environment, temporary_server_database
 
     project_environment()
+    if args.command in FLOW_COMMANDS:
+        temporary_server_database(args.command)
     # the train stage records each fit's iterations and convergence in its stats and report
     warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")
     try:
@@ -426,6 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     except Exception as exc:
         url = _lost_prefect_api(exc)
         if url is None:
