@@ -210,8 +210,8 @@ def lineage_markdown(record: dict) -> str:
         f"fewlabel {code['fewlabel']}, commit `{code['git_commit'] or 'unknown'}`"
         + (" (with uncommitted changes)" if code["git_modified"] else ""),
         "",
-        "| stage | state | artifact | sha256 | inputs | counts |",
-        "|---|---|---|---|---|---|",
+        "| stage | state | artifact | sha256 | inputs | files | counts |",
+        "|---|---|---|---|---|---|---|",
     ]
     for stage, entry in record["lineage"].items():
         mapped = isinstance(entry, list)
@@ -222,12 +222,16 @@ def lineage_markdown(record: dict) -> str:
 
 
 def _lineage_row(name: str, state: str, item: dict) -> str:
+    """One stage's row: short hashes of what it read, at most three input files named (the table must
+    read at normal width; the run record holds every hash in full)."""
     inputs = ", ".join(
-        f"{key}={value['sha256'][:12]}" if isinstance(value, dict) and "sha256" in value else key
+        f"{key} `{value['sha256'][:8]}`" if isinstance(value, dict) and "sha256" in value else key
         for key, value in (item["inputs"] or {}).items()
     )
-    files = item["source_files"] or {}
-    if files:
-        inputs += "; files: " + ", ".join(f"{Path(p).name}={h[:12]}" for p, h in files.items())
+    files = [f"{Path(p).name} `{h[:8]}`" for p, h in (item["source_files"] or {}).items()]
+    if len(files) > 3:
+        files = [*files[:3], f"and {len(files) - 3} more"]
     counts = ", ".join(f"{k}={v}" for k, v in item["stats"].items() if isinstance(v, int))
-    return f"| {name} | {state} | `{item['path']}` | `{item['sha256'][:12]}` | {inputs} | {counts} |"
+    return (
+        f"| {name} | {state} | `{item['path']}` | `{item['sha256'][:8]}` | {inputs} | {', '.join(files)} | {counts} |"
+    )

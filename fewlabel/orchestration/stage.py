@@ -343,8 +343,13 @@ class Steps:
         """One task per argument list, run in parallel by the task runner; their Refs in order."""
         name = name or task.name
         futures = [self._options(task, name).submit(*args) for args in calls]
-        for future in futures:
-            future.wait()
+        from prefect.futures import as_completed
+
+        from fewlabel.orchestration.progress import run_logger
+
+        for done, future in enumerate(as_completed(futures), 1):  # each item in the run's log as it ends
+            what = _item(future.state.result()) if future.state.is_completed() else "an item"
+            run_logger().info("%s %s: %s (%d of %d)", name, what, future.state.name, done, len(futures))
         refs = [self.result(future.state, f"{name} {args[0]}") for future, args in zip(futures, calls)]
         self.items[name] = [
             {"item": _item(ref), "state": future.state.name, "path": ref["path"]} for ref, future in zip(refs, futures)

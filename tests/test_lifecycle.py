@@ -1,0 +1,169 @@
+"""Runs off the happy path, through real processes against a real Prefect server: a failed CLI run
+retried two ways, a killed run, and a work pool's worker (issue 13)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT, TINY
+from .servers import prefect_server, process, wait_until
+
+SETS = [arg for pair in TINY for arg in ("--set", pair)]
+EARLY = ["ingest", "preprocess", "pretrain", "vectorize"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
+        yield url
+
+
+def client_call(url, fn):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: url}):
+        with get_client(sync_client=True) as client:
+            return fn(client)
+
+
+def environment(tmp_path, url, **extra):
+    env = {**os.environ, "PREFECT_API_URL": url, "FEWLABEL_DATA_DIR": str(tmp_path / "data"), **extra}
+    if "FEWLABEL_FAULT" not in extra:
+        env.pop("FEWLABEL_FAULT", None)
+    return env
+
+
+def fewlabel(tmp_path, url, *args, **extra):
+    cmd = [sys.executable, "-m", "fewlabel.cli", *args]
+    return subprocess.run(cmd, cwd=tmp_path, env=environment(tmp_path, url, **extra), capture_output=True, text=True)
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def task_states(url, run_id) -> dict[str, str]:
+    """The final state of each stage's latest task run in a flow run."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flt = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+    runs = client_call(url, lambda c: c.read_task_runs(flow_run_filter=flt))
+    latest = {}
+    for run in sorted(runs, key=lambda r: r.expected_start_time or r.created):
+        latest[run.name] = run.state.name
+    return latest
+
+
+def test_a_failed_cli_run_retries_with_its_finished_stages_cached(server, tmp_path):
+    failed = fewlabel(tmp_path, server, "run", "--json", *SETS, FEWLABEL_FAULT="train:fail")
+    assert failed.returncode == 1 and "fewlabel retry" in failed.stderr.splitlines()[-1]
+    error = last_json(failed.stdout)
+    assert "stage train failed" in error["error"]
+    run_id = error["flow_run_id"]
+    assert json.loads((tmp_path / "data" / "runs" / f"{run_id}.json").read_text())["status"] == "failed"
+
+    retried = fewlabel(tmp_path, server, "retry", run_id, "--json")
+    assert retried.returncode == 0, retried.stderr
+    assert f"retrying train run {run_id} (failed): reusing ingest, preprocess, pretrain, vectorize" in retried.stderr
+    summary = last_json(retried.stdout)
+    assert [summary["stages"][s] for s in EARLY] == ["Cached"] * 4
+    assert summary["stages"]["train"] == "Completed"
+    tags = set(client_call(server, lambda c: c.read_flow_run(summary["flow_run_id"]).tags))
+    assert {"command:retry", f"retry-of:{run_id}", "source:tiny"} <= tags
+    assert any(t.startswith("config:") for t in tags)
+    assert list((tmp_path / "data" / ".prefect-records").glob("fewlabel-ingest-*"))
+
+    # Prefect's own retry of a run without a deployment, from the project folder: the same records
+    again = fewlabel(
+        tmp_path, server, "run", "--json", *SETS, "--set", "classifier.alpha=3", FEWLABEL_FAULT="train:fail"
+    )
+    other = last_json(again.stdout)["flow_run_id"]
+    cmd = [sys.executable, "-m", "prefect", "flow-run", "retry", other, "--entrypoint", "flows/train.py:train_flow"]
+    done = subprocess.run(cmd, cwd=ROOT, env=environment(tmp_path, server), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    states = task_states(server, other)
+    assert [states[s] for s in EARLY] == ["Cached"] * 4 and states["train"] == "Completed"
+
+
+def test_a_killed_run_is_marked_crashed_and_its_leftovers_removed_by_the_next(server, tmp_path):
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "fewlabel.cli", "run", *SETS]
+    env = environment(tmp_path, server, FEWLABEL_FAULT="train:pause")
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        wait_until(lambda: (data / ".paused-train").exists(), 240, "the run to reach train")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    (killed,) = [r for r in map(json.loads, map(lambda p: p.read_text(), (data / "runs").glob("*-*.json")))]
+    assert killed["status"] == "running" and list((data / "models").glob(".tmp-*"))
+    assert client_call(server, lambda c: c.read_flow_run(killed["flow_run_id"]).state.name) == "Running"
+
+    after = fewlabel(tmp_path, server, "run", "--json", *SETS)
+    assert after.returncode == 0, after.stderr
+    assert [last_json(after.stdout)["stages"][s] for s in EARLY] == ["Cached"] * 4
+    assert client_call(server, lambda c: c.read_flow_run(killed["flow_run_id"]).state.name) == "Crashed"
+    assert "Running" not in task_states(server, killed["flow_run_id"]).values()
+    record = json.loads((data / "runs" / f"{killed['flow_run_id']}.json").read_text())
+    assert record["status"] == "crashed" and "ended before the run finished" in record["error"]
+    assert not list((data / "models").glob(".tmp-*"))  # removed at once, not an hour later
+
+
+def test_a_worker_run_uses_the_data_folder_records_and_retries_cached(server, tmp_path):
+    env = environment(tmp_path, server)
+    home = tmp_path / "worker-home"
+    prefect = [sys.executable, "-m", "prefect"]
+    subprocess.run(
+        [*prefect, "work-pool", "create", "fewlabel", "--type", "process"], env=env, check=True, capture_output=True
+    )
+    deployed = subprocess.run(
+        [*prefect, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert deployed.returncode == 0, deployed.stdout[-2000:]
+    from fewlabel.config import load_config
+
+    config = load_config(None, TINY).model_dump(mode="json")
+    dep = client_call(server, lambda c: c.read_deployment_by_name("fewlabel-train/nightly-pool"))
+    assert dep.schedules[0].schedule.timezone == "UTC"
+    run_id = client_call(server, lambda c: c.create_flow_run_from_deployment(dep.id, parameters={"config": config}).id)
+
+    def final(client):
+        state = client.read_flow_run(run_id).state
+        return state if state.is_final() else None
+
+    worker = [*prefect, "worker", "start", "--pool", "fewlabel"]
+    fast = {
+        "PREFECT_API_URL": server,
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_HOME": str(home),
+        "FEWLABEL_DATA_DIR": str(tmp_path / "data"),
+    }
+    with process(worker, cwd=tmp_path, log=tmp_path / "worker1.log", **fast, FEWLABEL_FAULT="train:fail"):
+        state = wait_until(lambda: client_call(server, final), 300, "the worker's run")
+    assert state.is_failed() and "stage train failed" in state.message
+    retry = subprocess.run([*prefect, "flow-run", "retry", str(run_id)], env=env, capture_output=True, text=True)
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    with process(worker, cwd=tmp_path, log=tmp_path / "worker2.log", **fast):
+        wait_until(
+            lambda: client_call(
+                server, lambda c: c.read_flow_run(run_id).state.is_final() and c.read_flow_run(run_id).run_count > 1
+            ),
+            300,
+            "the retried run",
+        )
+    assert client_call(server, lambda c: c.read_flow_run(run_id).state.name) == "Completed"
+    states = task_states(server, run_id)
+    assert [states[s] for s in EARLY] == ["Cached"] * 4 and states["train"] == "Completed"
+    assert list((tmp_path / "data" / ".prefect-records").glob("fewlabel-train-*"))
+    assert not list(home.rglob("fewlabel-*"))  # nothing in the worker's own Prefect home
