@@ -113,15 +113,23 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary sibling of ``path`` to write; it replaces ``path`` only if the block succeeds, and
     never outlives it (``with atomic_path(p) as tmp: tmp.write_bytes(...)``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(leftover_name(".tmp-", path.name))
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a data folder that refuses writes is the user's to fix: say so in one line
+        error = _cannot_write(exc)
+        if error is None:
+            raise
+        raise error from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:

@@ -77,8 +77,9 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
     assert "stage train failed" in state.message
     names = {d.name for d in client_call(server, lambda c: c.read_deployments())}
     assert names == {"nightly", "on-demand"}  # train nightly; curve and predict on demand
-    # 2. fixed (no fault) and every 15 s: retry the same flow run; earlier stages come back Cached
-    with serve(tmp_path, server, "serve", "--interval", "15"):
+    # 2. fixed (no fault): retry the same flow run; earlier stages come back Cached (no schedule fires
+    # meanwhile: a scheduled run would build train first and leave the retry nothing to compute)
+    with serve(tmp_path, server, "serve", "--cron", "0 0 1 1 *"):
         retry = subprocess.run(
             [sys.executable, "-m", "prefect", "flow-run", "retry", str(failed_run)],
             env={**__import__("os").environ, "PREFECT_API_URL": server},
@@ -98,7 +99,9 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
         keys = {a.key for a in artifacts if a.flow_run_id == again}
         assert {"fewlabel-metrics", "fewlabel-report", "fewlabel-lineage"} <= keys
 
-        # 4. the interval schedule produces runs that complete on their own
+    # 4. every 15 s: the interval schedule produces runs that complete on their own
+    with serve(tmp_path, server, "serve-interval", "--interval", "15"):
+
         def scheduled_completed(client):
             runs = client.read_flow_runs()
             return [r for r in runs if r.deployment_id == dep and r.auto_scheduled and r.state.is_completed()]

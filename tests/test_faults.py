@@ -300,8 +300,9 @@ def test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn(jobs, refer
         assert ".tmp-" not in path and intact(Path(path)), s
     record = json.loads(Path(again["run_record"]).read_text())
     assert all(".tmp-" not in ref["path"] for ref in record["refs"].values())
-    # the torn folder was never read nor renamed into place: it is still there, as the kill left it
-    assert torn[0].exists()
+    # the torn folder was never read nor renamed into place, and the next run removed it (its
+    # process was gone): nothing waits an hour for `cache gc`
+    assert not torn[0].exists()
 
 
 # 2. A damaged artifact: detected by its hash, rebuilt, with a warning naming the file -----------
@@ -312,7 +313,6 @@ def test_damaged_artifact_is_rebuilt_with_a_warning_naming_the_file(
 ):
     project = tmp_path / "copy"
     shutil.copytree(jobs["ref-a"].project / "data", project / "data")
-    shutil.copytree(jobs["ref-a"].project / "storage", project / "storage")
     art = stage_folders(project / "data")
     vectors, model = art["pretrain"] / "vectors.parquet", art["train"] / "pretrained.skops"
     vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])  # truncated
@@ -376,8 +376,9 @@ def test_no_room_to_write_gives_one_clear_line_and_nothing_partial(jobs, fault, 
     if job.proc.returncode == 97 or "unshare:" in job.stderr:
         pytest.skip(f"cannot mount in a private namespace here: {job.stderr[-300:]}")
     assert job.proc.returncode == 2, job.stderr[-3000:]
-    assert job.stdout == ""
     last = job.stderr.strip().splitlines()[-1]
+    if job.stdout:  # the flow ran and failed: --json says so on stdout, with the same error
+        assert json.loads(job.stdout)["error"] in last
     assert error_lines(job.stderr) == [last]
     assert f"cannot write to the data folder {job.data}: {reason}" in last, last
     assert "set FEWLABEL_DATA_DIR to a writable folder" in last

@@ -129,5 +129,8 @@ def tracked(kind: str, config: BaseModel) -> Iterator[str]:
     try:
         yield run_id
     except BaseException as exc:
-        runs.end(run_id, "failed", f"{type(exc).__name__}: {exc}")
+        try:
+            runs.end(run_id, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as unrecorded:  # noqa: BLE001 - e.g. a full data folder: the run's own error matters
+            log.warning("could not record the failure of run %s: %s", run_id, unrecorded)
         raise

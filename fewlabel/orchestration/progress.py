@@ -23,13 +23,14 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 class RunLogs(logging.Handler):
     """Sends the core's log records (the ``fewlabel`` logger: corpus sizes, sentences with no known
     word, artifacts built or reused) to the current Prefect run's logs, so they show in the UI and
-    in the terminal like the run's own lines; outside a run, warnings go to stderr."""
+    in the terminal like the run's own lines; outside a run, warnings go to stderr. Records still
+    propagate to the root logger, for the user's own logging configuration."""
 
     def emit(self, record: logging.LogRecord) -> None:
         if in_run():
             run_logger().log(record.levelno, record.getMessage())
-        elif record.levelno >= logging.WARNING:
-            logging.lastResort.handle(record)
+        elif record.levelno >= logging.WARNING and not logging.getLogger().handlers:
+            logging.lastResort.handle(record)  # what Python does for a logger without handlers
 
 
 class NoUserErrorTraceback(logging.Filter):
@@ -49,7 +50,6 @@ def route_core_logs() -> None:
         return
     core.addHandler(RunLogs())
     core.setLevel(logging.INFO)
-    core.propagate = False
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for handler in getattr(logger, "handlers", []):
             if not any(isinstance(f, NoUserErrorTraceback) for f in handler.filters):

@@ -348,6 +348,7 @@ class Steps:
         from fewlabel.orchestration.progress import run_logger
 
         for done, future in enumerate(as_completed(futures), 1):  # each item in the run's log as it ends
+            future.wait()  # as_completed can hand over a future before its final state is recorded
             what = _item(future.state.result()) if future.state.is_completed() else "an item"
             run_logger().info("%s %s: %s (%d of %d)", name, what, future.state.name, done, len(futures))
         refs = [self.result(future.state, f"{name} {args[0]}") for future, args in zip(futures, calls)]
