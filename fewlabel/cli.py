@@ -207,6 +207,10 @@ def copy_atomically(source: str | Path, target: Path) -> None:
 def cmd_predict(args) -> int:
     run = check_run(args.run)
     target = check_output(args.output, args.force) if args.output else None
+    if run == "production":  # an alias record that does not verify is refused before any work
+        from fewlabel.registry import read_alias
+
+        read_alias()
     from fewlabel.flows.predict import predict_flow
 
     _quiet_user_errors()
@@ -224,7 +228,7 @@ def cmd_predict(args) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['rows']} predictions written to {result['output']}")
+        print(f"{result['rows']} predictions written to {result['output']} (model: run {result['run_id']})")
         print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
         if result.get("blank_lines"):
             print(f"blank lines skipped: {result['blank_lines']}")
@@ -385,14 +389,14 @@ def cmd_models(args) -> int:
     if not versions:
         print("no model versions yet: train one with `fewlabel run`")
         return 0
-    print(f"{'run':<36}  {'created':<25}  {'data':<8}  {'config':<8}  {'accuracy':<22}  aliases")
+    print(f"{'run':<36}  {'created':<25}  {'data':<8}  {'config':<8}  {'accuracy':<22}  {'gate':<8}  aliases")
     for v in versions:
         acc = "-" if v["accuracy"] is None else f"{v['accuracy']:.1%}"
         if v["accuracy_ci"] and None not in v["accuracy_ci"]:
             acc += f" [{v['accuracy_ci'][0]:.1%}, {v['accuracy_ci'][1]:.1%}]"
         print(
             f"{v['run_id']:<36}  {v['created']:<25}  {(v['data_sha256'] or '-')[:8]:<8}  "
-            f"{v['config_sha256'][:8]:<8}  {acc:<22}  {', '.join(v['aliases'])}"
+            f"{v['config_sha256'][:8]:<8}  {acc:<22}  {v['promotion'] or '-':<8}  {', '.join(v['aliases'])}"
         )
     return 0
 

@@ -128,6 +128,7 @@ def collect_garbage(
         else []
     )
     kept, dropped = records[:keep], records[keep:]
+    recent = len(kept)
     kept += [p for p in dropped if p.stem in pinned]
     dropped = [p for p in dropped if p.stem not in pinned]
     referenced = set()
@@ -153,4 +154,4 @@ def collect_garbage(
                 shutil.rmtree(item, ignore_errors=True)
             else:
                 item.unlink(missing_ok=True)
-    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": len(kept)}
+    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": recent}

@@ -98,9 +98,11 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
         keys = {a.key for a in artifacts if a.flow_run_id == again}
         assert {"fewlabel-metrics", "fewlabel-report", "fewlabel-lineage"} <= keys
 
-        # 4. the interval schedule produces runs that complete on their own
+        # 4. the interval schedule (the nightly loop: train, gate, predict) produces runs that complete
+        nightly = deployment_id(server, "fewlabel-nightly/nightly")
+
         def scheduled_completed(client):
             runs = client.read_flow_runs()
-            return [r for r in runs if r.deployment_id == dep and r.auto_scheduled and r.state.is_completed()]
+            return [r for r in runs if r.deployment_id == nightly and r.auto_scheduled and r.state.is_completed()]
 
         assert wait_until(lambda: client_call(server, scheduled_completed), 150, "a scheduled run")
