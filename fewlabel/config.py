@@ -248,6 +248,26 @@ class CurveConfig(Section):
     confidence: Float = Field(0.95, gt=0, lt=1)
 
 
+class PromotionConfig(Section):
+    """The promotion gate after each nightly training run: the candidate model replaces the
+    production one only if it is not worse on the same evaluation sentences."""
+
+    margin: Float = Field(
+        0.01, ge=0, le=1, description="largest accuracy drop (0.01: one point) a promoted candidate may show"
+    )
+    alpha: Float = Field(
+        0.05, gt=0, lt=1, description="a candidate worse with McNemar's exact p below this is never promoted"
+    )
+
+
+class NightlyConfig(Section):
+    """The nightly loop (``fewlabel-nightly``): train, gate, then predict an inbox folder."""
+
+    inbox_path: str | None = Field(
+        None, description="folder (or file) of new texts predicted with the production model after the gate"
+    )
+
+
 class Config(Section):
     """The whole run: one section per stage."""
 
@@ -258,6 +278,8 @@ class Config(Section):
     classifier: ClassifierConfig = ClassifierConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     curve: CurveConfig = CurveConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    nightly: NightlyConfig = NightlyConfig()
 
     @field_validator("*", mode="before")
     @classmethod

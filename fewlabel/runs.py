@@ -33,6 +33,22 @@ def write_run(record: dict, latest: bool = True) -> Path:
     return path
 
 
+def update_run(run_id: str, **fields: Any) -> Path:
+    """Add ``fields`` to the record of run ``run_id`` (and to ``latest.json`` if it is that run)."""
+    record = {**read_record(run_id), **fields}
+    path = runs_dir() / f"{run_id}.json"
+    text = json.dumps(record, indent=2, sort_keys=True, default=str)
+    store.atomic_write(path, text)
+    latest = runs_dir() / "latest.json"
+    try:
+        is_latest = json.loads(latest.read_text(encoding="utf-8")).get("flow_run_id") == run_id
+    except (OSError, ValueError):
+        is_latest = False
+    if is_latest:
+        store.atomic_write(latest, text)
+    return path
+
+
 def read_record(run: str) -> dict:
     """A run record, finished or not, by flow-run id or path to a record file."""
     path = Path(run) if run.endswith(".json") else runs_dir() / f"{run}.json"
@@ -168,8 +184,11 @@ def lineage_of(refs: dict[str, Any]) -> dict:
     return each_ref(refs, _lineage)
 
 
-def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.0) -> dict:
-    """Remove artifacts that none of the ``keep`` most recent runs (nor ``latest``) references.
+def collect_garbage(
+    keep: int, dry_run: bool = False, stale_after: float = 3600.0, pinned: tuple[str, ...] = ()
+) -> dict:
+    """Remove artifacts that none of the ``keep`` most recent runs (nor ``latest``, nor the ``pinned``
+    run ids: the models an alias points at or can roll back to) references.
 
     Also removes older run records and leftovers of interrupted writes (``.tmp-``/``.trash-``
     folders older than ``stale_after`` seconds); the caller then drops the cache records whose
@@ -189,6 +208,9 @@ def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.
         else []
     )
     kept, dropped = records[:keep], records[keep:]
+    recent = len(kept)
+    kept += [p for p in dropped if p.stem in pinned]
+    dropped = [p for p in dropped if p.stem not in pinned]
     referenced = set()
     for path in [*kept, folder / "latest.json"]:
         if path.exists():
@@ -212,4 +234,4 @@ def collect_garbage(keep: int, dry_run: bool = False, stale_after: float = 3600.
                 shutil.rmtree(item, ignore_errors=True)
             else:
                 item.unlink(missing_ok=True)
-    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": len(kept)}
+    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": recent}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 from prefect import flow
 
-from fewlabel import runs
+from fewlabel import registry
+from fewlabel.orchestration.progress import run_logger
 from fewlabel.orchestration.runner import threads
 from fewlabel.orchestration.stage import Steps
 from fewlabel.predictor import output_file
@@ -15,20 +16,26 @@ from fewlabel.predictor import output_file
 def predict_flow(
     input_path: str,
     output_name: str | None = None,
-    run: str = "latest",
+    run: str = "production",
     text_column: str = "text",
     encoding: str = "utf-8",
 ) -> dict:
     """Predictions go to data/predictions/<output_name or the input's name>.parquet; each input file
-    is a cached ``predict`` shard (mapped by the task runner), joined in file order at the end."""
+    is a cached ``predict`` shard (mapped by the task runner), joined in file order at the end.
+    ``run``: production (the alias; before any promotion, the latest run, with a note), latest, an
+    id or a record path."""
     output_file(output_name, input_path)  # a bad name fails before any work
-    record = runs.read_run(run)
+    record, note = registry.resolve(run)  # production: the alias; none yet: the latest run, with a note
+    if note:
+        run_logger().warning(note)
     step = Steps()
     shards = step.map(predict, shard_calls(input_path, record, text_column, encoding))
     result = step(write_predictions, shards, output_name, input_path)
     return {
         **result,
         "run": record["flow_run_id"],
+        "run_id": record["flow_run_id"],
+        "note": note,
         "stages": step.states,
         "shards_detail": step.items.get("predict", []),
     }

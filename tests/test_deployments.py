@@ -41,7 +41,7 @@ def serve(tmp_path, url, name, *extra, **env):
     )
 
 
-def deployment_id(url, name="fewlabel-train/nightly"):
+def deployment_id(url, name="fewlabel-train/on-demand"):
     def read(client):
         try:
             return client.read_deployment_by_name(name).id
@@ -76,7 +76,7 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
     assert state.is_failed()
     assert "stage train failed" in state.message
     names = {d.name for d in client_call(server, lambda c: c.read_deployments())}
-    assert names == {"nightly", "on-demand"}  # train nightly; curve and predict on demand
+    assert names == {"nightly", "on-demand"}  # the nightly loop; training, curve and predict on demand
     # 2. fixed (no fault): retry the same flow run; earlier stages come back Cached (no schedule fires
     # meanwhile: a scheduled run would build train first and leave the retry nothing to compute)
     with serve(tmp_path, server, "serve", "--cron", "0 0 1 1 *"):
@@ -99,11 +99,13 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
         keys = {a.key for a in artifacts if a.flow_run_id == again}
         assert {"fewlabel-metrics", "fewlabel-report", "fewlabel-lineage"} <= keys
 
-    # 4. every 15 s: the interval schedule produces runs that complete on their own
+    # 4. every 15 s: the interval schedule (the nightly loop: train, gate, predict) produces runs that
+    # complete on their own
     with serve(tmp_path, server, "serve-interval", "--interval", "15"):
+        nightly = deployment_id(server, "fewlabel-nightly/nightly")
 
         def scheduled_completed(client):
             runs = client.read_flow_runs()
-            return [r for r in runs if r.deployment_id == dep and r.auto_scheduled and r.state.is_completed()]
+            return [r for r in runs if r.deployment_id == nightly and r.auto_scheduled and r.state.is_completed()]
 
         assert wait_until(lambda: client_call(server, scheduled_completed), 150, "a scheduled run")

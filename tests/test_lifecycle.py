@@ -134,8 +134,9 @@ def test_a_worker_run_uses_the_data_folder_records_and_retries_cached(server, tm
     from fewlabel.config import load_config
 
     config = load_config(None, TINY).model_dump(mode="json")
-    dep = client_call(server, lambda c: c.read_deployment_by_name("fewlabel-train/nightly-pool"))
-    assert dep.schedules[0].schedule.timezone == "UTC"
+    dep = client_call(server, lambda c: c.read_deployment_by_name("fewlabel-train/on-demand-pool"))
+    nightly = client_call(server, lambda c: c.read_deployment_by_name("fewlabel-nightly/nightly-pool"))
+    assert nightly.schedules[0].schedule.timezone == "UTC"
     run_id = client_call(server, lambda c: c.create_flow_run_from_deployment(dep.id, parameters={"config": config}).id)
 
     def final(client):

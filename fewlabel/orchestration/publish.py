@@ -3,6 +3,7 @@ as Prefect artifacts on the flow run's page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fewlabel import report, runs, store
@@ -82,6 +83,7 @@ def finish(
         **_started(flow_run_id),
         **summary,
         "status": "completed",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "kind": "train",
         "config": config.model_dump(mode="json"),
         "refs": refs,
@@ -130,3 +132,38 @@ def finish_curve(
     )
     publish_curve(summary, store.read_bytes(summary_ref, "curve.png"))
     return summary
+
+
+def publish_promotion(decision: dict, tag_runs: list[str]) -> None:
+    """The gate's decision as a markdown artifact on the current run, and a tag (``promoted`` or
+    ``not-promoted``) on the current run and on ``tag_runs`` (the candidate's training run, the
+    nightly run): a refused promotion does not fail a run, it marks it."""
+    from fewlabel.promotion import PROMOTED, markdown
+
+    publish_markdown(markdown(decision), "fewlabel-promotion", decision["message"])
+    tag_flow_runs(["promoted" if decision["decision"] == PROMOTED else "not-promoted"], tag_runs)
+
+
+def tag_flow_runs(tags: list[str], flow_run_ids: list[str]) -> None:
+    """Add ``tags`` to the current flow run and to ``flow_run_ids`` (best effort: a tag is a label)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    from fewlabel.orchestration.progress import run_logger
+
+    ids = dict.fromkeys(str(i) for i in [flow_run.id, *flow_run_ids] if i)
+    try:
+        with get_client(sync_client=True) as client:
+            for run_id in ids:
+                current = client.read_flow_run(UUID(run_id)).tags or []
+                client.update_flow_run(UUID(run_id), tags=sorted(set(current) | set(tags)))
+    except Exception as exc:  # noqa: BLE001 - tags are informative; the decision is in the record
+        run_logger().warning("could not tag flow runs %s: %s", ", ".join(ids), exc)
+
+
+def publish_markdown(text: str, key: str, description: str) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(markdown=text, key=key, description=description[:500])

@@ -1,0 +1,174 @@
+"""The nightly loop through real runs: train, the promotion gate, predict the inbox with production."""
+
+import json
+import random
+import threading
+
+import pytest
+from fewlabel.flows.nightly import nightly_flow
+from fewlabel.flows.train import train_flow
+
+from fewlabel import promotion, registry, runs
+
+from .conftest import write
+from .test_cli import fewlabel
+
+pytestmark = pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+
+
+def polarity_files(folder, classes=("pos", "neg")):
+    """A labeled set where each class has 30 words of its own: every label helps, 2 per class do not
+    cover the vocabulary (a clearly worse model), and unlabeled text with the same words."""
+    rng = random.Random(0)
+    words = {c: [f"{c}word{i}" for i in range(30)] for c in classes}
+    rows = ["text,label"]
+    for i in range(120):
+        for label in classes:
+            a, b = rng.sample(words[label], 2)
+            rows.append(f'"the film was {a} and {b} number {i % 9}",{label}')
+    lines = [" ".join(rng.sample(words[classes[i % len(classes)]], 4)) + f" the film {i % 5}" for i in range(600)]
+    return write(folder / "labeled.csv", "\n".join(rows) + "\n"), write(folder / "unlabeled.txt", "\n".join(lines))
+
+
+@pytest.fixture
+def files(tmp_path):
+    labeled, unlabeled = polarity_files(tmp_path / "in")
+    inbox = tmp_path / "inbox"
+    write(inbox / "a.txt", "the film was posword3 and posword7\nthe film was negword1 and negword9\n")
+
+    def config(*overrides, labeled_path=labeled):
+        from fewlabel.config import load_config
+
+        return load_config(
+            None,
+            [
+                "data.source=files",
+                f"data.labeled_path={labeled_path}",
+                f"data.unlabeled_path={unlabeled}",
+                f"nightly.inbox_path={inbox}",
+                "word2vec.vector_size=16",
+                "word2vec.epochs=5",
+                "classifier.max_iter=200",
+                "evaluate.bootstrap=200",
+                *overrides,
+            ],
+        )
+
+    return config
+
+
+def flow_run(url_unused, run_id):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id)
+
+
+def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_api, data_dir, files, tmp_path):
+    first = nightly_flow(files())
+    good = first["train"]["flow_run_id"]
+    assert first["promotion"]["decision"] == "promoted" and "the first model" in first["promotion"]["message"]
+    assert first["predict"]["run_id"] == good
+
+    worse = nightly_flow(files("data.labels_per_class=2"))  # a bad night: too few labels
+    bad = worse["train"]["flow_run_id"]
+    decision = worse["promotion"]
+    assert decision["decision"] == "kept" and decision["production"] == good
+    assert decision["candidate_accuracy"] < decision["production_accuracy"] - 0.05
+    assert decision["message"].startswith(f"kept {good[:8]}: ") and "p = " in decision["message"]
+    assert worse["predict"]["run_id"] == good  # predictions keep using the old model
+    assert runs.read_run(bad)["promotion"]["decision"] == "kept"  # the line in the run record
+    assert registry.read_alias()["run_id"] == good
+    # not failed, but tagged: the training run, the gate and the nightly run
+    assert "not-promoted" in flow_run(prefect_api, bad).tags
+    assert "not-promoted" in flow_run(prefect_api, worse["flow_run_id"]).tags
+    assert flow_run(prefect_api, worse["flow_run_id"]).state.is_completed()
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
+    notes = [a for a in artifacts if a.key == "fewlabel-promotion" and str(a.flow_run_id) == worse["flow_run_id"]]
+    assert notes and "kept" in notes[0].data
+
+    # the CLI: versions, predict by default with production, promote by hand, roll back
+    cwd = data_dir.parent
+    listed = fewlabel("models", "--json", cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    versions = {v["run_id"]: v for v in json.loads(listed.stdout.strip().splitlines()[-1])["versions"]}
+    assert versions[good]["aliases"] == ["production"] and versions[bad]["aliases"] == []
+    assert versions[bad]["promotion"] == "kept" and versions[good]["accuracy"] > versions[bad]["accuracy"]
+    source = write(tmp_path / "new.txt", "the film was posword1 and posword2\n")
+
+    def predicted_by(*extra):
+        done = fewlabel("predict", str(source), "--json", *extra, cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
+
+    assert predicted_by() == good
+    assert predicted_by("--run", "latest") == bad
+    moved = fewlabel("promote", bad, "--reason", "try the new labels", cwd=cwd)
+    assert moved.returncode == 0 and f"production -> {bad}" in moved.stdout and "try the new labels" in moved.stdout
+    assert predicted_by() == bad
+    back = fewlabel("rollback", "--reason", "worse on our data", cwd=cwd)
+    assert back.returncode == 0, back.stderr
+    assert predicted_by() == good
+    alias = registry.read_alias()
+    assert [h["action"] for h in alias["history"]] == ["gate", "promote", "rollback"]
+    assert alias["history"][-1]["reason"] == "worse on our data" and alias["by"]
+
+    # a tampered alias record: refused in one line, by predict and by the next gate
+    path = registry.alias_path()
+    path.write_text(path.read_text().replace(good, bad))
+    refused = fewlabel("predict", str(source), cwd=cwd)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: alias production")
+    assert "refused" in refused.stderr and "Traceback" not in refused.stderr
+    assert "refused" in fewlabel("models", cwd=cwd).stderr
+    assert promotion.gate(bad, by="test")["decision"] == "refused"
+
+
+def test_a_better_candidate_is_promoted(prefect_api, data_dir, files):
+    first = nightly_flow(files("data.labels_per_class=2"))
+    assert first["promotion"]["decision"] == "promoted"  # the first model, however good
+    better = nightly_flow(files())
+    decision = better["promotion"]
+    assert decision["decision"] == "promoted" and decision["accuracy_gain"] > 0.05
+    assert registry.read_alias()["run_id"] == better["train"]["flow_run_id"] == better["predict"]["run_id"]
+    assert "promoted" in flow_run(prefect_api, better["train"]["flow_run_id"]).tags
+
+
+def test_the_gate_refuses_what_it_cannot_compare(prefect_api, data_dir, files, tmp_path):
+    first = nightly_flow(files())
+    production = first["train"]["flow_run_id"]
+    other_split = nightly_flow(files("data.test_size=0.4"))
+    assert other_split["promotion"]["decision"] == "refused"
+    assert "evaluation set differs" in other_split["promotion"]["message"]
+    three, _ = polarity_files(tmp_path / "three", classes=("pos", "neg", "mid"))
+    other_classes = nightly_flow(files(labeled_path=three))
+    assert other_classes["promotion"]["decision"] == "refused"
+    assert "classes differ" in other_classes["promotion"]["message"]
+    assert registry.read_alias()["run_id"] == production
+    assert other_classes["predict"]["run_id"] == production
+
+
+def test_two_gates_racing_keep_the_alias_whole(prefect_api, data_dir, files):
+    """Two nightly runs finishing at once: their gates take turns (the second compares with the
+    first's promotion), and the alias verifies."""
+    candidates = [train_flow(files())["flow_run_id"], train_flow(files("data.labels_per_class=2"))["flow_run_id"]]
+    decisions = {}
+
+    def gate(run_id):
+        decisions[run_id] = promotion.gate(run_id, by=f"racer {run_id[:8]}")
+
+    racers = [threading.Thread(target=gate, args=(run_id,)) for run_id in candidates]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(60)
+    alias = registry.read_alias()
+    assert len(alias["history"]) in (1, 2)
+    firsts = [d for d in decisions.values() if "the first model" in d["message"]]
+    assert len(firsts) == 1  # exactly one saw no production model
+    good, bad = candidates
+    assert alias["run_id"] == good  # whoever went first, the worse model is never production at the end
+    assert decisions[bad]["decision"] in ("kept", "promoted") and decisions[good]["decision"] == "promoted"
