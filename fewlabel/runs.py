@@ -23,8 +23,7 @@ def runs_dir() -> Path:
 
 def write_run(record: dict, latest: bool = True) -> Path:
     """Save ``runs/<flow_run_id>.json`` and (for training runs) point ``runs/latest.json`` at it."""
-    folder = runs_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = runs_dir()  # atomic_write makes it, and turns a full or read-only data folder into one line
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     path = folder / f"{record['flow_run_id']}.json"
     store.atomic_write(path, text)

@@ -164,3 +164,21 @@ def test_predict_builds_features_like_the_vectorize_stage(prefect_api, data_dir,
     pq.write_table(test.select(["text"]), source)
     predicted = pq.read_table(predict_flow(input_path=str(source), output_name="again")["output"])
     assert predicted["predicted"].to_pylist() == evaluated["pretrained"].to_pylist()
+
+
+def test_core_log_lines_reach_the_run_logs_in_the_ui(first_run):
+    """The core logs with the standard library (no Prefect in it); its lines still show on the run's page."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    flt = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[first_run["flow_run_id"]]))
+    names = set()
+    for _ in range(60):  # logs travel to the API in the background
+        with get_client(sync_client=True) as client:
+            names = {log.name for log in client.read_logs(log_filter=flt)}
+        if "fewlabel.store" in names and "fewlabel.word2vec" in names:
+            break
+        time.sleep(0.5)
+    assert {"fewlabel.store", "fewlabel.word2vec"} <= names, names

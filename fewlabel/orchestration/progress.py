@@ -22,13 +22,22 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 class RunLogs(logging.Handler):
     """Sends the core's log records (the ``fewlabel`` logger: corpus sizes, sentences with no known
-    word, artifacts built or reused) to the current Prefect run's logs, so they show in the UI and
-    in the terminal like the run's own lines; outside a run, warnings go to stderr. Records still
-    propagate to the root logger, for the user's own logging configuration."""
+    word, artifacts built or reused) to the current Prefect run's logs in the API, so they show in the
+    UI beside the run's own lines. The terminal gets them as any logger's records, through the root
+    logger's handlers (Prefect's console handler inside a run); outside a run, with no handler
+    configured, warnings still reach stderr."""
+
+    def __init__(self):
+        super().__init__()
+        self._api = None
 
     def emit(self, record: logging.LogRecord) -> None:
         if in_run():
-            run_logger().log(record.levelno, record.getMessage())
+            if self._api is None:
+                from prefect.logging.handlers import APILogHandler
+
+                self._api = APILogHandler()
+            self._api.handle(record)
         elif record.levelno >= logging.WARNING and not logging.getLogger().handlers:
             logging.lastResort.handle(record)  # what Python does for a logger without handlers
 
