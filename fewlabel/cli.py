@@ -308,6 +308,10 @@ def parser() -> argparse.ArgumentParser:
         )
         return sp
 
+    from fewlabel.labelcli import add_commands  # suggest, labels, simulate
+
+    add_commands(sub, with_config, with_dask, check_run, _quiet_user_errors)
+
     run = with_dask(with_config(sub.add_parser("run", help="run the training flow and print the result")))
     run.add_argument("--json", action="store_true", help="print the result as one JSON line last")
     run.add_argument(
