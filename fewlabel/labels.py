@@ -191,7 +191,8 @@ def read_suggestions(path: str | Path) -> pd.DataFrame:
         bad = int(rows.isna().to_numpy().argmax()) + 2
         raise UserError(f"{path}: line {bad}, column row: not a whole number; restore it from the suggestions file")
     frame["row"] = rows.astype("int64")
-    frame["label"] = frame["label"].str.strip().replace("", None)
+    stripped = frame["label"].str.strip()
+    frame["label"] = stripped.astype(object).where(stripped != "", None)
     return frame[["text", "origin", "row", "label"]]
 
 
@@ -199,7 +200,7 @@ def check_known(labels: pd.Series, classes: list[str], where: str) -> None:
     """Every given label is a known class (or skip): a typo is an error naming the line."""
     known = set(classes) | {SKIP}
     for i, label in enumerate(labels):
-        if label is not None and label not in known:
+        if not pd.isna(label) and label not in known:
             raise UserError(
                 f"{where}: line {i + 2}, column label: {label!r} is not a class; use one of "
                 f"{', '.join(classes)} or {SKIP} (or leave it empty)"

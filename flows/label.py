@@ -25,6 +25,7 @@ def label_flow(
     timeout: int = 86_400,
     pool_max: int = 100_000,
     seed: int = 0,
+    poll_interval: int = 10,
 ) -> dict:
     """Pauses (up to ``timeout`` seconds) with a form of ``n`` sentences; stores what was labeled as
     ``ui:<flow run id>``; with ``train_after`` (and at least one new label) runs the training flow with
@@ -34,7 +35,9 @@ def label_flow(
     publish_suggestions(result)
     form = label_form(result["rows"], result["classes"])
     text = description(result["rows"], result["classes"], strategy, result["run"])
-    answer = pause_flow_run(wait_for_input=form.with_initial_data(description=text), timeout=timeout)
+    answer = pause_flow_run(
+        wait_for_input=form.with_initial_data(description=text), timeout=timeout, poll_interval=poll_interval
+    )
     rows = [{**row, "label": getattr(answer, field_name(i))} for i, row in enumerate(result["rows"])]
     stored = store_labels(rows, f"ui:{run_id}")
     get_run_logger().info("stored %d labels (%d skipped) in %s", stored["stored"], stored["skipped"], stored["file"])

@@ -42,11 +42,18 @@ def description(rows: list[dict], classes: list[str], strategy: str, run: str) -
     )
 
 
+def _field_help(row: dict) -> str:
+    """The model's guess, and the whole sentence when the title had to cut it."""
+    whole = " ".join(row["text"].split())
+    guess = f"model's guess: {row['guess']} ({row['confidence']:.0%})"
+    return guess if len(whole) <= TITLE_MAX else f"{whole}\n\n{guess}"
+
+
 def label_form(rows: list[dict], classes: list[str]) -> type[RunInput]:
     """A RunInput model: ``sentence_1`` ... ``sentence_N``, each ``Literal[classes..., "skip"]``."""
     choice = Literal[tuple([*classes, SKIP])]  # type: ignore[valid-type]
     fields = {
-        field_name(i): (choice, Field(SKIP, title=title(row["text"]), description=f"model's guess: {row['guess']}"))
+        field_name(i): (choice, Field(SKIP, title=title(row["text"]), description=_field_help(row)))
         for i, row in enumerate(rows)
     }
     return create_model("LabelSentences", __base__=RunInput, **fields)
