@@ -56,6 +56,25 @@ def deployments(
         predict_flow.to_deployment(
             name="on-demand", tags=["fewlabel"], description="Classify a file of texts with the latest trained run"
         ),
+        *labeling_deployments(),
+    ]
+
+
+def labeling_deployments() -> list:
+    """``fewlabel-suggest/on-demand`` (a suggestions CSV) and ``fewlabel-label/on-demand`` (suggest, label in
+    the UI's form, store, optionally retrain)."""
+    from fewlabel.flows.label import label_flow
+    from fewlabel.flows.suggest import suggest_flow
+
+    return [
+        suggest_flow.to_deployment(
+            name="on-demand", tags=["fewlabel"], description="Suggest the unlabeled sentences to label next"
+        ),
+        label_flow.to_deployment(
+            name="on-demand",
+            tags=["fewlabel"],
+            description="Label suggested sentences in the UI (the paused run's Resume form), then retrain if asked",
+        ),
     ]
 
 

@@ -37,7 +37,7 @@ def test_prefect_yaml_entrypoints_load_from_the_project_folder(monkeypatch):
     for deployment in spec["deployments"]:
         flow = load_flow_from_entrypoint(deployment["entrypoint"])
         names.add(flow.name)
-    assert names == {"fewlabel-train", "fewlabel-curve", "fewlabel-predict"}
+    assert names == {"fewlabel-train", "fewlabel-curve", "fewlabel-predict", "fewlabel-suggest", "fewlabel-label"}
 
 
 def test_the_catalog_is_the_one_list_of_stages():
