@@ -71,6 +71,25 @@ def deployments(
             schedule=schedule,
             description="Train, promote the model only if it is not worse, predict the inbox with production",
         ),
+        *labeling_deployments(),
+    ]
+
+
+def labeling_deployments() -> list:
+    """``fewlabel-suggest/on-demand`` (a suggestions CSV) and ``fewlabel-label/on-demand`` (suggest, label in
+    the UI's form, store, optionally retrain)."""
+    from fewlabel.flows.label import label_flow
+    from fewlabel.flows.suggest import suggest_flow
+
+    return [
+        suggest_flow.to_deployment(
+            name="on-demand", tags=["fewlabel"], description="Suggest the unlabeled sentences to label next"
+        ),
+        label_flow.to_deployment(
+            name="on-demand",
+            tags=["fewlabel"],
+            description="Label suggested sentences in the UI (the paused run's Resume form), then retrain if asked",
+        ),
     ]
 
 

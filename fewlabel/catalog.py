@@ -36,6 +36,10 @@ CATALOG: dict[str, Entry] = {
     "curve": Entry("reports", ("points.parquet",)),
     "curve-report": Entry("reports", ("curve.parquet", "summary.parquet", "summary.json", "curve.png")),
     "predict": Entry("model_output", ("predictions.parquet",)),
+    "simulate": Entry("reports", ("rounds.parquet",)),
+    "simulate-report": Entry(
+        "reports", ("simulation.parquet", "summary.parquet", "summary.json", "simulation.png", "table.md")
+    ),
 }
 
 

@@ -22,7 +22,7 @@ from fewlabel.errors import UserError
 MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 EXIT_USER_ERROR = 2
 EXIT_RUN_FAILED = 1
-FLOW_COMMANDS = ("run", "curve", "predict", "retry")
+FLOW_COMMANDS = ("run", "curve", "predict", "retry", "suggest", "simulate")
 """Commands that run a flow: without PREFECT_API_URL each starts a temporary Prefect server."""
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -396,6 +396,10 @@ def parser() -> argparse.ArgumentParser:
             help="override one config key (value parsed as YAML); repeatable",
         )
         return sp
+
+    from fewlabel.labelcli import add_commands  # suggest, labels, simulate
+
+    add_commands(sub, with_config, with_dask, check_run)
 
     run = with_dask(with_config(sub.add_parser("run", help="run the training flow and print the result")))
     run.add_argument("--json", action="store_true", help="print the result as one JSON line last")

@@ -94,6 +94,11 @@ class DataConfig(Section):
     pool_unused_labels: Bool = Field(
         True, description="training sentences left out by labels_per_class join the unlabeled text"
     )
+    label_conflicts: Literal["error", "newest"] = Field(
+        "error",
+        description="a sentence labeled differently in your file and data/labels/: error (list both), or "
+        "newest (the label store's latest label wins over older ones and over your file)",
+    )
     extra_unlabeled: list[Literal["wiki", "lee"]] = Field(
         [],
         max_length=2,
@@ -268,6 +273,31 @@ class NightlyConfig(Section):
     )
 
 
+STRATEGY_NAMES = Literal["random", "margin", "margin_diverse", "clusters", "density_margin"]
+
+
+class SelectionConfig(Section):
+    """Choosing what to label next (``fewlabel suggest``, the label flow) and the simulation that
+    measures each strategy against random draws (``fewlabel simulate``)."""
+
+    strategy: STRATEGY_NAMES = Field(
+        "random", description="strategy of fewlabel suggest and the label flow (random: none measured better)"
+    )
+    n: PositiveInt = Field(20, le=10_000, description="sentences suggested at once")
+    pool_max: PositiveInt = Field(100_000, le=10_000_000, description="unlabeled lines scored (seeded sample)")
+    strategies: list[STRATEGY_NAMES] = Field(
+        ["random", "margin", "margin_diverse", "clusters", "density_margin"],
+        min_length=1,
+        description="simulate: the strategies compared (random is always included)",
+    )
+    start: PositiveInt = Field(2, le=10_000, description="simulate: random labels per class to start from")
+    step: PositiveInt = Field(4, le=10_000, description="simulate: labels per class revealed per round")
+    stop: PositiveInt = Field(64, le=100_000, description="simulate: labels per class at the last round")
+    seeds: PositiveInt = Field(10, le=1_000, description="simulate: repetitions, each its own start")
+    seed: Seed = 0
+    confidence: Float = Field(0.95, gt=0, lt=1)
+
+
 class Config(Section):
     """The whole run: one section per stage."""
 
@@ -280,6 +310,7 @@ class Config(Section):
     curve: CurveConfig = CurveConfig()
     promotion: PromotionConfig = PromotionConfig()
     nightly: NightlyConfig = NightlyConfig()
+    selection: SelectionConfig = SelectionConfig()
 
     @field_validator("*", mode="before")
     @classmethod

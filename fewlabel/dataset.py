@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sklearn.model_selection import train_test_split
 
-from fewlabel import readers, store
+from fewlabel import labels, readers, store
 from fewlabel.config import DataConfig, PreprocessConfig
 from fewlabel.errors import UserError
 from fewlabel.text import TOKENS, split_lines, tokenize
@@ -94,7 +94,8 @@ def fingerprint(config: DataConfig) -> dict[str, str]:
     """Content hashes of the input files; a problem with them is left for the stage to report."""
     try:
         files = readers.source_files(config.source, config.labeled_path, config.test_path)
-        return {str(path): store.sha256_file(path) for path in files}
+        # the label store's files too: a new label invalidates ingest (and what follows), nothing before
+        return {str(path): store.sha256_file(path) for path in [*files, *labels.store_files()]}
     except (UserError, OSError) as exc:
         return {"unreadable": str(exc)}
 
@@ -122,6 +123,10 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
             raise UserError(f"data.test_path has labels never seen in training: {sorted(unseen)}")
     check_classes(train["label"], "training split")
     train, unused = subsample(train, config.labels_per_class, config.seed)
+    user = labeled if config.test_path is None else pd.concat([labeled, test], ignore_index=True)
+    train, added = labels.merge(
+        train, user, test, labels.read_store(), config.label_conflicts, config.labeled_path or config.source
+    )
     if config.pool_unused_labels and len(unused):
         unlabeled = pd.concat([unlabeled, unused[["text", "origin", "row"]]], ignore_index=True)
     test_texts = set(test["text"].str.strip())
@@ -138,6 +143,7 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
         "train_rows": len(train),
         "test_rows": len(test),
         "pooled_from_labeled": len(unused) if config.pool_unused_labels else 0,
+        "label_store": added,
         "train_per_class": {str(k): int(v) for k, v in train["label"].value_counts().sort_index().items()},
         "test_per_class": {str(k): int(v) for k, v in test["label"].value_counts().sort_index().items()},
     }

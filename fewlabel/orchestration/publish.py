@@ -167,3 +167,44 @@ def publish_markdown(text: str, key: str, description: str) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(markdown=text, key=key, description=description[:500])
+
+
+def finish_simulation(config, refs: dict[str, Any], states: dict[str, str], flow_run_id: str) -> dict:
+    """Record a simulation run and publish its table, markdown table and plot as artifacts."""
+    import base64
+
+    from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+
+    refs = {stage: ref for stage, ref in refs.items() if ref != []}
+    ref = refs["simulate-report"]
+    summary = store.read_json(ref, "summary.json")
+    table = store.read_bytes(ref, "table.md").decode()
+    result = {
+        "flow_run_id": flow_run_id,
+        "stages": states,
+        "summary": summary,
+        "table_md": table,
+        "plot": str(store.artifact_path(ref, "simulation.png")),
+        "table": str(store.artifact_path(ref, "simulation.parquet")),
+    }
+    runs.write_run({**result, "kind": "simulate", "config": config.model_dump(mode="json"), "refs": refs}, latest=False)
+    url = "data:image/png;base64," + base64.b64encode(store.read_bytes(ref, "simulation.png")).decode()
+    create_table_artifact(table=summary, key="fewlabel-simulation", description="Accuracy per strategy and round")
+    create_markdown_artifact(
+        markdown=table + f"\n![simulation]({url})\n",
+        key="fewlabel-simulation-report",
+        description="Labeling simulation",
+    )
+    create_image_artifact(image_url=url, key="fewlabel-simulation-plot", description="Accuracy against labels used")
+    return result
+
+
+def publish_suggestions(result: dict) -> None:
+    """The suggested sentences as a table artifact."""
+    from prefect.artifacts import create_table_artifact
+
+    create_table_artifact(
+        table=[{k: r[k] for k in ("text", "guess", "confidence", "origin", "row")} for r in result["rows"]],
+        key="fewlabel-suggestions",
+        description=f"{result['n']} sentences to label ({result['strategy']}); CSV: {result['suggestions']}",
+    )

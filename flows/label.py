@@ -1,0 +1,49 @@
+"""The label flow: suggest sentences, pause for a person to label them in the Prefect UI, store the
+labels, and optionally retrain."""
+
+from __future__ import annotations
+
+from fewlabel.flows.train import train_flow
+from fewlabel.tasks.suggest import store_labels, suggest
+from prefect import flow, get_run_logger
+from prefect.flow_runs import pause_flow_run
+from prefect.runtime import flow_run
+
+from fewlabel import runs
+from fewlabel.config import Config
+from fewlabel.orchestration.form import description, field_name, label_form
+from fewlabel.orchestration.publish import publish_suggestions
+from fewlabel.selection import DEFAULT
+
+
+@flow(name="fewlabel-label", description="Suggest sentences, label them in the Prefect UI, store the labels, retrain.")
+def label_flow(
+    run: str = "latest",
+    n: int = 10,
+    strategy: str = DEFAULT,
+    train_after: bool = False,
+    timeout: int = 86_400,
+    pool_max: int = 100_000,
+    seed: int = 0,
+    poll_interval: int = 10,
+) -> dict:
+    """Pauses (up to ``timeout`` seconds) with a form of ``n`` sentences; stores what was labeled as
+    ``ui:<flow run id>``; with ``train_after`` (and at least one new label) runs the training flow with
+    the run's config."""
+    run_id = str(flow_run.id)
+    result = suggest(run, strategy, n, pool_max, seed, run_id)
+    publish_suggestions(result)
+    form = label_form(result["rows"], result["classes"])
+    text = description(result["rows"], result["classes"], strategy, result["run"])
+    answer = pause_flow_run(
+        wait_for_input=form.with_initial_data(description=text), timeout=timeout, poll_interval=poll_interval
+    )
+    rows = [{**row, "label": getattr(answer, field_name(i))} for i, row in enumerate(result["rows"])]
+    stored = store_labels(rows, f"ui:{run_id}")
+    get_run_logger().info("stored %d labels (%d skipped) in %s", stored["stored"], stored["skipped"], stored["file"])
+    out = {"suggestions": result["suggestions"], "labels": stored, "trained": None}
+    if train_after and stored["stored"]:
+        config = Config.model_validate(runs.read_run(run)["config"])
+        summary = train_flow(config)
+        out["trained"] = {k: summary[k] for k in ("flow_run_id", "stages", "metrics", "run_record")}
+    return out

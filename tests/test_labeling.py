@@ -1,0 +1,150 @@
+"""Suggest, the label store and the label flow: the form driven through the API as the UI does."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from fewlabel.flows.label import label_flow
+from fewlabel.flows.train import train_flow
+
+from fewlabel import labels, runs, store
+from fewlabel.errors import UserError
+from fewlabel.orchestration.form import TITLE_MAX, title
+
+from .conftest import TINY, write
+
+CLI = [sys.executable, "-m", "fewlabel.cli"]
+
+
+def cli(*args, env=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture
+def trained(prefect_api, data_dir, tiny_config):
+    return train_flow(tiny_config())
+
+
+def paused_run(name: str, timeout: float = 240):
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            found = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["PAUSED"])))
+            )
+            found = [r for r in found if client.read_flow(r.flow_id).name == name]
+            if found:
+                return found[0]
+            time.sleep(0.5)
+    raise AssertionError(f"no paused {name} run")
+
+
+def test_label_flow_form_stores_the_labels_and_retrains(trained, tiny_config):
+    from prefect.flow_runs import resume_flow_run
+    from prefect.input.actions import read_flow_run_input
+    from prefect.input.run_input import keyset_from_paused_state
+
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.update(out=label_flow(n=4, strategy="margin", train_after=True, poll_interval=1))
+    )
+    thread.start()
+    run = paused_run("fewlabel-label")
+    keys = keyset_from_paused_state(run.state)
+    schema = read_flow_run_input(keys["schema"], run.id)
+    description = read_flow_run_input(keys["description"], run.id)
+    suggested = pd.read_csv(store.data_dir() / "labels" / f"suggestions-{run.id}.csv", keep_default_na=False)
+    fields = schema["properties"]
+    assert list(fields) == [f"sentence_{i}" for i in range(1, 5)]
+    assert [fields[f]["title"] for f in fields] == [title(t) for t in suggested["text"]]
+    for f, text in zip(fields, suggested["text"]):  # a sentence cut in its title is whole in the field's help
+        assert len(" ".join(text.split())) <= TITLE_MAX or " ".join(text.split()) in fields[f]["description"]
+    choices = schema["definitions"] if "definitions" in schema else schema.get("$defs", {})
+    enum = fields["sentence_1"].get("enum") or next(iter(choices.values()))["enum"]
+    assert set(enum) == {"negative", "positive", "skip"}
+    assert "Label these sentences" in description
+    # what the UI sends on Submit: one value per field
+    answer = {"sentence_1": "positive", "sentence_2": "negative", "sentence_3": "skip", "sentence_4": "positive"}
+    resume_flow_run(run.id, run_input=answer)
+    thread.join(600)
+    out = result["out"]
+    stored = labels.read_store()
+    assert len(stored) == 3 and set(stored["how"]) == {f"ui:{run.id}"}
+    expected = {t.strip(): answer[f"sentence_{i + 1}"] for i, t in enumerate(suggested["text"])}
+    for text, label in zip(stored["text"], stored["label"]):
+        assert expected[text.strip()] == label
+    assert out["labels"]["stored"] == 3 and out["labels"]["skipped"] == 1
+    # the retrained model saw the 3 new labels; only ingest onward was recomputed
+    retrained = runs.read_run(out["trained"]["flow_run_id"])
+    assert retrained["stats"]["train"]["train_rows"] == trained["stats"]["train"]["train_rows"] + 3
+    assert retrained["stats"]["ingest"]["label_store"]["added"] == 3
+    assert out["trained"]["stages"]["ingest"] == "Completed"
+    train_rows = pq.read_table(store.data_dir() / retrained["artifacts"]["ingest"] / "train.parquet").to_pandas()
+    assert set(stored["text"]) <= set(train_rows["text"])
+
+
+def test_new_labels_invalidate_ingest_onward_only(trained, tiny_config):
+    first = train_flow(tiny_config())
+    assert set(first["stages"].values()) == {"Cached"}
+    pool = pq.read_table(store.data_dir() / trained["artifacts"]["preprocess"] / "unlabeled.parquet").to_pandas()
+    labels.append(pool.iloc[:2].assign(label="positive")[["text", "origin", "row", "label"]], "file:test")
+    again = train_flow(tiny_config())
+    assert again["stages"]["ingest"] == "Completed"
+    assert again["stats"]["train"]["train_rows"] == first["stats"]["train"]["train_rows"] + 2
+    # the same config asked again, with no new labels: nothing recomputes
+    assert set(train_flow(tiny_config())["stages"].values()) == {"Cached"}
+
+
+def test_conflicting_labels_are_an_error_listing_both_unless_newest(trained, tiny_config):
+    train = pq.read_table(store.data_dir() / trained["artifacts"]["ingest"] / "train.parquet").to_pandas()
+    row = train.iloc[0]
+    other = "negative" if row["label"] == "positive" else "positive"
+    labels.append(pd.DataFrame([{**row.to_dict(), "label": other}]), "ui:abc")
+    with pytest.raises(UserError, match=f"is '{row['label']}' in .* and '{other}' in .*labels-.*ui:abc"):
+        train_flow(tiny_config())
+    chosen = train_flow(tiny_config("data.label_conflicts=newest"))
+    counts = chosen["stats"]["ingest"]["label_store"]
+    assert counts["replaced_file_rows"] == 1 and counts["added"] == 1
+    rows = pq.read_table(store.data_dir() / chosen["artifacts"]["ingest"] / "train.parquet").to_pandas()
+    assert rows[rows["text"] == row["text"]]["label"].tolist() == [other]
+
+
+def test_suggest_cli_then_labels_add_list_export(trained, tmp_path):
+    out = cli("suggest", "--n", "6", "--strategy", "margin_diverse", "--json", *[f"--set={s}" for s in TINY])
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["n"] == 6 and result["strategy"] == "margin_diverse"
+    csv = pd.read_csv(result["suggestions"], keep_default_na=False)
+    assert list(csv.columns) == labels.SUGGESTION_COLUMNS and (csv["label"] == "").all()
+    test_texts = pq.read_table(store.data_dir() / trained["artifacts"]["ingest"] / "test.parquet")["text"].to_pylist()
+    train_texts = pq.read_table(store.data_dir() / trained["artifacts"]["ingest"] / "train.parquet")["text"]
+    assert not {t.strip() for t in csv["text"]} & {t.strip() for t in test_texts + train_texts.to_pylist()}
+    assert csv["text"].nunique() == 6 and csv["confidence"].between(0, 1).all()
+    filled = csv.assign(label=["positive", "negative", "skip", "", "positive", "positive"])
+    path = write(tmp_path / "filled.csv", filled.to_csv(index=False))
+    before = path.read_bytes()
+    bad = write(tmp_path / "typo.csv", filled.assign(label=["positve"] + [""] * 5).to_csv(index=False))
+    refused = cli("labels", "add", str(bad))
+    assert refused.returncode == 2 and "line 2, column label: 'positve' is not a class" in refused.stderr
+    assert labels.store_files() == []  # nothing stored from the refused file
+    added = cli("labels", "add", str(path), "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout.strip().splitlines()[-1])["stored"] == 4
+    assert path.read_bytes() == before  # the user's file is only read
+    listed = json.loads(cli("labels", "--json").stdout.strip().splitlines()[-1])
+    assert listed["labels"] == 4 and listed["files"][0]["per_class"] == {"negative": 1, "positive": 3}
+    again = cli("suggest", "--n", "50", "--strategy", "random", "--json", *[f"--set={s}" for s in TINY])
+    offered = pd.read_csv(json.loads(again.stdout.strip().splitlines()[-1])["suggestions"], keep_default_na=False)
+    assert not set(offered["text"]) & set(filled["text"][filled["label"].isin(["positive", "negative"])])
+    exported = cli("labels", "export", "--output", str(tmp_path / "all.csv"))
+    assert exported.returncode == 0, exported.stderr
+    table = pd.read_csv(tmp_path / "all.csv")
+    assert len(table) == 4 and {"text", "label", "origin", "row", "when", "how"} <= set(table.columns)
