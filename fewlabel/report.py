@@ -194,8 +194,26 @@ def curve_markdown(summary: dict) -> str:
             + " |"
         )
     draws = max(r["draws"] for r in rows) if rows else 0
+    splits = max(r.get("splits", 1) for r in rows) if rows else 1
     level = summary.get("confidence", 0.95)
     note = f"Mean test accuracy (%) over {draws} label draws per point, with {level:.0%} t-intervals."
+    if splits > 1:
+        note = (
+            f"Mean test accuracy (%) over {splits} test splits x {draws // splits} label draws per point, with "
+            f"{level:.0%} t-intervals over all of them; last column: standard deviation of the per-split means."
+        )
+        lines[0] += " std of split means |"
+        lines[1] += "---|"
+        for i, m in enumerate(methods):
+            values = [cell.get((m, p)) for p in points]
+            lines[2 + i] += " " + " / ".join(f"{100 * v['split_std']:.1f}" if v else "–" for v in values) + " |"
+    kept = summary.get("pseudo_kept_draws") or {}
+    if kept:
+        note += (
+            " Pseudo-label safeguard (the pretrained arm's own check on its training labels): kept in "
+            + ", ".join(f"{n} (split:point {k})" for k, n in kept.items())
+            + " draws."
+        )
     if summary["skipped"]:
         note += f" Skipped (not enough labels): {', '.join(summary['skipped'])}."
     return "\n".join(["# fewlabel learning curve", "", note, "", *lines, ""])

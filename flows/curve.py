@@ -28,8 +28,15 @@ CURVE = (
     "against TF-IDF + LR and the majority class, over repeated label draws.",
 )
 def curve_flow(config: Config = Config()) -> dict:
-    """Pretraining and features as in the training flow (with every training label), then the curve."""
+    """Pretraining and features as in the training flow (with every training label), then the curve;
+    with ``curve.splits`` > 1, the same on each test split (data.seed, data.seed + 1, ...), one report."""
     step = Steps()
-    every_label = config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
-    step.run(CURVE, every_label)
+    points, items = [], []
+    for offset in range(config.curve.splits):
+        data = config.data.model_copy(update={"labels_per_class": None, "seed": config.data.seed + offset})
+        step.run(CURVE[:-1], config.model_copy(update={"data": data}))
+        points += step.refs["curve"]
+        items += step.items.get("curve", [])
+    step.refs["curve"], step.items["curve"] = points, items
+    step.run(CURVE[-1:], config)
     return finish_curve(config, step.refs, step.states, str(flow_run.id), step.items)
