@@ -39,7 +39,8 @@ def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     points = {(r["method"], r["n_per_class"]) for r in summary["curve"]}
     assert points == {(m, n) for m in fewlabel.learning_curve.METHODS if m != "label_spreading" for n in (2, 4)}
     kept = summary["pseudo_kept_draws"]
-    assert set(kept) == {"0:2", "0:4"} and all(0 <= k <= 2 for k in kept.values())
+    assert set(kept) == {"0:2", "0:4", "0:64"} and kept["0:64"] == 0  # the skipped point has no draw
+    assert all(0 <= k <= 2 for k in kept.values())
     pretrained, guarded = (
         tidy[tidy["method"] == m].sort_values(["point", "draw"]) for m in ("pretrained", "pretrained_pseudo")
     )
