@@ -53,6 +53,12 @@ worker: $(STAMP)
 clean:
 	rm -rf .prefect data/.prefect-records data/raw data/intermediate data/embeddings data/features data/models data/reports data/model_output data/predictions data/runs
 
+.PHONY: suite
+
+# The learning curve on MR, nl-bol, fr-amazon, uncertainty and tiny, one table (README, "The suite").
+suite: $(STAMP) $(MR)
+	nice -n 19 $(BIN)/fewlabel suite $(SUITE_ARGS)
+
 .PHONY: bench bench-quick
 
 bench: $(STAMP) $(MR)

@@ -1,4 +1,5 @@
-"""The `fewlabel` command: run, retry, plan, curve, predict, cache gc, config, server, serve, fetch.
+"""The `fewlabel` command: run, retry, plan, curve, suite, predict, suggest, labels, simulate, models, promote,
+rollback, cache gc, config, server, serve, fetch.
 
 User errors (bad input, bad config) print one line, ``error: ...``, and exit 2, without a traceback.
 Progress goes to stderr (Prefect's log lines per stage and per Word2Vec epoch); results to stdout.
@@ -22,7 +23,7 @@ from fewlabel.errors import UserError
 MR_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
 EXIT_USER_ERROR = 2
 EXIT_RUN_FAILED = 1
-FLOW_COMMANDS = ("run", "curve", "predict", "retry", "suggest", "simulate")
+FLOW_COMMANDS = ("run", "curve", "suite", "predict", "retry", "suggest", "simulate")
 """Commands that run a flow: without PREFECT_API_URL each starts a temporary Prefect server."""
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -167,6 +168,27 @@ def cmd_gc(args) -> int:
         f"{verb} {len(removed['paths'])} items, {removed['bytes'] / 2**20:.1f} MiB; "
         f"kept the artifacts of the {removed['kept_runs']} most recent runs"
     )
+    return 0
+
+
+def cmd_suite(args) -> int:
+    """The curve on every data set of the suite (fewlabel.suite), one table."""
+    from fewlabel import suite
+    from fewlabel.config import load_config
+
+    names = suite.chosen(args.sets)
+    configs = {name: load_config(args.config, suite.overrides(name, args.set or [])) for name in names}
+    from fewlabel.flows.curve import curve_flow
+
+    results = {}
+    for name, config in configs.items():
+        print(f"suite: {name}", file=sys.stderr, flush=True)
+        results[name] = _launch(_runner(curve_flow, args), args, config)["curve"]
+    curve = next(iter(configs.values())).curve
+    if args.json:
+        print(json.dumps({"suite": results}))
+    else:
+        print(suite.suite_markdown(results, curve.splits, curve.draws))
     return 0
 
 
@@ -429,6 +451,13 @@ def parser() -> argparse.ArgumentParser:
     curve = with_dask(with_config(sub.add_parser("curve", help="learning curve: accuracy against labels per class")))
     curve.add_argument("--json", action="store_true", help="print the curve as one JSON line last")
     curve.set_defaults(func=cmd_curve)
+
+    suite_cmd = with_dask(
+        with_config(sub.add_parser("suite", help="the learning curve on every data set of the suite, one table"))
+    )
+    suite_cmd.add_argument("--sets", nargs="+", metavar="NAME", help="only these data sets (mr nl-bol fr-amazon ...)")
+    suite_cmd.add_argument("--json", action="store_true", help="print every curve as one JSON line last")
+    suite_cmd.set_defaults(func=cmd_suite)
 
     pred = with_dask(sub.add_parser("predict", help="classify new texts with a trained run"))
     pred.add_argument("input", help="CSV, TSV, Parquet or .txt (one text per line), or a folder of them")

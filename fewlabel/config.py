@@ -61,8 +61,10 @@ class EncodingMap(Section):
 class DataConfig(Section):
     """Where the text comes from and how the labeled set is split."""
 
-    source: Literal["mr", "tiny", "files"] = Field(
-        "mr", description="mr: Pang & Lee movie reviews; tiny: gensim's test data; files: your own"
+    source: Literal["mr", "tiny", "files", "nl-bol", "fr-amazon", "uncertainty"] = Field(
+        "mr",
+        description="mr: Pang & Lee movie reviews; tiny: gensim's test data; files: your own; nl-bol, fr-amazon, "
+        "uncertainty: Dutch and French book reviews and CoNLL-2010 (un)certain sentences from the MR archive",
     )
     unlabeled_path: str | None = Field(
         None, description="files: unlabeled corpus (CSV, Parquet or .txt, one text per line) or a folder of them"
@@ -91,6 +93,11 @@ class DataConfig(Section):
     )
     test_size: Float = Field(0.5, gt=0, lt=1, description="share of the labeled set held out for testing")
     seed: Seed = 0
+    development: Bool = Field(
+        False,
+        description="validation mode: the test split is set aside unread and a development split is carved "
+        "from the training split (same test_size and seed): choose settings with it, report on the test split",
+    )
     pool_unused_labels: Bool = Field(
         True, description="training sentences left out by labels_per_class join the unlabeled text"
     )
@@ -155,6 +162,11 @@ class Word2VecConfig(Section):
         "corpus has at least this many sentences; 0: always",
     )
     seed: Seed = 0
+    model: Literal["word2vec", "fasttext"] = Field(
+        "word2vec",
+        description="word2vec, or fasttext (gensim FastText: words also learn from their character 3-6-grams, "
+        "for short, misspelled or morphologically rich text; 200,000 n-gram buckets)",
+    )
 
 
 class VectorizeConfig(Section):
@@ -225,6 +237,15 @@ class ClassifierConfig(Section):
         description="only documents of at least this many lines are pseudo-labeled: their mean is what makes "
         "the label reliable",
     )
+    pseudo_check_folds: Int = Field(
+        3,
+        ge=0,
+        le=100,
+        description="safeguard: keep the pseudo-labels only if, in this many stratified folds of the training "
+        "labels (capped by the smallest class count), the pseudo-labeled model built without the held-out fold "
+        "predicts it better (accuracy, then log-loss) than the labels-only model; otherwise use labels only. "
+        "0: no check (always keep them)",
+    )
     pseudo_weight: Float = Field(
         16.0,
         ge=0,
@@ -248,6 +269,17 @@ class CurveConfig(Section):
         [2, 4, 8, 16, 32, 64, "all"], min_length=1, max_length=100
     )
     draws: PositiveInt = Field(10, le=10_000)
+    splits: PositiveInt = Field(
+        1,
+        le=100,
+        description="test splits (data.seed, data.seed + 1, ...), each with its own pretraining (cached); the "
+        "summary is the mean over splits and draws, with the spread of the per-split means",
+    )
+    label_spreading: Bool = Field(
+        False,
+        description="also score scikit-learn LabelSpreading over the labeled and (at most 5,000) unlabeled "
+        "pretrained sentence vectors",
+    )
     seed: Seed = 0
     tfidf_C: Float = Field(1.0, gt=0, description="inverse regularization of the TF-IDF + LR baseline")
     confidence: Float = Field(0.95, gt=0, lt=1)

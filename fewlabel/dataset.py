@@ -1,9 +1,10 @@
 """The data set: read the source, split the labeled set, simulate scarce labels, keep test text out.
 
-Test sentences never reach the unlabeled (pretraining) text: unlabeled rows identical to a test
-sentence are set aside and counted. With ``data.source=files`` the unlabeled files are read one by
-one (:func:`shard_table`, a shard each), so adding one processes only it; the unlabeled table of
-:func:`assemble` then holds the built-in extra corpora and the pooled unused training sentences.
+Test sentences never reach the unlabeled (pretraining) text: unlabeled lines identical to a test
+sentence are removed (line by line, so a test sentence inside a multi-line review is caught) and
+counted. With ``data.source=files`` the unlabeled files are read one by one (:func:`shard_table`, a
+shard each), so adding one processes only it; the unlabeled table of :func:`assemble` then holds the
+built-in extra corpora and the pooled unused training sentences.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame |
         return *readers.read_mr(), None
     if config.source == "tiny":
         return *readers.read_tiny(), None
+    if config.source in readers.PATTERN_SETS:
+        return *readers.read_pattern(config.source), None
     for key in ("unlabeled_path", "labeled_path"):
         if getattr(config, key) is None:
             raise UserError(f"data.source=files needs data.{key}: set it, e.g. --set data.{key}=my.csv")
@@ -109,13 +112,41 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> pa.Table:
     return pa.table({c: pa.array(frame[c].tolist(), SCHEMA.field(c).type) for c in columns})
 
 
+LINE_BREAK = r"\r?\n"
+
+
+def drop_test_lines(unlabeled: pd.DataFrame, test_texts: set[str]) -> tuple[pd.DataFrame, int, int]:
+    """(the unlabeled texts without any line equal to a test sentence, lines removed, texts left empty and
+    removed). Compared line by line, as preprocess will split them: a test sentence inside a multi-line
+    review is caught, and the review keeps its other lines (its document for pseudo-labels)."""
+    if not len(unlabeled):
+        return unlabeled, 0, 0
+    unlabeled = unlabeled.reset_index(drop=True)
+    lines = unlabeled["text"].str.split(LINE_BREAK, regex=True)
+    exploded = lines.explode()
+    hit = exploded.str.strip().isin(test_texts) & (exploded.str.strip() != "")
+    if not hit.any():
+        return unlabeled, 0, 0
+    touched = hit.groupby(level=0).any()
+    kept = exploded[~hit].groupby(level=0).agg("\n".join).reindex(unlabeled.index, fill_value="")
+    cleaned = unlabeled.copy()
+    cleaned.loc[touched[touched].index, "text"] = kept[touched[touched].index]
+    empty = touched & (cleaned["text"].str.strip() == "")
+    return cleaned[~empty], int(hit.sum()), int(empty.sum())
+
+
 def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     """(the ``unlabeled``, ``train`` and ``test`` tables, their counts): read, validate and split."""
     unlabeled, labeled, test = load(config)
     unlabeled = with_extra(unlabeled, config.extra_unlabeled)
     if test is None:
         train, test = split(labeled, config)
+        if config.development:  # the test split is never read: the development split comes out of training
+            train, test = split(train, config)
     else:
+        if config.development:
+            train, test = split(labeled, config)
+            labeled = train
         check_classes(labeled["label"], config.labeled_path)
         train = labeled
         unseen = set(test["label"]) - set(train["label"])
@@ -129,9 +160,7 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     )
     if config.pool_unused_labels and len(unused):
         unlabeled = pd.concat([unlabeled, unused[["text", "origin", "row"]]], ignore_index=True)
-    test_texts = set(test["text"].str.strip())
-    leaked = unlabeled["text"].str.strip().isin(test_texts)
-    unlabeled = unlabeled[~leaked]
+    unlabeled, leaked_lines, leaked = drop_test_lines(unlabeled, set(test["text"].str.strip()))
     tables = {
         "unlabeled": _table(unlabeled, ["text", "origin", "row"]),
         "train": _table(train, ["text", "label", "origin", "row"]),
@@ -139,9 +168,11 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     }
     return tables, {
         "unlabeled_rows": len(unlabeled),
-        "unlabeled_equal_to_test_removed": int(leaked.sum()),
+        "unlabeled_equal_to_test_removed": leaked,
+        "unlabeled_lines_equal_to_test_removed": leaked_lines,
         "train_rows": len(train),
         "test_rows": len(test),
+        "development": config.development,
         "pooled_from_labeled": len(unused) if config.pool_unused_labels else 0,
         "label_store": added,
         "train_per_class": {str(k): int(v) for k, v in train["label"].value_counts().sort_index().items()},

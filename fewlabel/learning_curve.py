@@ -20,17 +20,21 @@ import pyarrow as pa
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
+from sklearn.preprocessing import normalize
+from sklearn.semi_supervised import LabelSpreading
 
 from fewlabel import stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.metrics import majority_label
-from fewlabel.model import fit, fit_pretrained
+from fewlabel.model import check_pseudo, fit, fit_with_pseudo
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 from fewlabel.word2vec import fit_word2vec, vectors_table
 
 METHODS = {
-    "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels",
+    "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels if the safeguard keeps them",
+    "pretrained_pseudo": "pretrained Word2Vec + MLP + document pseudo-labels, always (no safeguard)",
     "pretrained_labels_only": "pretrained Word2Vec + MLP, labels only",
+    "label_spreading": "pretrained Word2Vec + label spreading over labeled and unlabeled sentences",
     "no_pretraining": "no pretraining + MLP",
     "tfidf_lr": "TF-IDF + logistic regression",
     "majority": "majority class",
@@ -60,19 +64,27 @@ def predict_all(
     tfidf_C: float,
     seed: int,
     vectorize: VectorizeConfig = VectorizeConfig(),
-) -> dict[str, np.ndarray]:
+    spreading: bool = False,
+) -> tuple[dict[str, np.ndarray], bool]:
     """Test predictions of every method trained on the examples ``idx``.
 
     The pretrained arm adds document pseudo-labels from ``unlabeled`` (``{"vectors", "documents"}``;
-    its labels-only model is reported too when they are used). The no-pretraining arm turns sentences
+    its labels-only model is reported too when they are used, and with the safeguard on, the
+    pseudo-labeled model as if it had kept them: ``pretrained_pseudo``). Returns (predictions by
+    method, whether the safeguard kept the pseudo-labels). The no-pretraining arm turns sentences
     into vectors as the pretrained features were (``vectorize``: weighting from its own corpus counts,
     common component from the drawn sentences, pooling).
     """
     y = train["labels"][idx]
     classifier = classifier.model_copy(update={"random_state": seed})
-    pretrained, labels_only, _, _ = fit_pretrained(
-        train["vectors"][idx], y, classifier, unlabeled["vectors"], unlabeled["documents"]
+    X = train["vectors"][idx]
+    labels_only, _, _, pseudo_model, _, _ = fit_with_pseudo(
+        X, y, classifier, unlabeled["vectors"], unlabeled["documents"]
     )
+    pretrained, kept = pseudo_model, pseudo_model is not labels_only
+    if kept and classifier.pseudo_check_folds:
+        kept = check_pseudo(X, y, classifier, unlabeled["vectors"], unlabeled["documents"])["use"]
+        pretrained = pseudo_model if kept else labels_only
     sentences = [train["tokens"][i] for i in idx]
     table = vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size)
     own = (*embedding(table), counts_of(table))
@@ -85,14 +97,43 @@ def predict_all(
     lr = LogisticRegression(C=tfidf_C, max_iter=2000).fit(tfidf.fit_transform(sentences), y)
     predictions = {
         "pretrained": pretrained.predict(test["vectors"]),
+        "pretrained_pseudo": pseudo_model.predict(test["vectors"]),
         "pretrained_labels_only": labels_only.predict(test["vectors"]),
         "no_pretraining": baseline.predict(own_test),
         "tfidf_lr": lr.predict(tfidf.transform(test["tokens"])),
         "majority": np.full(len(test["labels"]), majority_label(list(y)), dtype=object),
     }
-    if pretrained is labels_only:  # no pseudo-labels: the same model twice
-        del predictions["pretrained_labels_only"]
-    return predictions
+    if spreading:
+        rest = np.setdiff1d(np.arange(len(train["labels"])), idx)  # the training pool's other texts, unlabeled
+        predictions["label_spreading"] = spread(
+            X, y, train["vectors"][rest], unlabeled["vectors"], test["vectors"], seed
+        )
+    if pseudo_model is labels_only:  # no pseudo-labels: the same model three times
+        del predictions["pretrained_labels_only"], predictions["pretrained_pseudo"]
+    elif not classifier.pseudo_check_folds:  # no safeguard: pretrained is pretrained_pseudo
+        del predictions["pretrained_pseudo"]
+    return predictions, kept
+
+
+SPREADING_POOL = 5_000
+"""At most this many unlabeled sentences join the label-spreading graph (a seeded sample)."""
+
+
+def spread(
+    X: np.ndarray, y: np.ndarray, rest: np.ndarray, corpus: np.ndarray, test: np.ndarray, seed: int
+) -> np.ndarray:
+    """Test predictions of scikit-learn's LabelSpreading (k-nearest-neighbour graph, its default settings)
+    over the labeled rows and a seeded sample of at most :data:`SPREADING_POOL` unlabeled sentences (the
+    training pool's other texts first, then corpus lines); rows scaled to unit length (cosine
+    neighbours). The test sentences take no part in the graph: each is labeled from its neighbours."""
+    rng = np.random.default_rng(seed)
+    pool = np.vstack([rest, corpus]) if len(corpus) else rest
+    if len(pool) > SPREADING_POOL:
+        pool = pool[np.sort(rng.choice(len(pool), SPREADING_POOL, replace=False))]
+    classes = np.unique(y)
+    codes = np.concatenate([np.searchsorted(classes, y), np.full(len(pool), -1)])
+    model = LabelSpreading(kernel="knn", n_neighbors=7).fit(normalize(np.vstack([X, pool])), codes)
+    return classes[model.predict(normalize(test))]
 
 
 def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
@@ -109,6 +150,7 @@ def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
 POINTS = pa.schema(
     [
         ("method", pa.string()),
+        ("split", pa.int64()),
         ("point", pa.string()),
         ("labels", pa.int64()),
         ("draw", pa.int64()),
@@ -128,26 +170,33 @@ def point_rows(
     draws: int,
     seed: int,
     tfidf_C: float,
+    split: int = 0,
+    spreading: bool = False,
 ) -> tuple[pa.Table, dict]:
-    """Every draw of every method at one point of the curve: (:data:`POINTS` table, counts)."""
+    """Every draw of every method at one point of the curve, on the test split of ``data.seed`` =
+    ``split``: (:data:`POINTS` table, counts)."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
     pool = store.read_table(features, "unlabeled.parquet")
     unlabeled = {"vectors": matrix_of(pool, "pretrained"), "documents": pool["document"].to_numpy()}
     n = None if labels_per_class == "all" else int(labels_per_class)
     vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made
     smallest = int(pd.Series(train["labels"]).value_counts().min())
-    rows = []
+    rows, kept = [], 0
     if n is not None and n > smallest:
         log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
     else:
         for d in range(draws):
             draw_seed = seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([draw_seed, n or 0]))
-            predictions = predict_all(train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize)
+            predictions, used = predict_all(
+                train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize, spreading
+            )
+            kept += used
             for method, pred in predictions.items():
                 rows.append(
                     {
                         "method": method,
+                        "split": split,
                         "point": str(labels_per_class),
                         "labels": len(idx),
                         "draw": d,
@@ -156,15 +205,28 @@ def point_rows(
                     }
                 )
     classes = len(np.unique(train["labels"]))
-    counts = {"point": str(labels_per_class), "rows": len(rows), "skipped": not rows, "classes": classes}
+    counts = {
+        "point": str(labels_per_class),
+        "split": split,
+        "rows": len(rows),
+        "skipped": not rows,
+        "classes": classes,
+        "pseudo_kept_draws": kept,
+    }
     return pa.Table.from_pylist(rows, schema=POINTS), counts
 
 
 def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataFrame:
-    """Mean, std and t-interval of accuracy per (method, point)."""
+    """Mean, std and t-interval of accuracy per (method, point), over every split and draw; with several
+    test splits also the spread of the per-split means (``split_std``) and the mean within-split std over
+    draws (``draw_std``)."""
     out = []
+    if "split" not in points:
+        points = points.assign(split=0)
     for (method, point), group in points.groupby(["method", "point"], sort=False):
         mean, std, low, high = stats.mean_interval(group["accuracy"].to_numpy(), confidence)
+        per_split = group.groupby("split")["accuracy"]
+        means = per_split.mean()
         out.append(
             {
                 "method": method,
@@ -175,6 +237,9 @@ def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataF
                 "ci_low": low,
                 "ci_high": high,
                 "draws": len(group),
+                "splits": len(means),
+                "split_std": float(means.std(ddof=1)) if len(means) > 1 else 0.0,
+                "draw_std": float(per_split.std(ddof=1).fillna(0.0).mean()),
                 "macro_f1_mean": float(group["macro_f1"].mean()),
             }
         )
@@ -220,6 +285,9 @@ def summary_records(summary: pd.DataFrame) -> list[dict]:
             "ci_low": r.ci_low,
             "ci_high": r.ci_high,
             "draws": int(r.draws),
+            "splits": int(r.splits),
+            "split_std": r.split_std,
+            "draw_std": r.draw_std,
         }
         for r in summary.itertuples()
     ]

@@ -33,6 +33,7 @@ SELECTION_KEYS = {
     "pseudo_rounds",
     "pseudo_weight",
     "pseudo_min_lines",
+    "pseudo_check_folds",
 }
 """ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
 
@@ -110,16 +111,16 @@ def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipelin
     return model, converged
 
 
-def fit_pretrained(
-    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
-) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
-    """The pretrained arm: (final model, labels-only pipeline, converged?, record).
+def _held_out(model, X: np.ndarray, y: np.ndarray) -> tuple[int, float]:
+    """(right predictions, summed log-loss) of ``model`` on (X, y)."""
+    proba = model.predict_proba(X)
+    truth = np.searchsorted(model.classes_, y)
+    right = int(np.sum(model.classes_[proba.argmax(axis=1)] == y))
+    return right, float(-np.log(np.clip(proba[np.arange(len(y)), truth], 1e-12, None)).sum())
 
-    The labels-only pipeline is :func:`fit_selected`'s; with ``config.pseudo_documents`` > 0 and
-    unlabeled documents in ``pool``, :func:`fewlabel.pseudo.fit_with_documents` adds document
-    pseudo-labels (each refit with the labels' alpha rule, no cross-validation: thousands of rows).
-    The record: ``{"alpha", "folds", "scores", "pseudo": {...}}``.
-    """
+
+def fit_with_pseudo(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray):
+    """(labels-only pipeline, converged?, selection, final model, pseudo record, refits converged?)."""
     base, converged, selection = fit_selected(X, y, config)
     refit_config = config.model_copy(update={"alpha_grid": ()})
     flags: list[bool] = []
@@ -141,4 +142,75 @@ def fit_pretrained(
         config.pseudo_weight,
         config.pseudo_min_lines,
     )
-    return model, base, converged and all(flags), {**selection, "pseudo": record}
+    return base, converged, selection, model, record, all(flags)
+
+
+def check_pseudo(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+) -> dict:
+    """Do the pseudo-labels help these labels? Decided from the training labels alone.
+
+    Stratified k-fold over (X, y), k = min(``pseudo_check_folds``, smallest class count): for each fold
+    the labels-only and the pseudo-labeled model are built from the other folds exactly as the final
+    ones are (the pseudo-labels picked by that fold's own labels-only model), and both predict the
+    held-out fold. The pseudo-labels are kept only if the pseudo-labeled model is strictly better:
+    more held-out labels right, or as many and a lower held-out log-loss. Nothing but (X, y) and the
+    unlabeled pool is read.
+
+    Returns ``{"use": bool, "reason", "folds", "held_out", "right": {"labels_only", "pseudo"},
+    "log_loss": {...}}``.
+    """
+    _, counts = np.unique(y, return_counts=True)
+    folds = min(config.pseudo_check_folds, int(counts.min()))
+    record = {"folds": folds, "held_out": 0, "right": {}, "log_loss": {}}
+    if folds < 2:
+        return {**record, "use": False, "reason": "too few labels per class to hold any out: labels only"}
+    right, loss = np.zeros(2, int), np.zeros(2)
+    splits = StratifiedKFold(folds, shuffle=True, random_state=config.random_state).split(X, y)
+    fold_config = config.model_copy(update={"alpha_grid": ()})  # the fold's alpha rule only: no nested CV
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for train, held in splits:
+            base, _, _, model, _, _ = fit_with_pseudo(X[train], y[train], fold_config, pool, documents)
+            for i, candidate in enumerate((base, model)):
+                r, ll = _held_out(candidate, X[held], y[held])
+                right[i] += r
+                loss[i] += ll
+            record["held_out"] += len(held)
+    use = bool(right[1] > right[0] or (right[1] == right[0] and loss[1] < loss[0]))
+    n = record["held_out"]
+    reason = (
+        f"{folds}-fold check on the training labels: pseudo-labeled {right[1]}/{n} right (log-loss "
+        f"{loss[1] / n:.3f}), labels only {right[0]}/{n} ({loss[0] / n:.3f}): "
+        + ("pseudo-labels kept" if use else "labels only (the pseudo-labels did not help)")
+    )
+    return {
+        **record,
+        "use": use,
+        "reason": reason,
+        "right": {"labels_only": int(right[0]), "pseudo": int(right[1])},
+        "log_loss": {"labels_only": float(loss[0] / n), "pseudo": float(loss[1] / n)},
+    }
+
+
+def fit_pretrained(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
+    """The pretrained arm: (final model, labels-only pipeline, converged?, record).
+
+    The labels-only pipeline is :func:`fit_selected`'s; with ``config.pseudo_documents`` > 0 and
+    unlabeled documents in ``pool``, :func:`fewlabel.pseudo.fit_with_documents` adds document
+    pseudo-labels (each refit with the labels' alpha rule, no cross-validation: thousands of rows),
+    and with ``pseudo_check_folds`` the safeguard (:func:`check_pseudo`) decides from the training
+    labels whether they are kept or the labels-only model is the final one.
+    The record: ``{"alpha", "folds", "scores", "pseudo": {..., "safeguard": {"use", "reason", ...}}}``.
+    """
+    base, converged, selection, model, record, refits_converged = fit_with_pseudo(X, y, config, pool, documents)
+    if model is not base and config.pseudo_check_folds:
+        check = check_pseudo(X, y, config, pool, documents)
+        record = {**record, "safeguard": check, "used": check["use"]}
+        if not check["use"]:
+            model = base
+    else:
+        record = {**record, "used": model is not base}
+    return model, base, converged and refits_converged, {**selection, "pseudo": record}

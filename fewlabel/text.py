@@ -67,6 +67,22 @@ def tokenize_en(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
     return pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts))
 
 
+@tokenizer(
+    "fr",
+    negations=set("ne n pas plus jamais rien aucun aucune aucuns aucunes personne ni nul nulle sans guère".split()),
+)
+def tokenize_fr(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
+    """Words of letters, marks and digits; elisions split off (``l'émotion`` -> ``l``, ``émotion``)."""
+    texts = pc.replace_substring_regex(normalize(texts, lowercase), r"[^\pL\pM\pN]+", " ")
+    return pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts))
+
+
+@tokenizer("nl", negations=set("niet geen nooit niets niks niemand nergens noch zonder geenszins allerminst".split()))
+def tokenize_nl(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
+    """As English: words of letters, marks and digits, inner apostrophes kept (``auto's``)."""
+    return tokenize_en(texts, lowercase)
+
+
 @tokenizer("zh", negations={"不", "没", "没有", "无", "非", "未", "别", "不是", "不要", "不会", "不能", "并不", "从不"})
 def tokenize_zh(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
     """Chinese word segmentation with jieba (its dictionary ships in the package); drops punctuation."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from gensim.models import Word2Vec
+from gensim.models import FastText, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec_inner import MAX_WORDS_IN_BATCH
 
@@ -26,6 +26,9 @@ from fewlabel.errors import UserError
 
 log = logging.getLogger(__name__)
 
+
+FASTTEXT_BUCKETS = 200_000
+"""Hash buckets of FastText's character n-grams (gensim's default, 2M, takes 2.4 GB at 300 dimensions)."""
 
 MAX_SENTENCE = MAX_WORDS_IN_BATCH
 """gensim trains on at most this many tokens of one sentence and silently drops the rest."""
@@ -74,7 +77,10 @@ def fit_word2vec(
     Either ``sentences`` (lists of tokens) or ``corpus_file`` (one sentence per line, tokens separated
     by spaces: gensim's corpus_file mode, which streams from disk) is the corpus.
     """
-    model = Word2Vec(
+    kind = FastText if config.model == "fasttext" else Word2Vec
+    extra = {"bucket": FASTTEXT_BUCKETS} if config.model == "fasttext" else {}
+    model = kind(
+        **extra,
         vector_size=config.vector_size,
         window=config.window,
         min_count=config.min_count,

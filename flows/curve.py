@@ -28,13 +28,22 @@ CURVE = (
     "against TF-IDF + LR and the majority class, over repeated label draws.",
 )
 def curve_flow(config: Config = Config()) -> dict:
-    """Pretraining and features as in the training flow (with every training label), then the curve."""
+    """Pretraining and features as in the training flow (with every training label), then the curve;
+    with ``curve.splits`` > 1, the same on each test split (data.seed, data.seed + 1, ...), one report."""
     with tracked("curve", config) as run_id:
         step = Steps()
-        step.run(CURVE, every_label(config))
+        points, items = [], []
+        for offset in range(config.curve.splits):
+            step.run(CURVE[:-1], every_label(config, offset))
+            points += step.refs["curve"]
+            items += step.items.get("curve", [])
+        step.refs["curve"], step.items["curve"] = points, items
+        step.run(CURVE[-1:], config)
         return finish_curve(config, step.refs, step.states, run_id, step.items)
 
 
-def every_label(config: Config) -> Config:
-    """The config the curve's pretraining and features run with: every training label kept."""
-    return config.model_copy(update={"data": config.data.model_copy(update={"labels_per_class": None})})
+def every_label(config: Config, offset: int = 0) -> Config:
+    """The config the curve's pretraining and features run with on split ``offset``: every training
+    label kept, the test split drawn with data.seed + offset."""
+    data = config.data.model_copy(update={"labels_per_class": None, "seed": config.data.seed + offset})
+    return config.model_copy(update={"data": data})

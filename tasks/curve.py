@@ -31,10 +31,12 @@ def point_args(n: int | str, refs: dict, config) -> list:
         curve.draws,
         curve.seed,
         curve.tfidf_C,
+        config.data.seed,
+        curve.label_spreading,
     ]
 
 
-@stage("curve", label=lambda params: f"n={params['labels_per_class']}")
+@stage("curve", label=lambda params: f"split={params['split']},n={params['labels_per_class']}")
 def curve_point(
     out: Path,
     features: store.Ref,
@@ -45,9 +47,14 @@ def curve_point(
     draws: int,
     seed: int,
     tfidf_C: float,
+    split: int = 0,
+    spreading: bool = False,
 ) -> dict:
-    """Every draw of every method at one point of the curve; writes ``points.parquet``."""
-    table, counts = point_rows(features, tokens, labels_per_class, classifier, word2vec, draws, seed, tfidf_C)
+    """Every draw of every method at one point of the curve (on the test split of data.seed = ``split``);
+    writes ``points.parquet``."""
+    table, counts = point_rows(
+        features, tokens, labels_per_class, classifier, word2vec, draws, seed, tfidf_C, split, spreading
+    )
     store.write_table(out, "points.parquet", table)
     return counts
 
@@ -71,4 +78,9 @@ def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
         "rows": len(tidy),
         "confidence": confidence,
         "skipped": [ref["stats"]["point"] for ref in points if ref["stats"]["skipped"]],
+        "splits": sorted({ref["stats"].get("split", 0) for ref in points}),
+        "pseudo_kept_draws": {
+            f"{ref['stats'].get('split', 0)}:{ref['stats']['point']}": ref["stats"].get("pseudo_kept_draws", 0)
+            for ref in points
+        },
     }

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from fewlabel.flows.curve import curve_flow
 from fewlabel.flows.train import train_flow
 
@@ -29,13 +30,23 @@ def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     )
     summary = curve_flow(config)
     tidy = pq.read_table(summary["table"]).to_pandas()
-    assert len(tidy) == 5 * 2 * 2  # methods x points x draws (64 > the 50 per class of tiny: skipped)
+    # methods (label spreading is off by default) x points x draws (64 > the 50 per class of tiny: skipped)
+    assert len(tidy) == 6 * 2 * 2
     assert summary["skipped"] == ["64"]
-    assert set(tidy.groupby("point")["method"].nunique()) == {5}
-    assert tidy["labels"].tolist().count(4) == 10 and tidy["labels"].tolist().count(8) == 10
+    assert set(tidy.groupby("point")["method"].nunique()) == {6}
+    assert tidy["labels"].tolist().count(4) == 12 and tidy["labels"].tolist().count(8) == 12
     assert tidy["accuracy"].between(0, 1).all()
     points = {(r["method"], r["n_per_class"]) for r in summary["curve"]}
-    assert points == {(m, n) for m in fewlabel.learning_curve.METHODS for n in (2, 4)}
+    assert points == {(m, n) for m in fewlabel.learning_curve.METHODS if m != "label_spreading" for n in (2, 4)}
+    kept = summary["pseudo_kept_draws"]
+    assert set(kept) == {"0:2", "0:4", "0:64"} and kept["0:64"] == 0  # the skipped point has no draw
+    assert all(0 <= k <= 2 for k in kept.values())
+    pretrained, guarded = (
+        tidy[tidy["method"] == m].sort_values(["point", "draw"]) for m in ("pretrained", "pretrained_pseudo")
+    )
+    others = tidy[tidy["method"] == "pretrained_labels_only"].sort_values(["point", "draw"])
+    for a, b, c in zip(pretrained["accuracy"], guarded["accuracy"], others["accuracy"], strict=True):
+        assert a in (b, c)  # the safeguard's choice: the pseudo-labeled or the labels-only model
     for r in summary["curve"]:
         assert r["ci_low"] <= r["mean"] <= r["ci_high"] and r["draws"] == 2
     png = open(summary["plot"], "rb").read()
@@ -131,3 +142,38 @@ def test_chinese_fixture_end_to_end(prefect_api, data_dir):
     assert summary["stats"]["pretrain"]["vocabulary"] > 20
     metrics = json.loads(open(f"{summary['artifacts']['evaluate']}/metrics.json").read())["methods"]
     assert metrics["pretrained"]["accuracy"] >= 0.8  # the fixture's sentiment words are unambiguous
+
+
+def test_curve_over_splits_pretrains_each_and_reports_their_spread(prefect_api, data_dir):
+    config = load_config(
+        None, [*TINY, "curve.labels_per_class=[2]", "curve.draws=2", "curve.splits=2", "curve.label_spreading=true"]
+    )
+    summary = curve_flow(config)
+    tidy = pq.read_table(summary["table"]).to_pandas()
+    assert sorted(set(tidy["split"])) == [0, 1] and len(tidy[tidy["method"] == "label_spreading"]) == 4
+    # each split its own test sentences, so its own scores for the same draws
+    first, second = (tidy[(tidy["method"] == "tfidf_lr") & (tidy["split"] == s)]["accuracy"] for s in (0, 1))
+    assert not np.array_equal(first.to_numpy(), second.to_numpy())
+    record = next(r for r in summary["curve"] if r["method"] == "no_pretraining")
+    means = tidy[tidy["method"] == "no_pretraining"].groupby("split")["accuracy"].mean()
+    assert record["splits"] == 2 and record["draws"] == 4
+    assert record["split_std"] == pytest.approx(means.std(ddof=1))
+    assert record["mean"] == pytest.approx(means.mean())
+
+
+def test_summary_spread_is_over_split_means_and_draws_within_splits():
+    rows = pd.DataFrame(
+        {
+            "method": "m",
+            "point": "4",
+            "labels": 8,
+            "split": [0, 0, 1, 1],
+            "draw": [0, 1, 0, 1],
+            "accuracy": [0.5, 0.7, 0.8, 0.8],
+            "macro_f1": 0.5,
+        }
+    )
+    row = fewlabel.learning_curve.summarize(rows, 2, 0.95).iloc[0]
+    assert row["mean"] == pytest.approx(0.7) and row["splits"] == 2 and row["draws"] == 4
+    assert row["split_std"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    assert row["draw_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1) / 2)

@@ -54,7 +54,9 @@ def documents_data(seed=0, docs=60, lines=12, dim=8, signal=0.6):
 
 def test_pretrained_fit_mixes_the_labels_only_and_the_pseudo_labeled_model():
     X, y, pool, documents, doc_class, _, _ = documents_data()
-    config = ClassifierConfig(max_iter=300, pseudo_documents=0.5, pseudo_rounds=2, pseudo_weight=18)
+    config = ClassifierConfig(
+        max_iter=300, pseudo_documents=0.5, pseudo_rounds=2, pseudo_weight=18, pseudo_check_folds=0
+    )
     model, base, converged, record = fit_pretrained(X, y, config, pool, documents)
     info = record["pseudo"]
     assert info["documents"] == 30 and info["per_class"] == {"neg": 15, "pos": 15}
@@ -72,10 +74,55 @@ def test_pseudo_labels_help_when_documents_share_their_class():
     gains = []
     for seed in range(3):
         X, y, pool, documents, _, test_X, test_y = documents_data(seed)
-        config = ClassifierConfig(max_iter=300)
+        config = ClassifierConfig(max_iter=300, pseudo_check_folds=0)
         model, base, _, _ = fit_pretrained(X, y, config, pool, documents)
         gains.append(np.mean(model.predict(test_X) == test_y) - np.mean(base.predict(test_X) == test_y))
     assert np.mean(gains) > 0
+
+
+def misleading_documents(seed=0, dim=4):
+    """Two clean classes of labeled rows, and unlabeled documents that all lie in class "pos"'s region:
+    pseudo-labeling half of them "neg" (each class takes its share of the labels) teaches the
+    pseudo-labeled model that "pos" rows are "neg"."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["neg", "pos"] * 6, dtype=object)
+    X = rng.normal(0, 0.3, (len(y), dim))
+    X[:, 0] += np.where(y == "pos", 2.0, -2.0)
+    documents = np.repeat(np.arange(20), 5)
+    pool = rng.normal(0, 0.3, (len(documents), dim))
+    pool[:, 0] += 2.0
+    return X, y, pool, documents
+
+
+def test_safeguard_falls_back_to_labels_only_when_pseudo_labels_mislead():
+    X, y, pool, documents = misleading_documents()
+    config = ClassifierConfig(max_iter=300, alpha=1e-3, pseudo_documents=1.0, pseudo_weight=1000, pseudo_check_folds=3)
+    model, base, _, record = fit_pretrained(X, y, config, pool, documents)
+    check = record["pseudo"]["safeguard"]
+    assert model is base and record["pseudo"]["used"] is False and check["use"] is False
+    assert check["folds"] == 3 and check["held_out"] == len(y)
+    assert check["right"]["pseudo"] < check["right"]["labels_only"] and "labels only" in check["reason"]
+    unguarded, base, _, record = fit_pretrained(
+        X, y, config.model_copy(update={"pseudo_check_folds": 0}), pool, documents
+    )
+    assert unguarded is not base and record["pseudo"]["used"] is True and "safeguard" not in record["pseudo"]
+    assert np.mean(unguarded.predict(X) == y) < np.mean(base.predict(X) == y)  # what the safeguard avoided
+
+
+def test_safeguard_keeps_pseudo_labels_that_agree_with_held_out_labels():
+    for seed in range(3):  # documents share a class, as review lines do: the pseudo-labels help
+        X, y, pool, documents, _, test_X, test_y = documents_data(seed)
+        model, base, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300), pool, documents)
+        check = record["pseudo"]["safeguard"]
+        assert check["use"] is True and model is not base and record["pseudo"]["used"] is True
+        assert check["right"]["pseudo"] >= check["right"]["labels_only"] and "kept" in check["reason"]
+
+
+def test_safeguard_needs_two_labels_per_class_to_hold_one_out():
+    X, y, pool, documents = misleading_documents()
+    model, base, _, record = fit_pretrained(X[:2], y[:2], ClassifierConfig(max_iter=300), pool, documents)
+    assert model is base and record["pseudo"]["safeguard"]["folds"] == 1
+    assert "too few labels" in record["pseudo"]["safeguard"]["reason"]
 
 
 def test_documents_shorter_than_min_lines_take_no_part():

@@ -116,6 +116,7 @@ def finish_curve(
         "plot": str(store.artifact_path(summary_ref, "curve.png")),
         "table": str(store.artifact_path(summary_ref, "curve.parquet")),
         "skipped": summary_ref["stats"]["skipped"],
+        "pseudo_kept_draws": summary_ref["stats"].get("pseudo_kept_draws", {}),
         "confidence": config.curve.confidence,
         "points": (items or {}).get("curve", []),
     }
