@@ -87,7 +87,14 @@ def unlabeled_txt(path: Path, lines: int = 40) -> Path:
 def pytest_collection_modifyitems(config, items):
     """Tests that use a Prefect server (the session's temporary one, or real ones they start) are
     marked ``server``; ``make test-fast`` runs the others."""
-    server_modules = {"test_deployments", "test_faults", "test_postgres", "test_dask", "test_lifecycle"}
+    server_modules = {
+        "test_deployments",
+        "test_faults",
+        "test_postgres",
+        "test_dask",
+        "test_lifecycle",
+        "test_observability",
+    }
     for item in items:
         if "prefect_api" in item.fixturenames or item.module.__name__.rsplit(".", 1)[-1] in server_modules:
             item.add_marker(pytest.mark.server)

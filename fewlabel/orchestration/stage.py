@@ -15,6 +15,7 @@ import functools
 import importlib
 import importlib.util
 import inspect
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from fewlabel.orchestration.progress import route_core_logs
 from fewlabel.orchestration.settings import records_dir
 
 route_core_logs()
+log = logging.getLogger(__name__)
 
 LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas")
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
@@ -345,12 +347,10 @@ class Steps:
         futures = [self._options(task, name).submit(*args) for args in calls]
         from prefect.futures import as_completed
 
-        from fewlabel.orchestration.progress import run_logger
-
         for done, future in enumerate(as_completed(futures), 1):  # each item in the run's log as it ends
             future.wait()  # as_completed can hand over a future before its final state is recorded
             what = _item(future.state.result()) if future.state.is_completed() else "an item"
-            run_logger().info("%s %s: %s (%d of %d)", name, what, future.state.name, done, len(futures))
+            log.info("%s %s: %s (%d of %d)", name, what, future.state.name, done, len(futures))
         refs = [self.result(future.state, f"{name} {args[0]}") for future, args in zip(futures, calls)]
         self.items[name] = [
             {"item": _item(ref), "state": future.state.name, "path": ref["path"]} for ref, future in zip(refs, futures)
