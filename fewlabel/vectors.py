@@ -115,7 +115,9 @@ def _average_rows(
     weighted = sp.csr_matrix((values, cols, indptr), shape=(len(piece), len(vocabulary)))
     out = np.asarray(weighted @ matrix, dtype=np.float32)
     if component is not None:
-        out -= np.outer(projections(out, component), component)
+        along = projections(out, component)
+        for start in range(0, len(out), 1024):  # the rank-one update's temporary stays in cache
+            out[start : start + 1024] -= np.outer(along[start : start + 1024], component)
     return out, count
 
 
