@@ -150,6 +150,12 @@ class Word2VecConfig(Section):
         "corpus has at least this many sentences; 0: always",
     )
     seed: Seed = 0
+    update: Bool = Field(
+        False,
+        description="when the only change since the last pretraining is new shards, continue training that model on "
+        "the new shards alone (gensim vocabulary update + train) instead of starting over; the artifact records "
+        "what it was built from. --from-stage pretrain retrains in full",
+    )
 
 
 class VectorizeConfig(Section):
