@@ -210,21 +210,28 @@ def continue_pretraining(
     with corpus_source(parts, config, workdir) as (source, sentences, words, long):
         log.info("word2vec update on %d new sentences, %d words, %d epochs", sentences, words, config.epochs)
         if sentences:
-            model.workers = config.workers
-            model.build_vocab(**source, update=True)
-            model.train(
-                **source,
-                total_examples=model.corpus_count,
-                total_words=model.corpus_total_words,
-                epochs=config.epochs,
-                callbacks=[EpochProgress(config.epochs, report)] if report else [],
-            )
+            update_model(model, source, config, report)
     return {
         "new_sentences": sentences,
         "new_words": words,
         "long_sentences_split": long,
         "words_added": len(model.wv) - before,
     }
+
+
+def update_model(model: Word2Vec, source: dict, config: Word2VecConfig, report: Callable | None = None) -> Word2Vec:
+    """gensim's vocabulary update and ``config.epochs`` passes of training on ``source`` (gensim's
+    ``corpus_iterable`` or ``corpus_file`` argument): :func:`continue_pretraining`'s training."""
+    model.workers = config.workers
+    model.build_vocab(**source, update=True)
+    model.train(
+        **source,
+        total_examples=model.corpus_count,
+        total_words=model.corpus_total_words,
+        epochs=config.epochs,
+        callbacks=[EpochProgress(config.epochs, report)] if report else [],
+    )
+    return model
 
 
 def previous_pretraining(
