@@ -167,6 +167,12 @@ class Word2VecConfig(Section):
         description="word2vec, or fasttext (gensim FastText: words also learn from their character 3-6-grams, "
         "for short, misspelled or morphologically rich text; 200,000 n-gram buckets)",
     )
+    update: Bool = Field(
+        False,
+        description="when the only change since the last pretraining is new shards, continue training that model on "
+        "the new shards alone (gensim vocabulary update + train) instead of starting over; the artifact records "
+        "what it was built from. --from-stage pretrain retrains in full",
+    )
 
 
 class VectorizeConfig(Section):

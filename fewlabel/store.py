@@ -178,6 +178,20 @@ def _load_manifest(folder: Path) -> Ref | None:
     return ref
 
 
+def committed(stage: str) -> list[Ref]:
+    """The manifests of every committed artifact folder of ``stage`` (their files are not hashed here:
+    :func:`load_ref` the one you use)."""
+    refs = []
+    for manifest in sorted((data_dir() / LAYERS[stage]).glob(f"{stage}-*/{MANIFEST}")):
+        try:
+            ref = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(ref, dict) and ref.get("stage") == stage and "key" in ref:
+            refs.append(ref)
+    return refs
+
+
 def load_ref(stage: str, key: str) -> Ref | None:
     """The Ref of the intact artifact for (stage, key), or None if it is missing or damaged."""
     return _load_manifest(stage_dir(stage, key))

@@ -6,10 +6,12 @@ no-pretraining baseline is the same Word2Vec on the training sentences alone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -159,7 +161,123 @@ def pretrain(
 
 def save_model(model: Word2Vec, path: Path) -> None:
     """gensim's own format, loadable by plain gensim without fewlabel, with no clock readings (the same
-    training gives the same bytes). It is a pickle: fewlabel never loads it."""
+    training gives the same bytes), in one file: gensim would otherwise write arrays of 10M values or
+    more (a vocabulary of 33,334 words at 300 dimensions) to side files the artifact does not declare.
+    It is a pickle: fewlabel loads it only with :func:`load_own_model`."""
     model.callbacks, model.hashfxn = (), hash
     model.lifecycle_events, model.total_train_time = None, 0.0
-    model.save(str(path))
+    model.save(str(path), separately=[])
+
+
+def load_own_model(path: Path) -> Word2Vec:
+    """A ``word2vec.model`` that :func:`save_model` wrote into one of fewlabel's own pretrain artifacts.
+
+    gensim's format is a pickle, and unpickling runs whatever code the file names. Loading it is
+    acceptable only because fewlabel wrote this file itself, inside its own artifact folder, and the
+    caller has just checked its bytes against the SHA-256 the artifact's manifest recorded when it
+    was committed (``store.open_verified``): an altered or foreign file is refused before this is
+    called. Never call it on a model from anywhere else.
+    """
+    model = Word2Vec.load(str(path))
+    model.hashfxn = stable_hash
+    return model
+
+
+@contextlib.contextmanager
+def corpus_source(parts: list[tuple[store.Ref, str]], config: Word2VecConfig, workdir: Path):
+    """(gensim's corpus arguments, sentences, words, sentences cut) of the corpus ``parts``: a LineSentence
+    file in ``workdir`` (removed at exit) from ``config.corpus_file_from`` sentences on, else token lists."""
+    if sum(store.parquet_rows(ref, name) for ref, name in parts) >= config.corpus_file_from:
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            lines = Path(tmp) / "corpus.txt"
+            sentences, words, long = write_line_sentences(parts, lines, MAX_SENTENCE)
+            yield {"corpus_file": str(lines)}, sentences, words, long
+    else:
+        corpus = [tokens for ref, name in parts for tokens in tokens_of(ref, name)]
+        pieces, long = chunked(corpus)
+        yield {"corpus_iterable": pieces}, len(corpus), sum(map(len, corpus)), long
+
+
+def continue_pretraining(
+    model: Word2Vec,
+    parts: list[tuple[store.Ref, str]],
+    config: Word2VecConfig,
+    workdir: Path,
+    report: Callable | None = None,
+) -> dict:
+    """Continue training a previous pretraining's ``model``, in place, on the new corpus ``parts`` alone.
+
+    gensim's vocabulary update: words of the new text reaching ``min_count`` in it join the vocabulary
+    (their vectors seeded from ``config.seed``), known words' counts grow by their new occurrences;
+    then ``config.epochs`` passes over the new text, the learning rate decaying from ``alpha`` again.
+    The model is what a full retrain would give only approximately: measured in bench/RESULTS.md.
+    """
+    before = len(model.wv)
+    with corpus_source(parts, config, workdir) as (source, sentences, words, long):
+        log.info("word2vec update on %d new sentences, %d words, %d epochs", sentences, words, config.epochs)
+        if sentences:
+            update_model(model, source, config, report)
+    return {
+        "new_sentences": sentences,
+        "new_words": words,
+        "long_sentences_split": long,
+        "words_added": len(model.wv) - before,
+    }
+
+
+def update_model(model: Word2Vec, source: dict, config: Word2VecConfig, report: Callable | None = None) -> Word2Vec:
+    """gensim's vocabulary update and ``config.epochs`` passes of training on ``source`` (gensim's
+    ``corpus_iterable`` or ``corpus_file`` argument): :func:`continue_pretraining`'s training."""
+    model.workers = config.workers
+    model.build_vocab(**source, update=True)
+    model.train(
+        **source,
+        total_examples=model.corpus_count,
+        total_words=model.corpus_total_words,
+        epochs=config.epochs,
+        callbacks=[EpochProgress(config.epochs, report)] if report else [],
+    )
+    return model
+
+
+def previous_pretraining(
+    preprocess: store.Ref, shards: list[store.Ref], config: Word2VecConfig, code: str
+) -> store.Ref | None:
+    """The intact pretrain artifact that :func:`continue_pretraining` may continue, or None.
+
+    It must differ from what is asked now by new shards only: the same code version ``code``, the same
+    Word2Vec config (``update`` aside), the same preprocess artifact (base unlabeled text and training
+    sentences), and shards that are a strict subset of ``shards`` (by content hash). Of several, the
+    one with the most shards, then a full retrain before an update, then the lowest key (deterministic).
+    """
+    wanted = config.model_dump(mode="json", exclude={"update"})
+    now = Counter(s["sha256"] for s in shards)
+    candidates = []
+    for ref in store.committed("pretrain"):
+        origin = ref.get("lineage") or {}
+        params = origin.get("params") or {}
+        before = Counter(s.get("sha256") for s in params.get("shard") or [])
+        if (
+            origin.get("code") == code
+            and {k: v for k, v in (params.get("config") or {}).items() if k != "update"} == wanted
+            and (params.get("preprocess") or {}).get("sha256") == preprocess["sha256"]
+            and before < now
+        ):
+            candidates.append((-sum(before.values()), params.get("previous") is not None, ref["key"]))
+    for _, _, key in sorted(candidates):
+        ref = store.load_ref("pretrain", key)  # every file checked against its manifest
+        if ref is not None:
+            return ref
+    return None
+
+
+def new_shards(previous: store.Ref, shards: list[store.Ref]) -> list[store.Ref]:
+    """The shards of ``shards`` that the ``previous`` pretraining did not train on (by content hash)."""
+    seen = Counter(s["sha256"] for s in previous["lineage"]["params"]["shard"])
+    new = []
+    for ref in shards:
+        if seen[ref["sha256"]]:
+            seen[ref["sha256"]] -= 1
+        else:
+            new.append(ref)
+    return new

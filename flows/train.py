@@ -6,7 +6,7 @@ from __future__ import annotations
 from fewlabel.tasks.evaluate import evaluate
 from fewlabel.tasks.ingest import ingest
 from fewlabel.tasks.preprocess import preprocess
-from fewlabel.tasks.pretrain import pretrain
+from fewlabel.tasks.pretrain import pretrain, pretrain_args
 from fewlabel.tasks.shard import shard, shard_args
 from fewlabel.tasks.train import train
 from fewlabel.tasks.vectorize import vectorize
@@ -24,7 +24,7 @@ PIPELINE = (
     Wiring(ingest, (), "data"),
     Wiring(shard, ("ingest",), each=lambda config: shard_files(config.data), call=shard_args),
     Wiring(preprocess, ("ingest",), "preprocess"),
-    Wiring(pretrain, ("preprocess", "shard"), "word2vec"),
+    Wiring(pretrain, ("preprocess", "shard"), "word2vec", call=pretrain_args),
     Wiring(vectorize, ("preprocess", "shard", "pretrain"), "vectorize"),
     Wiring(train, ("vectorize",), "classifier"),
     Wiring(evaluate, ("vectorize", "train"), "evaluate"),

@@ -1,30 +1,97 @@
 """Stage pretrain: gensim Word2Vec on the unlabeled text and its shards plus the training sentences,
-and the no-pretraining baseline on the training sentences alone (:mod:`fewlabel.word2vec`)."""
+and the no-pretraining baseline on the training sentences alone (:mod:`fewlabel.word2vec`).
+
+With ``word2vec.update`` (off by default), when an earlier pretrain artifact differs from this one's
+inputs by new shards only (:func:`fewlabel.word2vec.previous_pretraining`), the stage continues that
+model on the new shards instead of starting over. The previous artifact is then an input like any
+other: its hash is in this stage's cache key and its lineage (``previous``), and the stats say what
+the model was built from. ``--from-stage pretrain`` (or ``word2vec.update=false``) retrains in full.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fewlabel import store
-from fewlabel.config import Word2VecConfig
+from fewlabel.catalog import TRAINING
+from fewlabel.config import Config, Word2VecConfig
 from fewlabel.corpus import corpus_parts
 from fewlabel.orchestration.progress import Tracker
-from fewlabel.orchestration.stage import stage
+from fewlabel.orchestration.stage import code_version, stage
+from fewlabel.word2vec import (
+    continue_pretraining,
+    load_own_model,
+    new_shards,
+    previous_pretraining,
+    save_model,
+    vectors_table,
+)
 from fewlabel.word2vec import pretrain as fit_both
-from fewlabel.word2vec import save_model, vectors_table
 
 
 @stage("pretrain")
-def pretrain(out: Path, preprocess: store.Ref, shard: list[store.Ref], config: Word2VecConfig) -> dict:
-    """Write ``vectors.parquet``, ``baseline_vectors.parquet`` and ``word2vec.model``."""
+def pretrain(
+    out: Path,
+    preprocess: store.Ref,
+    shard: list[store.Ref],
+    config: Word2VecConfig,
+    previous: store.Ref | None = None,
+) -> dict:
+    """Write ``vectors.parquet``, ``baseline_vectors.parquet`` and ``word2vec.model``; with a ``previous``
+    pretrain artifact, by continuing its model on the shards it did not see."""
     tracker = Tracker("word2vec-epochs", "Word2Vec pretraining epochs")
-    model, baseline, counts = fit_both(corpus_parts(preprocess, shard), config, store.data_dir(), tracker.update)
+    if previous is None:
+        model, baseline, counts = fit_both(corpus_parts(preprocess, shard), config, store.data_dir(), tracker.update)
+        store.write_table(out, "baseline_vectors.parquet", vectors_table(baseline, config.vector_size))
+        baseline_vocabulary = 0 if baseline is None else len(baseline.wv)
+    else:
+        added = new_shards(previous, shard)
+        with store.open_verified(previous, "word2vec.model"):  # its bytes match the manifest: fewlabel wrote it
+            pass
+        model = load_own_model(store.artifact_path(previous, "word2vec.model"))
+        update = continue_pretraining(
+            model, [(s, "unlabeled.parquet") for s in added], config, store.data_dir(), tracker.update
+        )
+        # the baseline sees the training sentences alone, which are the previous artifact's (same preprocess)
+        (out / "baseline_vectors.parquet").write_bytes(store.read_bytes(previous, "baseline_vectors.parquet"))
+        baseline_vocabulary = previous["stats"]["baseline_vocabulary"]
+        before = previous["stats"]
+        counts = {
+            "corpus_sentences": before["corpus_sentences"] + update["new_sentences"],
+            "corpus_words": before["corpus_words"] + update["new_words"],
+            "long_sentences_split": before["long_sentences_split"] + update["long_sentences_split"],
+            "incremental": {
+                "from": {"path": previous["path"], "key": previous["key"], "sha256": previous["sha256"]},
+                "new_shards": [
+                    {"path": s["path"], "sha256": s["sha256"], "file": s["stats"].get("file")} for s in added
+                ],
+                **update,
+            },
+        }
     store.write_table(out, "vectors.parquet", vectors_table(model, config.vector_size))
-    store.write_table(out, "baseline_vectors.parquet", vectors_table(baseline, config.vector_size))
     save_model(model, out / "word2vec.model")
     return {
         **counts,
         "vocabulary": len(model.wv),
-        "baseline_vocabulary": 0 if baseline is None else len(baseline.wv),
+        "baseline_vocabulary": baseline_vocabulary,
         "seconds": round(tracker.seconds, 2),
     }
+
+
+def _retraining() -> bool:
+    """True inside a flow run asked to recompute from pretrain or earlier (``--from-stage``)."""
+    from prefect.runtime import flow_run
+
+    start = (flow_run.parameters or {}).get("from_stage")
+    return start in TRAINING and TRAINING.index(start) <= TRAINING.index("pretrain")
+
+
+def pretrain_args(_, refs: dict, config: Config) -> list:
+    """The stage's arguments: with ``word2vec.update`` and no ``--from-stage`` at or before pretrain, the
+    previous pretrain artifact it may continue (found before the cache key is computed, so the key
+    depends on it), else None: a full retrain."""
+    w2v = config.word2vec
+    previous = None
+    if w2v.update and not _retraining():
+        previous = previous_pretraining(refs["preprocess"], refs["shard"], w2v, code_version(pretrain.fn.__module__))
+    return [refs["preprocess"], refs["shard"], w2v, previous]

@@ -108,3 +108,93 @@ def test_a_line_longer_than_gensim_takes_trains_every_token():
     untrained.build_vocab([long])
     # past the 10,000th token: gensim alone would have left its vector as initialized
     assert not np.allclose(trained.wv["tail"], untrained.wv["tail"])
+
+
+def test_a_large_vocabulary_is_saved_in_one_file(tmp_path):
+    """gensim writes arrays of 10M values or more (33,334 words at 300 dimensions) to side files unless
+    told not to; the pretrain artifact declares one file."""
+    from gensim.models import Word2Vec
+
+    from fewlabel.word2vec import load_own_model, save_model
+
+    model = Word2Vec(vector_size=300, min_count=1, hashfxn=stable_hash)
+    model.build_vocab([[f"w{i}" for i in range(34_000)]])
+    save_model(model, tmp_path / "word2vec.model")
+    assert [p.name for p in tmp_path.iterdir()] == ["word2vec.model"]
+    np.testing.assert_array_equal(load_own_model(tmp_path / "word2vec.model").wv.vectors, model.wv.vectors)
+
+
+def _incremental_inputs(tmp_path):
+    from fewlabel.tasks.ingest import ingest
+    from fewlabel.tasks.preprocess import preprocess
+    from fewlabel.tasks.shard import shard
+
+    from fewlabel import store
+    from fewlabel.config import DataConfig, PreprocessConfig
+
+    from .conftest import labeled_csv, unlabeled_txt, write
+
+    first = unlabeled_txt(tmp_path / "shards" / "a.txt")
+    second = write(tmp_path / "shards" / "b.txt", "\n".join(f"a brand newword story {i}" for i in range(12)) + "\n")
+    config = DataConfig(source="files", labeled_path=str(labeled_csv(tmp_path / "l.csv")), unlabeled_path=str(first))
+    ingested = ingest.fn(config)
+    tokens = preprocess.fn(ingested, PreprocessConfig())
+    test = store.narrow(ingested, "test.parquet")
+    shards = [shard.fn(str(path), test, "text", "utf-8", PreprocessConfig()) for path in (first, second)]
+    return tokens, shards
+
+
+def test_update_continues_the_previous_model_on_new_shards_only(data_dir, tmp_path):
+    import shutil
+
+    from fewlabel.tasks.pretrain import pretrain, pretrain_args
+
+    from fewlabel import store
+    from fewlabel.config import Config
+    from fewlabel.orchestration.stage import code_version
+    from fewlabel.word2vec import previous_pretraining
+
+    tokens, (a, b) = _incremental_inputs(tmp_path)
+    config = Word2VecConfig(vector_size=8, epochs=2, update=True, sample=0)  # tiny text: no downsampling
+    code = code_version("fewlabel.tasks.pretrain")
+    assert previous_pretraining(tokens, [a], config, code) is None  # nothing built yet
+    first = pretrain.fn(tokens, [a], config)
+    assert "incremental" not in first["stats"]
+
+    previous = previous_pretraining(tokens, [a, b], config, code)
+    assert previous["key"] == first["key"]
+    refs = {"preprocess": tokens, "shard": [a, b]}
+    assert pretrain_args(None, refs, Config(word2vec=config))[-1]["key"] == first["key"]
+    assert pretrain_args(None, refs, Config(word2vec=config.model_copy(update={"update": False})))[-1] is None
+    # not a continuation: other Word2Vec settings, the same shards, a shard missing, other training text
+    assert previous_pretraining(tokens, [a, b], config.model_copy(update={"vector_size": 9}), code) is None
+    assert previous_pretraining(tokens, [a], config, code) is None
+    assert previous_pretraining(tokens, [b], config, code) is None
+    assert previous_pretraining({**tokens, "sha256": "0" * 64}, [a, b], config, code) is None
+    assert previous_pretraining(tokens, [a, b], config, "another code version") is None
+
+    updated = pretrain.fn(tokens, [a, b], config, previous)
+    stats = updated["stats"]["incremental"]
+    assert stats["from"]["key"] == first["key"] and [s["sha256"] for s in stats["new_shards"]] == [b["sha256"]]
+    assert stats["new_sentences"] == 12 and stats["words_added"] >= 2  # 'brand' and 'newword'
+    assert updated["lineage"]["params"]["previous"] == {"artifact": "pretrain", "sha256": first["sha256"]}
+    assert updated["stats"]["corpus_sentences"] == first["stats"]["corpus_sentences"] + 12
+    old = store.read_table(first, "vectors.parquet").to_pydict()
+    new = store.read_table(updated, "vectors.parquet").to_pydict()
+    assert {"brand", "newword"} <= set(new["token"]) - set(old["token"])
+    counts = dict(zip(new["token"], new["count"]))
+    assert counts["story"] == dict(zip(old["token"], old["count"]))["story"] + 12  # counts accumulate
+    assert new["vector"][new["token"].index("story")] != old["vector"][old["token"].index("story")]  # trained on
+    assert updated["files"]["baseline_vectors.parquet"] == first["files"]["baseline_vectors.parquet"]
+
+    # reproducible: the same previous artifact and new shard give the same bytes
+    shutil.rmtree(store.data_dir() / updated["path"])
+    again = pretrain.fn(tokens, [a, b], config, previous)
+    assert again["key"] == updated["key"] and again["files"] == updated["files"]
+
+    # a previous artifact whose model was altered on disk is refused, never unpickled
+    shutil.rmtree(store.data_dir() / updated["path"])
+    (store.data_dir() / first["path"] / "word2vec.model").write_bytes(b"not the model fewlabel wrote")
+    with pytest.raises(store.CorruptArtifact, match="altered"):
+        pretrain.fn(tokens, [a, b], config, previous)
+    assert previous_pretraining(tokens, [a, b], config, code) is None

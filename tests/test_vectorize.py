@@ -293,3 +293,42 @@ def test_component_is_fitted_on_a_bounded_seeded_sample():
     sampled = fit_component(sentences, VOCAB, W, COUNTS, config, sample=100)
     np.testing.assert_array_equal(sampled, fit_component(sentences, VOCAB, W, COUNTS, config, sample=100))
     assert abs(float(full @ sampled)) > 0.99  # the same direction from a fifth of the text
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_component_removed_piece_by_piece_equals_removal_on_the_whole(monkeypatch, threads):
+    """average(component=u) removes u in each piece; the result is bit-identical to remove_component on
+    the whole average, whatever the pieces and threads, and orthogonal to u (a per-sentence loop agrees)."""
+    rng = np.random.default_rng(3)
+    vocab = pa.array([f"w{i}" for i in range(40)])
+    matrix = (rng.normal(size=(40, 7)) + 1.5).astype(np.float32)  # a strong common direction
+    sentences = [[f"w{j}" for j in rng.integers(0, 50, rng.integers(0, 9))] for _ in range(103)]
+    tokens = pa.array(sentences, pa.list_(pa.string()))
+    weights = rng.uniform(0.1, 1, 40).astype(np.float32)
+    plain, _ = average(tokens, vocab, matrix, weights)
+    u = first_component(plain)
+    want = remove_component(plain, u)
+    monkeypatch.setattr("fewlabel.vectors.BLOCK", 7)
+    monkeypatch.setattr("fewlabel.vectors.MIN_PIECE", 5)
+    got, counts = average(tokens, vocab, matrix, weights, threads=threads, component=u)
+    np.testing.assert_array_equal(got, want)
+    assert np.abs(got @ u).max() < 1e-5 and np.abs(plain @ u).max() > 1  # it removed something
+    index = {w: i for i, w in enumerate(vocab.to_pylist())}
+    for row, sentence, known in zip(got, sentences, counts):
+        ids = [index[w] for w in sentence if w in index]
+        assert known == len(ids)
+        v = weights[ids] @ matrix[ids] / len(ids) if ids else np.zeros(7, np.float32)
+        np.testing.assert_allclose(row, v - (v @ u) * u, rtol=1e-5, atol=1e-5)
+
+
+def test_first_component_in_blocks_equals_the_whole_gram_and_ignores_zero_rows():
+    rng = np.random.default_rng(4)
+    vectors = (rng.normal(size=(300, 6)) + [2, 0, 0, 0, 0, 1]).astype(np.float32)
+    vectors[::7] = 0  # sentences without a known word
+    _, eigenvectors = np.linalg.eigh(vectors[vectors.any(axis=1)].astype(np.float64).T @ vectors[vectors.any(axis=1)])
+    want = eigenvectors[:, -1] * np.sign(eigenvectors[np.argmax(np.abs(eigenvectors[:, -1])), -1])
+    for block in (1, 13, 300, 1000):
+        np.testing.assert_allclose(first_component(vectors, block=block), want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        first_component(vectors, block=13), first_component(vectors[vectors.any(axis=1)]), rtol=1e-6, atol=1e-7
+    )
