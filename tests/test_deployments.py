@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from .conftest import TINY
-from .servers import prefect_server, process, wait_until
+from .servers import client_call, prefect_server, process, wait_until
 
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
@@ -16,16 +16,6 @@ STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 def server(tmp_path_factory):
     with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
         yield url
-
-
-def client_call(url, fn):
-    """Run ``fn(client)`` against the server at ``url``."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: url}):
-        with get_client(sync_client=True) as client:
-            return fn(client)
 
 
 def serve(tmp_path, url, name, *extra, **env):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from .conftest import ROOT, TINY
-from .servers import prefect_server, process, wait_until
+from .servers import client_call, prefect_server, process, wait_until
 
 SETS = [arg for pair in TINY for arg in ("--set", pair)]
 EARLY = ["ingest", "preprocess", "pretrain", "vectorize"]
@@ -20,15 +20,6 @@ EARLY = ["ingest", "preprocess", "pretrain", "vectorize"]
 def server(tmp_path_factory):
     with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
         yield url
-
-
-def client_call(url, fn):
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: url}):
-        with get_client(sync_client=True) as client:
-            return fn(client)
 
 
 def environment(tmp_path, url, **extra):
