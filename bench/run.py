@@ -441,7 +441,7 @@ def child_pretrain(args: dict) -> dict:
     for mode in ("list", "corpus_file"):
         for workers in args["workers"]:
             config = Word2VecConfig(epochs=args["epochs"], workers=workers)
-            params = config.model_dump(exclude={"corpus_file_from"})
+            params = config.model_dump(exclude={"corpus_file_from", "update"})
             source = {"sentences": lists} if mode == "list" else {"corpus_file": str(corpus_file)}
 
             if mode == "list":
