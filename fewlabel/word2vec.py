@@ -161,12 +161,14 @@ def pretrain(
 
 def save_model(model: Word2Vec, path: Path) -> None:
     """gensim's own format, loadable by plain gensim without fewlabel, with no clock readings (the same
-    training gives the same bytes), in one file: gensim would otherwise write arrays of 10M values or
-    more (a vocabulary of 33,334 words at 300 dimensions) to side files the artifact does not declare.
+    training gives the same bytes), in one file: gensim would otherwise write arrays of 10 Mi values
+    or more (a vocabulary of 34,953 words at 300 dimensions) to side files the artifact does not
+    declare. ``separately=[]`` covers the model's own arrays only; gensim decides again for its
+    KeyedVectors (``wv.vectors``) by ``sep_limit``, hence both.
     It is a pickle: fewlabel loads it only with :func:`load_own_model`."""
     model.callbacks, model.hashfxn = (), hash
     model.lifecycle_events, model.total_train_time = None, 0.0
-    model.save(str(path), separately=[])
+    model.save(str(path), separately=[], sep_limit=1 << 62)
 
 
 def load_own_model(path: Path) -> Word2Vec:

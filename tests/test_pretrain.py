@@ -111,14 +111,14 @@ def test_a_line_longer_than_gensim_takes_trains_every_token():
 
 
 def test_a_large_vocabulary_is_saved_in_one_file(tmp_path):
-    """gensim writes arrays of 10M values or more (33,334 words at 300 dimensions) to side files unless
-    told not to; the pretrain artifact declares one file."""
+    """gensim writes arrays of 10 Mi values or more (34,953 words at 300 dimensions: wv.vectors and
+    syn1neg) to side files unless told not to; the pretrain artifact declares one file."""
     from gensim.models import Word2Vec
 
     from fewlabel.word2vec import load_own_model, save_model
 
     model = Word2Vec(vector_size=300, min_count=1, hashfxn=stable_hash)
-    model.build_vocab([[f"w{i}" for i in range(34_000)]])
+    model.build_vocab([[f"w{i}" for i in range(36_000)]])
     save_model(model, tmp_path / "word2vec.model")
     assert [p.name for p in tmp_path.iterdir()] == ["word2vec.model"]
     np.testing.assert_array_equal(load_own_model(tmp_path / "word2vec.model").wv.vectors, model.wv.vectors)
