@@ -11,11 +11,14 @@ Measures, in one run, side by side:
    Cached). The flow runs report to one local `prefect server` started for the whole bench (its
    start time is reported apart). Medians of wall time; peak RSS of each process (os.wait4).
 2. Per stage on synthetic corpora (bench/synth.py): preprocess tokens/s (fewlabel.text.tokenize),
-   vectorize sentences/s (fewlabel.vectors.average against a per-sentence Python loop), predict
+   vectorize sentences/s like for like (fewlabel.vectors.average against the plain per-sentence loop;
+   sentence_vectors with the default sif weighting and common component against a loop doing the same
+   weighting and projection), per core (threads=1, BLAS on one thread) and on every core, min / median
+   / max over reps of each rep's ratio against its own loop; the component fit timed apart; predict
    sentences/s (fewlabel.predictor.Classifier with the end-to-end run's record), and the growth exponent
    of time with size between sizes (1.0 = linear); pretrain words/s of fewlabel.word2vec.fit_word2vec
    against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
-   mode, with 1 and 2 workers.
+   mode, with 1 and 2 workers, each as many times (alternated, min / median / max of the ratio).
 3. Memory at the largest size: the real flow on data.source=files (the synthetic corpus as unlabeled
    text, 200 labeled synthetic sentences, a fixed synthetic test set of the same size so that
    vectorize and evaluate also see it; word2vec.epochs=1, evaluate.bootstrap=0), as a whole
