@@ -1,11 +1,12 @@
 """Sentence vectors: each sentence becomes a weighted average of its known words' vectors.
 
-The average is one sparse matrix product: token ids and weights (1/len, times a per-word weight for
-``sif`` or ``tfidf`` weighting) in a CSR matrix (sentences x vocabulary) times the embedding
-matrix; no per-sentence loop. Optionally SIF's common component (estimated from unlabeled and
-training text, never the test split) is removed, and the element-wise max (and min) of the word
-vectors is concatenated (``pooling``), by segment reductions. A sentence with no known token gets a
-zero vector; callers count those from the known-token counts returned beside the vectors.
+Tokens become vocabulary ids by Arrow's hash lookup, then a compiled kernel
+(:mod:`fewlabel.kernels`) sums each sentence's (weighted: ``sif`` or ``tfidf``) embedding rows and
+divides by its known-token count; no Python loop over sentences. Optionally SIF's common component
+(estimated from unlabeled and training text, never the test split) is removed, and the element-wise
+max (and min) of the word vectors is concatenated (``pooling``), by segment reductions. A sentence
+with no known token gets a zero vector; callers count those from the known-token counts returned
+beside the vectors.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk as syrk
 from threadpoolctl import threadpool_limits
 
+from fewlabel import kernels
 from fewlabel.config import VectorizeConfig
 
 ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
@@ -52,24 +53,21 @@ def word_weights(counts: np.ndarray, weighting: str = "mean", sif_a: float = 1e-
     raise ValueError(f"unknown weighting {weighting!r}: mean, sif or tfidf")
 
 
-BLOCK = 16_384
-"""Rows per token lookup and product: temporaries stay bounded (~BLOCK x (tokens per row x 30 bytes
-+ dim x 4 bytes) per thread), small enough for the allocator to reuse rather than map afresh."""
+BLOCK = 65_536
+"""Rows per token lookup and kernel call (the vectorize stage's Parquet batch): the temporaries stay
+bounded (~12 bytes per token: ids and their copy without nulls), and the vocabulary's hash table is
+built once per block."""
 
 
-def _known_csr(tokens: pa.ListArray, vocabulary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr n+1, vocabulary id of every known token in sentence order) of one ListArray.
+def _token_ids(tokens: pa.ListArray, vocabulary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets n+1, vocabulary id of every token in sentence order, -1 for an unknown one) of one ListArray.
 
-    Sentence i's known tokens are ids[indptr[i]:indptr[i+1]]; built from the list lengths and the
-    known mask, so no parent indices and no COO sort. A null list is empty.
+    Sentence i's tokens are ids[offsets[i]:offsets[i+1]]; a null list is empty.
     """
-    ids = pc.index_in(pc.list_flatten(tokens), value_set=vocabulary)
-    lengths = pc.list_value_length(tokens).fill_null(0).to_numpy()
-    before = np.zeros(len(ids) + 1, np.int64)  # known tokens before each flat position
-    np.cumsum(ids.is_valid().to_numpy(zero_copy_only=False), out=before[1:])
-    indptr = np.zeros(len(tokens) + 1, np.int64)
-    indptr[1:] = before[np.cumsum(lengths)]
-    return indptr, ids.drop_null().to_numpy().astype(np.int32, copy=False)
+    ids = pc.index_in(pc.list_flatten(tokens), value_set=vocabulary).fill_null(-1).to_numpy()
+    offsets = np.zeros(len(tokens) + 1, np.int64)
+    np.cumsum(pc.list_value_length(tokens).fill_null(0).to_numpy(), out=offsets[1:])
+    return offsets, ids.astype(np.int32, copy=False)
 
 
 def _pieces(tokens, rows: int = BLOCK):
@@ -83,43 +81,48 @@ def _pieces(tokens, rows: int = BLOCK):
 
 def _known(tokens: pa.ListArray | pa.ChunkedArray, vocabulary: pa.Array) -> tuple[int, np.ndarray, np.ndarray]:
     """(sentences, sentence index, vocabulary id) of every known token, in sentence order."""
-    parts = [(start, *_known_csr(piece, vocabulary)) for start, piece in _pieces(tokens)]
-    if not parts:
-        return len(tokens), np.zeros(0, np.int64), np.zeros(0, np.int32)
-    rows = np.concatenate([start + np.repeat(np.arange(len(ip) - 1), np.diff(ip)) for start, ip, _ in parts])
-    return len(tokens), rows, np.concatenate([cols for _, _, cols in parts])
+    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)]
+    for start, piece in _pieces(tokens):
+        offsets, ids = _token_ids(piece, vocabulary)
+        known = ids >= 0
+        rows.append((start + np.repeat(np.arange(len(piece)), np.diff(offsets)))[known])
+        cols.append(ids[known])
+    return len(tokens), np.concatenate(rows), np.concatenate(cols)
 
 
 THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 """Blocks :func:`average` computes at once (the cores this process may use): the token lookup and the
-sparse product release the GIL, and the product's multiply-adds are most of the time."""
+kernel release the GIL, and the kernel's multiply-adds are most of the time."""
 
 
 MIN_PIECE = 2_048
 """Rows below which a piece is not worth a thread of its own."""
 
+NONE = np.zeros(0, np.float32)
+"""No weights / no component, for the kernel (it takes arrays only)."""
 
-def _average_rows(
+
+def _average_into(
     piece: pa.ListArray,
     vocabulary: pa.Array,
     matrix: np.ndarray,
     weights: np.ndarray | None,
-    component: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(weighted averages, known-token counts) of one piece: one CSR matrix times the embedding, minus
-    each row's projection on ``component`` if given (in place, the arithmetic of :func:`remove_component`)."""
-    indptr, cols = _known_csr(piece, vocabulary)
-    count = np.diff(indptr)
-    values = np.repeat((1.0 / np.maximum(count, 1)).astype(np.float32), count)
-    if weights is not None:
-        values *= weights[cols]
-    weighted = sp.csr_matrix((values, cols, indptr), shape=(len(piece), len(vocabulary)))
-    out = np.asarray(weighted @ matrix, dtype=np.float32)
-    if component is not None:
-        along = projections(out, component)
-        for start in range(0, len(out), 1024):  # the rank-one update's temporary stays in cache
-            out[start : start + 1024] -= np.outer(along[start : start + 1024], component)
-    return out, count
+    component: np.ndarray | None,
+    out: np.ndarray,
+    known: np.ndarray,
+) -> None:
+    """Weighted averages and known-token counts of one piece, written into ``out`` and ``known``
+    (see :func:`fewlabel.kernels.means`)."""
+    offsets, ids = _token_ids(piece, vocabulary)
+    kernels.means(
+        offsets,
+        ids,
+        matrix,
+        NONE if weights is None else np.ascontiguousarray(weights, np.float32),
+        NONE if component is None else np.ascontiguousarray(component, np.float32),
+        out,
+        known,
+    )
 
 
 def average(
@@ -135,36 +138,23 @@ def average(
     Without ``weights``, the mean of the known words' vectors; with per-word ``weights`` (as from
     :func:`word_weights`), the sum of weight x vector divided by the known-token count (SIF's form).
     With a unit ``component``, each vector minus its projection on it (SIF's common component),
-    removed piece by piece while the piece is in cache: the same float32 operations as
-    :func:`remove_component` on the whole, without its three n x dim temporaries.
+    removed row by row while the row is in cache (:func:`remove_component` is the same arithmetic).
     Per piece of at most BLOCK rows (equal pieces, at least MIN_PIECE rows each), ``threads`` pieces
-    at a time: one CSR matrix (sentences x vocabulary, built straight from the known counts: rows
-    are already in sentence order) times the embedding matrix. Every row is computed alone, so the
-    result does not depend on ``threads``.
+    at a time: the token lookup (Arrow's hash lookup) then the compiled kernel
+    :func:`fewlabel.kernels.means`, writing straight into the result. Every row is computed alone, so
+    the result does not depend on ``threads``.
     """
-    n, dim = len(tokens), matrix.shape[1]
+    n = len(tokens)
+    matrix = np.ascontiguousarray(matrix, np.float32)
+    out, counts = np.empty((n, matrix.shape[1]), np.float32), np.empty(n, np.int64)
     threads = max(1, min(threads, n // MIN_PIECE))
     rounds = max(1, -(-n // (threads * BLOCK)))
     rows = max(1, -(-n // (threads * rounds)))  # equal pieces, a multiple of ``threads`` of them
-    if n <= rows:  # one piece: no copy
-        return (
-            _average_rows(
-                pa.concat_arrays(tokens.chunks) if isinstance(tokens, pa.ChunkedArray) else tokens,
-                vocabulary,
-                matrix,
-                weights,
-                component,
-            )
-            if n
-            else (np.zeros((0, dim), np.float32), np.zeros(0, np.int64))
-        )
-    out, counts = np.empty((n, dim), np.float32), np.empty(n, np.int64)
 
     def one(item: tuple[int, pa.ListArray]) -> None:
         start, piece = item
-        out[start : start + len(piece)], counts[start : start + len(piece)] = _average_rows(
-            piece, vocabulary, matrix, weights, component
-        )
+        end = start + len(piece)
+        _average_into(piece, vocabulary, matrix, weights, component, out[start:end], counts[start:end])
 
     if threads == 1:
         for item in _pieces(tokens, rows):
@@ -199,7 +189,11 @@ def extrema(
     return out
 
 
-def first_component(vectors: np.ndarray, block: int = BLOCK) -> np.ndarray:
+GRAM_BLOCK = 16_384
+"""Rows per float64 block in :func:`first_component` (a 40 MB copy at 300 dimensions)."""
+
+
+def first_component(vectors: np.ndarray, block: int = GRAM_BLOCK) -> np.ndarray:
     """The first right singular vector (uncentered, as in SIF) of sentence vectors; zeros if none.
 
     Computed as the top eigenvector of the dim x dim Gram matrix X'X (the same vector as the SVD's,
@@ -223,16 +217,13 @@ def first_component(vectors: np.ndarray, block: int = BLOCK) -> np.ndarray:
     return (component * np.sign(component[np.argmax(np.abs(component))])).astype(np.float32)
 
 
-def projections(vectors: np.ndarray, component: np.ndarray) -> np.ndarray:
-    """Each row's dot product with ``component``, summed the same way whatever the number of rows
-    (BLAS's matrix-vector product is not: its result for a row depends on the rows around it), so a
-    vector is the same computed alone, in a piece or in the whole."""
-    return np.einsum("ij,j->i", vectors, component)
-
-
 def remove_component(vectors: np.ndarray, component: np.ndarray) -> np.ndarray:
-    """Each vector minus its projection on the unit ``component`` (zero vectors stay zero)."""
-    return (vectors - np.outer(projections(vectors, component), component)).astype(np.float32)
+    """Each vector minus its projection on the unit ``component`` (zero vectors stay zero), with the
+    arithmetic :func:`average` applies row by row (a vector is the same computed alone, in a piece or
+    in the whole)."""
+    vectors = np.array(vectors, np.float32, order="C")
+    kernels.project_out(vectors, np.ascontiguousarray(component, np.float32))
+    return vectors
 
 
 POOLING = {"mean": (), "mean_max": ("max",), "mean_max_min": ("max", "min")}

@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks as checks
 
 from fewlabel.transformer import AveragedWordVectors
-from fewlabel.vectors import _average_rows, average, embedding
+from fewlabel.vectors import _average_into, average, embedding
 
 VOCAB = pa.array(["a", "b", "c"])
 W = np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32)
@@ -57,7 +57,7 @@ def test_average_over_many_blocks_and_threads_equals_one_block(monkeypatch, thre
     monkeypatch.setattr("fewlabel.vectors.MIN_PIECE", 5)
     calls = []
     monkeypatch.setattr(
-        "fewlabel.vectors._average_rows", lambda piece, *rest: calls.append(len(piece)) or _average_rows(piece, *rest)
+        "fewlabel.vectors._average_into", lambda piece, *rest: calls.append(len(piece)) or _average_into(piece, *rest)
     )
     blocked, blocked_counts = average(tokens, vocab, matrix, weights, threads=threads)
     np.testing.assert_array_equal(blocked, whole)

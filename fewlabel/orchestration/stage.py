@@ -39,7 +39,7 @@ from fewlabel.orchestration.settings import records_dir
 route_core_logs()
 log = logging.getLogger(__name__)
 
-LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas")
+LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas", "numba")
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
 
 
