@@ -67,7 +67,7 @@ bench: $(STAMP) $(MR)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick --out bench/latest-quick.json
 
-.PHONY: lint format test-fast
+.PHONY: lint format test-fast test-slow
 
 # Lint, format check and the import contracts (.importlinter) of the installed layout: the stage
 # adapters, flows and deployments install under fewlabel/ (pyproject's package-dir), so the
@@ -86,3 +86,7 @@ format: $(STAMP)
 # The server-free tier: core modules and everything that needs no Prefect server (under a minute).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not server" -q
+
+# The whole-process scenarios of 10 s or more each (marked slow), alone; `pytest -m "not slow"` skips them.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m slow -q

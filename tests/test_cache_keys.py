@@ -43,6 +43,7 @@ def test_editing_predict_only_code_keeps_every_training_stage_cached(prefect_api
     assert [control["stages"][s] for s in TRAINING] == ["Cached"] * 5 + ["Completed"]
 
 
+@pytest.mark.slow
 def test_curve_points_depend_only_on_the_keys_they_use(prefect_api, data_dir):
     base = [*TINY, "curve.draws=2", "classifier.pseudo_min_lines=1"]
     first = curve_flow(load_config(None, [*base, "curve.labels_per_class=[2, 4]"]))

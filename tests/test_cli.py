@@ -29,6 +29,7 @@ def stage_folders(data):
     return sorted(str(p.relative_to(data)) for p in data.glob("*/*") if p.is_dir())
 
 
+@pytest.mark.slow
 def test_run_json_then_cached(prefect_api, tmp_path):
     first = fewlabel("run", "--json", *sets(*TINY), cwd=tmp_path)
     assert first.returncode == 0, first.stderr

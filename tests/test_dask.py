@@ -13,6 +13,7 @@ from .conftest import labeled_csv, write
 from .test_shards import config, shard
 
 
+@pytest.mark.slow
 def test_local_cluster_of_two_processes_gives_identical_results(prefect_api, tmp_path, monkeypatch, tiny_config):
     from distributed import Client, LocalCluster
 

@@ -57,6 +57,7 @@ def record(tmp_path, run_id):
     return json.loads((tmp_path / "data" / "runs" / f"{run_id}.json").read_text())
 
 
+@pytest.mark.slow
 def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
     # 1. the runner's environment makes `train` fail: the flow run fails, naming the stage
     with serve(tmp_path, server, "serve-faulty", "--cron", "0 0 1 1 *", FEWLABEL_FAULT="train:fail"):

@@ -280,6 +280,7 @@ def error_lines(stderr: str) -> list[str]:
 
 
 @pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.slow
 def test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn(jobs, reference, stage, monkeypatch, capsys):
     job = jobs[f"kill-{stage}"]
     wait_for(job.data / f".paused-{stage}", job)

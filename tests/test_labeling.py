@@ -117,6 +117,7 @@ def test_conflicting_labels_are_an_error_listing_both_unless_newest(trained, tin
     assert rows[rows["text"] == row["text"]]["label"].tolist() == [other]
 
 
+@pytest.mark.slow
 def test_suggest_cli_then_labels_add_list_export(trained, tmp_path):
     out = cli("suggest", "--n", "6", "--strategy", "margin_diverse", "--json", *[f"--set={s}" for s in TINY])
     assert out.returncode == 0, out.stderr

@@ -50,6 +50,7 @@ def task_states(url, run_id) -> dict[str, str]:
     return latest
 
 
+@pytest.mark.slow
 def test_a_failed_cli_run_retries_with_its_finished_stages_cached(server, tmp_path):
     failed = fewlabel(tmp_path, server, "run", "--json", *SETS, FEWLABEL_FAULT="train:fail")
     assert failed.returncode == 1 and "fewlabel retry" in failed.stderr.splitlines()[-1]
@@ -81,6 +82,7 @@ def test_a_failed_cli_run_retries_with_its_finished_stages_cached(server, tmp_pa
     assert [states[s] for s in EARLY] == ["Cached"] * 4 and states["train"] == "Completed"
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_marked_crashed_and_its_leftovers_removed_by_the_next(server, tmp_path):
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "fewlabel.cli", "run", *SETS]
@@ -107,6 +109,7 @@ def test_a_killed_run_is_marked_crashed_and_its_leftovers_removed_by_the_next(se
     assert not list((data / "models").glob(".tmp-*"))  # removed at once, not an hour later
 
 
+@pytest.mark.slow
 def test_a_worker_run_uses_the_data_folder_records_and_retries_cached(server, tmp_path):
     env = environment(tmp_path, server)
     home = tmp_path / "worker-home"

@@ -64,6 +64,7 @@ def flow_run(url_unused, run_id):
         return client.read_flow_run(run_id)
 
 
+@pytest.mark.slow
 def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_api, data_dir, files, tmp_path):
     first = nightly_flow(files())
     good = first["train"]["flow_run_id"]
@@ -127,6 +128,7 @@ def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_ap
     assert promotion.gate(bad, by="test")["decision"] == "refused"
 
 
+@pytest.mark.slow
 def test_a_better_candidate_is_promoted(prefect_api, data_dir, files):
     first = nightly_flow(files("data.labels_per_class=2"))
     assert first["promotion"]["decision"] == "promoted"  # the first model, however good
@@ -137,6 +139,7 @@ def test_a_better_candidate_is_promoted(prefect_api, data_dir, files):
     assert "promoted" in flow_run(prefect_api, better["train"]["flow_run_id"]).tags
 
 
+@pytest.mark.slow
 def test_the_gate_refuses_what_it_cannot_compare(prefect_api, data_dir, files, tmp_path):
     first = nightly_flow(files())
     production = first["train"]["flow_run_id"]

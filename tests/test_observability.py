@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from fewlabel.flows.curve import curve_flow
 
 from fewlabel.config import load_config
@@ -54,6 +55,7 @@ def test_task_runs_are_named_after_their_stage_and_item_and_points_are_logged(pr
     assert {"fewlabel", "source:tiny"} <= tags and any(t.startswith("config:") for t in tags)
 
 
+@pytest.mark.slow
 def test_a_temporary_server_says_so_and_keeps_away_from_the_real_servers_database(tmp_path):
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}

@@ -17,6 +17,7 @@ BIN = postgres_bin()
     BIN is None,
     reason="PostgreSQL server programs not installed (Debian package 'postgresql'; .ci/run installs it where apt can)",
 )
+@pytest.mark.slow
 def test_flow_runs_on_a_postgres_backed_server(tmp_path):
     with postgres(BIN) as (db_url, psql):
         with prefect_server(tmp_path, PREFECT_SERVER_DATABASE_CONNECTION_URL=db_url) as api:
