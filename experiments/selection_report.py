@@ -5,13 +5,15 @@ Usage (from the repository root), one NAME=PATH per data set, PATH a simulate-re
 ``simulation.parquet`` (``fewlabel simulate --json`` prints it as ``table``):
 
     .venv/bin/python experiments/selection_report.py mr=data/reports/simulate-report-.../simulation.parquet \
-        nl-bol=... --plots experiments > selection_tables.md
+        nl-bol=... --plot experiments/selection_test.png --title "test splits" > tables.md
 
-Per data set: the summary table (:func:`fewlabel.simulation.markdown`), the mean accuracy at every round,
-and a plot ``selection_<NAME>.png``; then ``selection_datasets.png`` (one panel per data set) and the
-cross-data-set table: each strategy's mean paired gain over random across the rounds after the start
-(per seed: the mean over rounds of strategy minus random on the same seed and round; mean and 95%
-t-interval over seeds) and the labels per class it needs to reach random's accuracy at the last budget.
+Per data set: the summary table (:func:`fewlabel.simulation.markdown`) and the mean accuracy at every
+round; then the plot (one panel per data set) and the cross-data-set table: each strategy's mean
+paired gain over random across the rounds after the start (per seed: the mean over rounds of strategy
+minus random on the same seed and round; mean and 95% t-interval over seeds), the labels per class it
+needs to reach random's accuracy at the last budget, and the verdict of the default rule: a strategy
+beats random when its mean gain is positive on every data set and the 95% t-interval of its gains
+over all (data set, seed) pairs lies above zero; the default is the best such strategy, else random.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fewlabel import stats
-from fewlabel.simulation import labels_to_match, markdown, plot, summarize
+from fewlabel.simulation import labels_to_match, markdown, summarize
 
 
 def every_round(summary: pd.DataFrame) -> str:
@@ -46,11 +48,13 @@ def gains(tidy: pd.DataFrame) -> pd.DataFrame:
         diff = part.set_index(["seed", "round"])["accuracy"] - random
         per_seed = diff.groupby(level="seed").mean().to_numpy()
         mean, std, low, high = stats.mean_interval(per_seed)
-        out.append({"strategy": strategy, "gain": mean, "low": low, "high": high, "seeds": len(per_seed)})
+        out.append(
+            {"strategy": strategy, "gain": mean, "low": low, "high": high, "seeds": len(per_seed), "per_seed": per_seed}
+        )
     return pd.DataFrame(out)
 
 
-def panels(summaries: dict[str, pd.DataFrame], path: Path) -> None:
+def panels(summaries: dict[str, pd.DataFrame], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +78,7 @@ def panels(summaries: dict[str, pd.DataFrame], path: Path) -> None:
         ax.legend(loc="lower right", fontsize="small")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.suptitle("Labeling simulation: sentences chosen by each strategy vs random draws (labels-only MLP)")
+    fig.suptitle(f"Simulated labeling, {title}: each strategy vs random draws (labels-only MLP)", fontsize="medium")
     fig.savefig(path, format="png", metadata={"Software": None})
     plt.close(fig)
 
@@ -82,7 +86,8 @@ def panels(summaries: dict[str, pd.DataFrame], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", help="NAME=PATH of a simulation.parquet")
-    parser.add_argument("--plots", default="experiments", help="folder for the PNGs")
+    parser.add_argument("--plot", required=True, help="PNG to write")
+    parser.add_argument("--title", default="test splits", help="which splits were scored, for the plot's title")
     args = parser.parse_args()
     summaries, rows = {}, []
     for item in args.sets:
@@ -94,21 +99,20 @@ def main() -> None:
         last = summary["labels_per_class"].max()
         print(f"## {name}\n\n{markdown(summary, seeds)}")
         print(f"Mean test accuracy at every round:\n\n{every_round(summary)}\n")
-        title = f"{name}: strategies vs random ({seeds} seeds, 95% CI)"
-        plot(summary, Path(args.plots) / f"selection_{name}.png", title)
         for g in gains(tidy).itertuples():
             match = labels_to_match(summary, g.strategy, last)
-            rows.append((g.strategy, name, g.gain, g.low, g.high, match, last))
-    panels(summaries, Path(args.plots) / "selection_datasets.png")
+            rows.append((g.strategy, name, g.gain, g.low, g.high, match, last, g.per_seed))
+    panels(summaries, Path(args.plot), args.title)
     names = list(summaries)
     print("## Over the data sets\n")
     print(
         "Mean paired gain over random across the rounds after the start, in points (95% interval over seeds); "
         "in brackets the labels per class the strategy needs to reach random's accuracy at the last budget.\n"
     )
-    print("| strategy | " + " | ".join(names) + " | mean over data sets |")
-    print("|---" * (len(names) + 2) + "|")
-    table = pd.DataFrame(rows, columns=["strategy", "set", "gain", "low", "high", "match", "last"])
+    print("| strategy | " + " | ".join(names) + " | pooled over data sets and seeds | beats random |")
+    print("|---" * (len(names) + 3) + "|")
+    table = pd.DataFrame(rows, columns=["strategy", "set", "gain", "low", "high", "match", "last", "per_seed"])
+    best = None
     for strategy, part in table.groupby("strategy"):
         part = part.set_index("set")
         cells = []
@@ -117,7 +121,13 @@ def main() -> None:
             match = "never" if r["match"] is None or pd.isna(r["match"]) else f"{r['match']:g}"
             interval = f"{r['low'] * 100:+.1f} to {r['high'] * 100:+.1f}"
             cells.append(f"{r['gain'] * 100:+.1f} ({interval}) [{match} of {r['last']:g}]")
-        print(f"| {strategy} | " + " | ".join(cells) + f" | {part['gain'].mean() * 100:+.2f} |")
+        mean, _, low, high = stats.mean_interval(np.concatenate(list(part["per_seed"])))
+        beats = bool((part["gain"] > 0).all() and low > 0)
+        if beats and (best is None or mean > best[1]):
+            best = (strategy, mean)
+        pooled = f"{mean * 100:+.2f} ({low * 100:+.1f} to {high * 100:+.1f})"
+        print(f"| {strategy} | " + " | ".join(cells) + f" | {pooled} | {'yes' if beats else 'no'} |")
+    print(f"\nDefault by the rule: {best[0] if best else 'random (no strategy beats it)'}")
 
 
 if __name__ == "__main__":
