@@ -54,6 +54,30 @@ def gains(tidy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def compact(summaries: dict[str, pd.DataFrame], columns=(6, 10, 18, 34, 64)) -> str:
+    """One table for all data sets: mean ± std (paired gain over random) at a few budgets, and the labels
+    per class needed to reach random's accuracy at the last budget."""
+    head = "| data set | strategy | " + " | ".join(f"{c:g}" for c in columns) + " | to match random at 64 |"
+    lines = [head, "|---" * (len(columns) + 3) + "|"]
+    for name, summary in summaries.items():
+        last = summary["labels_per_class"].max()
+        for strategy, part in summary.groupby("strategy", sort=False):
+            part = part.set_index("labels_per_class")
+            cells = []
+            for c in columns:
+                if c not in part.index:
+                    cells.append("–")
+                    continue
+                r = part.loc[c]
+                gain = "" if strategy == "random" else f" ({r['gain_over_random'] * 100:+.1f})"
+                cells.append(f"{r['mean']:.3f} ± {r['std']:.3f}{gain}")
+            match = labels_to_match(summary, strategy, last)
+            lines.append(
+                f"| {name} | {strategy} | " + " | ".join(cells) + f" | {'never' if match is None else f'{match:g}'} |"
+            )
+    return "\n".join(lines)
+
+
 def panels(summaries: dict[str, pd.DataFrame], path: Path, title: str) -> None:
     import matplotlib
 
@@ -127,6 +151,8 @@ def main() -> None:
             best = (strategy, mean)
         pooled = f"{mean * 100:+.2f} ({low * 100:+.1f} to {high * 100:+.1f})"
         print(f"| {strategy} | " + " | ".join(cells) + f" | {pooled} | {'yes' if beats else 'no'} |")
+    print("\n## All data sets, a few budgets\n")
+    print(compact(summaries))
     print(f"\nDefault by the rule: {best[0] if best else 'random (no strategy beats it)'}")
 
 
