@@ -97,7 +97,7 @@ def panels(summaries: dict[str, pd.DataFrame], path: Path, title: str) -> None:
         seeds = int(summary["seeds"].max())
         ax.set_title(f"{name} ({seeds} seeds, bands: 95% CI of the mean)")
         ax.set_xlabel("labels per class used")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel("accuracy on the held-out split")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize="small")
     for ax in list(axes.flat)[n:]:
