@@ -1,7 +1,8 @@
 """Serve fewlabel's flows from one long-running process (``fewlabel serve``; Prefect's flow.serve).
 
 - ``fewlabel-nightly/nightly``: the nightly loop (train, promotion gate, predict the inbox with the
-  production model, as subflows) on a cron schedule (default 02:00 UTC every day) or an interval,
+  production model, and with ``nightly.label`` suggest sentences to label or pause for them in the UI,
+  as subflows) on a cron schedule (default 02:00 UTC every day) or an interval,
   with the config given to ``fewlabel serve`` as its default parameters;
 - ``fewlabel-train/on-demand``: the training flow alone, run on demand (the nightly loop runs it);
 - ``fewlabel-curve/on-demand``: the learning curve, run from the UI or ``prefect deployment run``;
@@ -69,7 +70,8 @@ def deployments(
             parameters=parameters,
             tags=["fewlabel", "command:serve"],
             schedule=schedule,
-            description="Train, promote the model only if it is not worse, predict the inbox with production",
+            description="Train, promote the model only if it is not worse, predict the inbox with production, "
+            "ask for labels if nightly.label says so",
         ),
         *labeling_deployments(),
     ]

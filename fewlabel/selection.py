@@ -131,9 +131,10 @@ STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
     "clusters": pick_clusters,
     "density_margin": pick_density_margin,
 }
-DEFAULT = "random"
+DEFAULT = "margin"
 """The default strategy: the one that measured best over data sets and seeds (README, "Choosing what to
-label"), ``random`` when none beat it."""
+label next": the only one ahead of random on all four development splits, +1.4 points pooled; on the
+test splits +0.45, not significant), ``random`` when none beats it."""
 
 
 def check_strategy(name: str, where: str = "--strategy") -> str:

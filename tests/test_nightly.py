@@ -175,3 +175,60 @@ def test_two_gates_racing_keep_the_alias_whole(prefect_api, data_dir, files):
     good, bad = candidates
     assert alias["run_id"] == good  # whoever went first, the worse model is never production at the end
     assert decisions[bad]["decision"] in ("kept", "promoted") and decisions[good]["decision"] == "promoted"
+
+
+def test_nightly_label_step_pauses_with_the_form_then_suggests_then_times_out(prefect_api, data_dir, files):
+    """nightly.label: form pauses a fewlabel-label subflow scored by the night's model; its labels train the
+    next night; suggest writes a CSV without pausing; an unanswered form does not fail the night."""
+    import pandas as pd
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    from fewlabel import labels
+
+    from .test_labeling import paused_run
+
+    result = {}
+    night = threading.Thread(
+        target=lambda: result.update(
+            out=nightly_flow(files("nightly.label=form", "selection.n=3", "selection.strategy=margin"))
+        )
+    )
+    night.start()
+    paused = paused_run("fewlabel-label")
+    suggested = pd.read_csv(labels.labels_dir() / f"suggestions-{paused.id}.csv", keep_default_na=False)
+    assert len(suggested) == 3
+    resume_flow_run(paused.id, run_input={"sentence_1": "pos", "sentence_2": "neg", "sentence_3": "skip"})
+    night.join(600)
+    first = result["out"]
+    assert first["label"]["mode"] == "form" and first["label"]["labels"]["stored"] == 2
+    assert first["label"]["labels"]["skipped"] == 1 and not first["label"]["timed_out"]
+    with get_client(sync_client=True) as client:
+        label_run = client.read_flow_run(paused.id)
+    assert label_run.parameters["run"] == first["train"]["flow_run_id"]  # the night's new model
+    assert label_run.parameters["strategy"] == "margin" and label_run.parameters["n"] == 3
+    assert label_run.parent_task_run_id is not None  # a subflow of the nightly run
+    stored = labels.read_store()
+    assert set(stored["how"]) == {f"ui:{paused.id}"}
+    assert list(stored["label"]) == ["pos", "neg"] and list(stored["text"]) == list(suggested["text"][:2])
+
+    second = nightly_flow(files("nightly.label=suggest", "selection.n=4"))
+    assert second["train"]["stages"]["ingest"] == "Completed"  # the stored labels reach the next night
+    assert runs.read_run(second["train"]["flow_run_id"])["stats"]["ingest"]["label_store"]["added"] == 2
+    csv = pd.read_csv(second["label"]["suggestions"], keep_default_na=False)
+    assert len(csv) == 4 and (csv["label"] == "").all() and second["label"]["labels"] is None
+    assert not set(csv["text"]) & set(stored["text"])  # labeled sentences are not suggested again
+
+    third = nightly_flow(files("nightly.label=form", "selection.n=2", "nightly.label_timeout=2"))
+    assert third["label"]["timed_out"] and third["label"]["labels"] is None
+    assert len(pd.read_csv(third["label"]["suggestions"], keep_default_na=False)) == 2
+    assert flow_run(prefect_api, third["flow_run_id"]).state.is_completed()
+    assert len(labels.read_store()) == 2  # nothing new stored
+    assert third["predict"] is not None and third["promotion"]["decision"] in ("promoted", "kept")
+
+
+def test_nightly_label_is_off_by_default(prefect_api, data_dir, files):
+    from fewlabel import labels
+
+    out = nightly_flow(files())
+    assert out["label"] is None and not list(labels.labels_dir().glob("suggestions-*.csv"))
