@@ -95,7 +95,8 @@ def fit_word2vec(
         hashfxn=stable_hash,
     )
     source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": chunked(sentences)[0]}
-    model.build_vocab(**source)
+    # FastText keeps every word's corpus count: the words below min_count get vectors from their n-grams
+    model.build_vocab(**source, keep_raw_vocab=config.model == "fasttext")
     if not model.wv.index_to_key:
         return None
     callbacks = [EpochProgress(config.epochs, report)] if report else []
@@ -109,14 +110,38 @@ def fit_word2vec(
     return model
 
 
+def rare_words(model: Word2Vec) -> list[tuple[str, int]]:
+    """(word, corpus count) of the words of a FastText model's training corpus that stayed below
+    ``min_count`` (so out of its vocabulary), most frequent first, then by word; empty for Word2Vec
+    and after a vocabulary update (gensim keeps the raw counts only when :func:`fit_word2vec` asks)."""
+    if not isinstance(model, FastText):
+        return []
+    raw = getattr(model, "raw_vocab", None) or {}
+    known = model.wv.key_to_index
+    return sorted(((w, int(c)) for w, c in raw.items() if w not in known), key=lambda wc: (-wc[1], wc[0]))
+
+
 def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
-    """token, count, vector (fixed_size_list<float32>[dim]); empty for a model without vocabulary."""
+    """token, count, vector (fixed_size_list<float32>[dim]); empty for a model without vocabulary.
+
+    The model's vocabulary first (gensim's order). For FastText, then every word of its training corpus
+    below ``min_count``, its vector composed from its character n-grams (gensim's out-of-vocabulary
+    vector) and its count the corpus count: the subwords reach the rare and misspelled words of the
+    pretraining text, while the table stays the one interface to the later stages. Words never seen in
+    pretraining (test-only words) stay unknown, as with Word2Vec: the pretrain stage reads no test text.
+    """
     if model is None:
         tokens, counts, flat = [], np.zeros(0, np.int64), np.zeros(0, np.float32)
     else:
-        tokens = model.wv.index_to_key
-        counts = np.array([model.wv.get_vecattr(t, "count") for t in tokens], np.int64)
-        flat = np.ascontiguousarray(model.wv.vectors, dtype=np.float32).ravel()
+        rare = rare_words(model)
+        tokens = list(model.wv.index_to_key) + [w for w, _ in rare]
+        counts = np.array(
+            [model.wv.get_vecattr(t, "count") for t in model.wv.index_to_key] + [c for _, c in rare], np.int64
+        )
+        matrix = np.asarray(model.wv.vectors, dtype=np.float32)
+        if rare:
+            matrix = np.vstack([matrix, np.stack([model.wv.get_vector(w) for w, _ in rare]).astype(np.float32)])
+        flat = np.ascontiguousarray(matrix).ravel()
     vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim)
     return pa.table({"token": pa.array(tokens, pa.string()), "count": counts, "vector": vectors})
 
@@ -167,6 +192,7 @@ def save_model(model: Word2Vec, path: Path) -> None:
     KeyedVectors (``wv.vectors``) by ``sep_limit``, hence both.
     It is a pickle: fewlabel loads it only with :func:`load_own_model`."""
     model.callbacks, model.hashfxn = (), hash
+    model.raw_vocab = {}  # FastText's corpus counts (:func:`rare_words`) are in the vectors table already
     model.lifecycle_events, model.total_train_time = None, 0.0
     model.save(str(path), separately=[], sep_limit=1 << 62)
 

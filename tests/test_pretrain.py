@@ -204,3 +204,75 @@ def test_update_continues_the_previous_model_on_new_shards_only(data_dir, tmp_pa
     with pytest.raises(store.CorruptArtifact, match="altered"):
         pretrain.fn(tokens, [a, b], config, previous)
     assert previous_pretraining(tokens, [a, b], config, code) is None
+
+
+RARE = SENTENCES + [["goodish", "filmic", "story"]]  # two words seen once: below min_count=2
+
+
+def test_fasttext_table_adds_the_corpus_words_below_min_count_from_their_ngrams():
+    from fewlabel.word2vec import rare_words
+
+    config = Word2VecConfig(vector_size=8, epochs=2, model="fasttext", workers=1)
+    model = fit_word2vec(RARE, config)
+    assert type(model).__name__ == "FastText" and set(model.wv.index_to_key) == {
+        "good", "film", "great", "story", "bad", "awful"
+    }  # fmt: skip
+    assert rare_words(model) == [("filmic", 1), ("goodish", 1)]
+    table = vectors_table(model, 8).to_pydict()
+    assert table["token"][:6] == model.wv.index_to_key and table["token"][6:] == ["filmic", "goodish"]
+    assert table["count"][6:] == [1, 1] and table["count"][table["token"].index("story")] == 41
+    for word in ("filmic", "goodish", "film"):  # subword vectors for the rare words, trained ones for the rest
+        np.testing.assert_allclose(table["vector"][table["token"].index(word)], model.wv.get_vector(word), rtol=1e-6)
+    assert np.abs(np.array(table["vector"][6:])).sum() > 0
+    # Word2Vec has no vector for a word below min_count: its table is the vocabulary alone
+    plain = vectors_table(fit_word2vec(RARE, config.model_copy(update={"model": "word2vec"})), 8)
+    assert set(plain["token"].to_pylist()) == set(model.wv.index_to_key)
+    # reproducible, and the same words in corpus_file mode
+    again = vectors_table(fit_word2vec(RARE, config), 8).to_pydict()
+    assert again == table
+
+
+def test_fasttext_corpus_file_mode_keeps_the_rare_words(tmp_path):
+    lines = tmp_path / "corpus.txt"
+    lines.write_text("\n".join(" ".join(s) for s in RARE) + "\n")
+    config = Word2VecConfig(vector_size=8, epochs=2, model="fasttext", workers=1)
+    a = vectors_table(fit_word2vec(None, config, corpus_file=lines), 8).to_pydict()
+    b = vectors_table(fit_word2vec(None, config, corpus_file=lines), 8).to_pydict()
+    assert a["token"][-2:] == ["filmic", "goodish"] and a == b
+
+
+def test_a_fasttext_model_is_saved_in_one_file_without_its_corpus_counts(tmp_path):
+    """At 300 dimensions the 200,000 n-gram buckets are 60 Mi values: past gensim's side-file threshold."""
+    from fewlabel.word2vec import load_own_model, rare_words, save_model
+
+    model = fit_word2vec(RARE, Word2VecConfig(vector_size=300, epochs=1, model="fasttext", workers=1))
+    oov = model.wv.get_vector("filmish")
+    save_model(model, tmp_path / "word2vec.model")
+    assert [p.name for p in tmp_path.iterdir()] == ["word2vec.model"]
+    loaded = load_own_model(tmp_path / "word2vec.model")
+    assert type(loaded).__name__ == "FastText" and loaded.wv.vectors_ngrams.shape == (200_000, 300)
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(loaded.wv.get_vector("filmish"), oov)  # subwords survive the round trip
+    assert rare_words(loaded) == []  # the counts went to the vectors table, not into the model file
+
+
+def test_pretrain_stage_with_fasttext(data_dir, tmp_path):
+    from fewlabel.tasks.pretrain import pretrain
+
+    from fewlabel import store
+
+    tokens, (a, b) = _incremental_inputs(tmp_path)
+    config = Word2VecConfig(vector_size=8, epochs=2, sample=0)
+    plain = pretrain.fn(tokens, [a, b], config)
+    sub = pretrain.fn(tokens, [a, b], config.model_copy(update={"model": "fasttext"}))
+    assert sub["key"] != plain["key"]  # the model kind is in the cache key
+    assert set(sub["files"]) == {"vectors.parquet", "baseline_vectors.parquet", "word2vec.model"}
+    vocabulary = set(store.read_table(plain, "vectors.parquet")["token"].to_pylist())
+    table = store.read_table(sub, "vectors.parquet")
+    assert vocabulary < set(table["token"].to_pylist())  # plus the words seen once
+    assert sub["stats"]["vocabulary"] == len(vocabulary)  # the stats count gensim's vocabulary
+    # an incremental update continues a FastText model too (its table: the vocabulary, counts not kept)
+    updated = pretrain.fn(
+        tokens, [a, b, b], config.model_copy(update={"model": "fasttext", "update": True}), sub
+    )
+    assert updated["stats"]["incremental"]["new_sentences"] == 12
