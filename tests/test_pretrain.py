@@ -276,3 +276,69 @@ def test_pretrain_stage_with_fasttext(data_dir, tmp_path):
         tokens, [a, b, b], config.model_copy(update={"model": "fasttext", "update": True}), sub
     )
     assert updated["stats"]["incremental"]["new_sentences"] == 12
+
+
+def test_rotation_recovers_an_orthogonal_map():
+    from fewlabel.word2vec import rotation
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(50, 6))
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    np.testing.assert_allclose(rotation(target @ q.T, target), q, atol=1e-10)  # (target q^T) q = target
+
+
+def test_a_seed_ensemble_of_one_is_the_single_model_and_of_three_the_mean_of_aligned_vectors():
+    from fewlabel.word2vec import fit_ensemble, rotation
+
+    config = Word2VecConfig(vector_size=8, epochs=2, seed=3, workers=1)
+    single = vectors_table(fit_word2vec(RARE, config), 8)
+    assert vectors_table(fit_ensemble(RARE, config), 8).equals(single)
+    models = fit_ensemble(RARE, config.model_copy(update={"ensemble": 3}))
+    assert [m.seed for m in models] == [3, 4, 5]
+    table = vectors_table(models, 8)
+    assert table["token"].to_pylist() == single["token"].to_pylist() and table["count"].equals(single["count"])
+    base = models[0].wv.vectors.astype(np.float64)
+    rotated = [base] + [m.wv.vectors @ rotation(m.wv.vectors, base) for m in models[1:]]
+    expected = np.mean(rotated, axis=0)
+    got = np.array(table["vector"].to_pylist())
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # FastText: the rare words' subword vectors are rotated with the same map
+    ft = fit_ensemble(RARE, config.model_copy(update={"ensemble": 2, "model": "fasttext"}))
+    t = vectors_table(ft, 8).to_pydict()
+    assert t["token"][-2:] == ["filmic", "goodish"]
+    known = len(ft[0].wv)
+    r = rotation(ft[1].wv.vectors, ft[0].wv.vectors)
+    mean = (ft[0].wv.get_vector("filmic") + ft[1].wv.get_vector("filmic") @ r) / 2
+    np.testing.assert_allclose(t["vector"][known], mean, rtol=1e-5, atol=1e-6)
+
+
+def test_update_cannot_continue_an_ensemble():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="ensemble"):
+        Word2VecConfig(update=True, ensemble=2)
+
+
+def test_pretrain_stage_with_a_seed_ensemble(data_dir, tmp_path):
+    from fewlabel.tasks.pretrain import pretrain
+
+    from fewlabel import store
+    from fewlabel.word2vec import load_own_model
+
+    tokens, (a, b) = _incremental_inputs(tmp_path)
+    config = Word2VecConfig(vector_size=8, epochs=2, sample=0)
+    seen = []
+    import fewlabel.orchestration.progress as progress
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(progress.Tracker, "update", lambda self, step, total, s: seen.append((step, total)))
+        three = pretrain.fn(tokens, [a, b], config.model_copy(update={"ensemble": 3}))
+    one = pretrain.fn(tokens, [a, b], config)
+    assert three["key"] != one["key"]
+    assert seen[-1] == (6, 6) and len(seen) == 6  # 3 models x 2 epochs, reported as one count
+    model = load_own_model(store.data_dir() / three["path"] / "word2vec.model")
+    first = load_own_model(store.data_dir() / one["path"] / "word2vec.model")
+    np.testing.assert_array_equal(model.wv.vectors, first.wv.vectors)  # the model file: seed 0's
+    for name in ("vectors.parquet", "baseline_vectors.parquet"):
+        a_table, b_table = store.read_table(three, name), store.read_table(one, name)
+        assert a_table["token"].equals(b_table["token"]) and not a_table["vector"].equals(b_table["vector"])
