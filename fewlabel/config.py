@@ -180,7 +180,6 @@ class Word2VecConfig(Section):
         "what it was built from. --from-stage pretrain retrains in full",
     )
 
-
     @model_validator(mode="after")
     def _one_model_to_update(self) -> Word2VecConfig:
         if self.update and self.ensemble > 1:

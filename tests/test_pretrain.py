@@ -272,9 +272,7 @@ def test_pretrain_stage_with_fasttext(data_dir, tmp_path):
     assert vocabulary < set(table["token"].to_pylist())  # plus the words seen once
     assert sub["stats"]["vocabulary"] == len(vocabulary)  # the stats count gensim's vocabulary
     # an incremental update continues a FastText model too (its table: the vocabulary, counts not kept)
-    updated = pretrain.fn(
-        tokens, [a, b, b], config.model_copy(update={"model": "fasttext", "update": True}), sub
-    )
+    updated = pretrain.fn(tokens, [a, b, b], config.model_copy(update={"model": "fasttext", "update": True}), sub)
     assert updated["stats"]["incremental"]["new_sentences"] == 12
 
 
