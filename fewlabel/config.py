@@ -167,6 +167,11 @@ class Word2VecConfig(Section):
         description="word2vec, or fasttext (gensim FastText: words also learn from their character 3-6-grams, "
         "for short, misspelled or morphologically rich text; 200,000 n-gram buckets)",
     )
+    rare_words: Bool = Field(
+        True,
+        description="fasttext only: the vectors table also holds the pretraining text's words below min_count, their "
+        "vectors built from their character n-grams (false: the vocabulary alone, as word2vec)",
+    )
     ensemble: PositiveInt = Field(
         1,
         le=16,

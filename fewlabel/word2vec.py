@@ -96,7 +96,7 @@ def fit_word2vec(
     )
     source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": chunked(sentences)[0]}
     # FastText keeps every word's corpus count: the words below min_count get vectors from their n-grams
-    model.build_vocab(**source, keep_raw_vocab=config.model == "fasttext")
+    model.build_vocab(**source, keep_raw_vocab=config.model == "fasttext" and config.rare_words)
     if not model.wv.index_to_key:
         return None
     callbacks = [EpochProgress(config.epochs, report)] if report else []
@@ -139,8 +139,9 @@ def rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def rare_words(model: Word2Vec) -> list[tuple[str, int]]:
     """(word, corpus count) of the words of a FastText model's training corpus that stayed below
-    ``min_count`` (so out of its vocabulary), most frequent first, then by word; empty for Word2Vec
-    and after a vocabulary update (gensim keeps the raw counts only when :func:`fit_word2vec` asks)."""
+    ``min_count`` (so out of its vocabulary), most frequent first, then by word; empty for Word2Vec,
+    with ``word2vec.rare_words`` false, and after a vocabulary update (gensim keeps the raw counts only
+    when :func:`fit_word2vec` asks)."""
     if not isinstance(model, FastText):
         return []
     raw = getattr(model, "raw_vocab", None) or {}

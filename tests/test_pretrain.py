@@ -227,9 +227,12 @@ def test_fasttext_table_adds_the_corpus_words_below_min_count_from_their_ngrams(
     # Word2Vec has no vector for a word below min_count: its table is the vocabulary alone
     plain = vectors_table(fit_word2vec(RARE, config.model_copy(update={"model": "word2vec"})), 8)
     assert set(plain["token"].to_pylist()) == set(model.wv.index_to_key)
-    # reproducible, and the same words in corpus_file mode
+    # reproducible
     again = vectors_table(fit_word2vec(RARE, config), 8).to_pydict()
     assert again == table
+    # rare_words=false: FastText's vocabulary alone, the same vectors
+    alone = vectors_table(fit_word2vec(RARE, config.model_copy(update={"rare_words": False})), 8).to_pydict()
+    assert alone["token"] == table["token"][:6] and alone["vector"] == table["vector"][:6]
 
 
 def test_fasttext_corpus_file_mode_keeps_the_rare_words(tmp_path):
