@@ -167,12 +167,29 @@ class Word2VecConfig(Section):
         description="word2vec, or fasttext (gensim FastText: words also learn from their character 3-6-grams, "
         "for short, misspelled or morphologically rich text; 200,000 n-gram buckets)",
     )
+    rare_words: Bool = Field(
+        True,
+        description="fasttext only: the vectors table also holds the pretraining text's words below min_count, their "
+        "vectors built from their character n-grams (false: the vocabulary alone, as word2vec)",
+    )
+    ensemble: PositiveInt = Field(
+        1,
+        le=16,
+        description="train this many models (seeds seed, seed+1, ...) and average their vectors, each rotated "
+        "onto the first's (orthogonal Procrustes on the shared vocabulary): a seed ensemble in one vectors table",
+    )
     update: Bool = Field(
         False,
         description="when the only change since the last pretraining is new shards, continue training that model on "
         "the new shards alone (gensim vocabulary update + train) instead of starting over; the artifact records "
         "what it was built from. --from-stage pretrain retrains in full",
     )
+
+    @model_validator(mode="after")
+    def _one_model_to_update(self) -> Word2VecConfig:
+        if self.update and self.ensemble > 1:
+            raise ValueError("word2vec.update continues one model: it cannot be used with word2vec.ensemble > 1")
+        return self
 
 
 class VectorizeConfig(Section):

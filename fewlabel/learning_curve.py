@@ -28,7 +28,7 @@ from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.metrics import majority_label
 from fewlabel.model import check_pseudo, fit, fit_with_pseudo
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
-from fewlabel.word2vec import fit_word2vec, vectors_table
+from fewlabel.word2vec import fit_ensemble, vectors_table
 
 METHODS = {
     "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels if the safeguard keeps them",
@@ -86,7 +86,7 @@ def predict_all(
         kept = check_pseudo(X, y, classifier, unlabeled["vectors"], unlabeled["documents"])["use"]
         pretrained = pseudo_model if kept else labels_only
     sentences = [train["tokens"][i] for i in idx]
-    table = vectors_table(fit_word2vec(sentences, word2vec), word2vec.vector_size)
+    table = vectors_table(fit_ensemble(sentences, word2vec), word2vec.vector_size)  # as the pretraining
     own = (*embedding(table), counts_of(table))
     drawn = pa.array(sentences, pa.list_(pa.string()))
     component = fit_component(drawn, *own, vectorize)

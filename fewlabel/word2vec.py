@@ -95,7 +95,8 @@ def fit_word2vec(
         hashfxn=stable_hash,
     )
     source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": chunked(sentences)[0]}
-    model.build_vocab(**source)
+    # FastText keeps every word's corpus count: the words below min_count get vectors from their n-grams
+    model.build_vocab(**source, keep_raw_vocab=config.model == "fasttext" and config.rare_words)
     if not model.wv.index_to_key:
         return None
     callbacks = [EpochProgress(config.epochs, report)] if report else []
@@ -109,23 +110,95 @@ def fit_word2vec(
     return model
 
 
-def vectors_table(model: Word2Vec | None, dim: int) -> pa.Table:
-    """token, count, vector (fixed_size_list<float32>[dim]); empty for a model without vocabulary."""
-    if model is None:
+def fit_ensemble(
+    sentences: Sequence[list[str]] | None,
+    config: Word2VecConfig,
+    report: Callable | None = None,
+    corpus_file: Path | None = None,
+) -> list[Word2Vec] | None:
+    """``config.ensemble`` models of :func:`fit_word2vec`, seeds ``config.seed``, ``config.seed + 1``, ...
+    (one model for the default ensemble of 1), or None when no word reaches ``min_count``. Progress is
+    reported over all of them."""
+    size, models, start = config.ensemble, [], time.perf_counter()
+    for i in range(size):
+        step = (lambda e, n, _, i=i: report(i * n + e, size * n, time.perf_counter() - start)) if report else None
+        model = fit_word2vec(sentences, config.model_copy(update={"seed": config.seed + i}), step, corpus_file)
+        if model is None:
+            return None
+        models.append(model)
+    return models
+
+
+def rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The orthogonal matrix R minimizing ||source R - target|| (orthogonal Procrustes: R = U V^T from
+    the SVD of source^T target). Two Word2Vec runs with different seeds learn the same geometry up to
+    about a rotation, so their vectors can be averaged only once rotated onto each other."""
+    u, _, vt = np.linalg.svd(source.T.astype(np.float64) @ target.astype(np.float64))
+    return u @ vt
+
+
+def rare_words(model: Word2Vec) -> list[tuple[str, int]]:
+    """(word, corpus count) of the words of a FastText model's training corpus that stayed below
+    ``min_count`` (so out of its vocabulary), most frequent first, then by word; empty for Word2Vec,
+    with ``word2vec.rare_words`` false, and after a vocabulary update (gensim keeps the raw counts only
+    when :func:`fit_word2vec` asks)."""
+    if not isinstance(model, FastText):
+        return []
+    raw = getattr(model, "raw_vocab", None) or {}
+    known = model.wv.key_to_index
+    return sorted(((w, int(c)) for w, c in raw.items() if w not in known), key=lambda wc: (-wc[1], wc[0]))
+
+
+def _matrix(model: Word2Vec, tokens: list[str], known: int) -> np.ndarray:
+    """The vectors of ``tokens`` (the first ``known`` are the vocabulary, the rest FastText's rare
+    words) in one model, float64."""
+    if model.wv.index_to_key[:known] != tokens[:known] or len(model.wv) != known:
+        raise RuntimeError("the ensemble's models have different vocabularies")  # the same corpus: a bug
+    rows = [np.asarray(model.wv.vectors, np.float64)]
+    if len(tokens) > known:
+        rows.append(np.stack([model.wv.get_vector(w) for w in tokens[known:]]).astype(np.float64))
+    return np.vstack(rows)
+
+
+def vectors_table(model: Word2Vec | Sequence[Word2Vec] | None, dim: int) -> pa.Table:
+    """token, count, vector (fixed_size_list<float32>[dim]); empty for a model without vocabulary.
+
+    For a seed ensemble (a list of models trained on the same corpus, :func:`fit_ensemble`) each
+    model's vectors are rotated onto the first's (:func:`rotation`, fitted on the vocabulary) and the
+    vectors are their mean.
+
+    The model's vocabulary first (gensim's order). For FastText, then every word of its training corpus
+    below ``min_count``, its vector composed from its character n-grams (gensim's out-of-vocabulary
+    vector) and its count the corpus count: the subwords reach the rare and misspelled words of the
+    pretraining text, while the table stays the one interface to the later stages. Words never seen in
+    pretraining (test-only words) stay unknown, as with Word2Vec: the pretrain stage reads no test text.
+    """
+    models = [model] if isinstance(model, Word2Vec) else model
+    if not models:
         tokens, counts, flat = [], np.zeros(0, np.int64), np.zeros(0, np.float32)
     else:
-        tokens = model.wv.index_to_key
-        counts = np.array([model.wv.get_vecattr(t, "count") for t in tokens], np.int64)
-        flat = np.ascontiguousarray(model.wv.vectors, dtype=np.float32).ravel()
+        first = models[0]
+        rare = rare_words(first)
+        tokens = list(first.wv.index_to_key) + [w for w, _ in rare]
+        counts = np.array(
+            [first.wv.get_vecattr(t, "count") for t in first.wv.index_to_key] + [c for _, c in rare], np.int64
+        )
+        matrices = [_matrix(m, tokens, len(first.wv)) for m in models]
+        known = len(first.wv)
+        for other in matrices[1:]:  # rotated onto the first model's space on the shared vocabulary
+            other[:] = other @ rotation(other[:known], matrices[0][:known])
+        matrix = matrices[0] if len(matrices) == 1 else np.mean(matrices, axis=0)
+        flat = np.ascontiguousarray(matrix, dtype=np.float32).ravel()
     vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim)
     return pa.table({"token": pa.array(tokens, pa.string()), "count": counts, "vector": vectors})
 
 
 def pretrain(
     parts: list[tuple[store.Ref, str]], config: Word2VecConfig, workdir: Path, report: Callable | None = None
-) -> tuple[Word2Vec, Word2Vec | None, dict]:
-    """(pretrained model, baseline model or None, corpus counts) from the corpus ``parts``, whose last
-    part is the training text (the baseline's whole corpus).
+) -> tuple[list[Word2Vec], list[Word2Vec] | None, dict]:
+    """(pretrained models, baseline models or None, corpus counts) from the corpus ``parts``, whose last
+    part is the training text (the baseline's whole corpus); ``config.ensemble`` models each (seeds
+    ``config.seed`` on, :func:`fit_ensemble`), one by default.
 
     From ``config.corpus_file_from`` sentences on, the corpus is streamed into a LineSentence file in
     ``workdir`` (gensim's corpus_file mode); below, it is held as token lists.
@@ -136,12 +209,12 @@ def pretrain(
             lines = Path(tmp) / "corpus.txt"
             sentences, words, long = write_line_sentences(parts, lines, MAX_SENTENCE)
             log.info("word2vec (corpus_file) on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
-            model = fit_word2vec(None, config, report=report, corpus_file=lines)
+            model = fit_ensemble(None, config, report=report, corpus_file=lines)
     else:
         corpus = [tokens for ref, name in parts[:-1] for tokens in tokens_of(ref, name)] + train
         sentences, words, long = len(corpus), sum(map(len, corpus)), chunked(corpus)[1]
         log.info("word2vec on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
-        model = fit_word2vec(corpus, config, report=report)
+        model = fit_ensemble(corpus, config, report=report)
     if model is None:
         raise UserError(
             f"the pretraining corpus ({sentences} sentences, {words} words) has no word seen "
@@ -156,7 +229,7 @@ def pretrain(
             MAX_SENTENCE,
         )
     counts = {"corpus_sentences": sentences, "corpus_words": words, "long_sentences_split": long}
-    return model, fit_word2vec(train, config), counts
+    return model, fit_ensemble(train, config), counts
 
 
 def save_model(model: Word2Vec, path: Path) -> None:
@@ -167,6 +240,7 @@ def save_model(model: Word2Vec, path: Path) -> None:
     KeyedVectors (``wv.vectors``) by ``sep_limit``, hence both.
     It is a pickle: fewlabel loads it only with :func:`load_own_model`."""
     model.callbacks, model.hashfxn = (), hash
+    model.raw_vocab = {}  # FastText's corpus counts (:func:`rare_words`) are in the vectors table already
     model.lifecycle_events, model.total_train_time = None, 0.0
     model.save(str(path), separately=[], sep_limit=1 << 62)
 

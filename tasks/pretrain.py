@@ -38,12 +38,15 @@ def pretrain(
     previous: store.Ref | None = None,
 ) -> dict:
     """Write ``vectors.parquet``, ``baseline_vectors.parquet`` and ``word2vec.model``; with a ``previous``
-    pretrain artifact, by continuing its model on the shards it did not see."""
+    pretrain artifact, by continuing its model on the shards it did not see. With ``word2vec.ensemble``
+    above 1, the tables hold the seed ensemble's aligned mean vectors and ``word2vec.model`` is the model
+    of the first seed (``word2vec.seed``)."""
     tracker = Tracker("word2vec-epochs", "Word2Vec pretraining epochs")
     if previous is None:
-        model, baseline, counts = fit_both(corpus_parts(preprocess, shard), config, store.data_dir(), tracker.update)
+        models, baseline, counts = fit_both(corpus_parts(preprocess, shard), config, store.data_dir(), tracker.update)
         store.write_table(out, "baseline_vectors.parquet", vectors_table(baseline, config.vector_size))
-        baseline_vocabulary = 0 if baseline is None else len(baseline.wv)
+        baseline_vocabulary = 0 if baseline is None else len(baseline[0].wv)
+        model = models[0]  # the model file: the first seed's (an ensemble's vectors are in the table)
     else:
         added = new_shards(previous, shard)
         with store.open_verified(previous, "word2vec.model"):  # its bytes match the manifest: fewlabel wrote it
@@ -55,6 +58,7 @@ def pretrain(
         # the baseline sees the training sentences alone, which are the previous artifact's (same preprocess)
         (out / "baseline_vectors.parquet").write_bytes(store.read_bytes(previous, "baseline_vectors.parquet"))
         baseline_vocabulary = previous["stats"]["baseline_vocabulary"]
+        models = [model]
         before = previous["stats"]
         counts = {
             "corpus_sentences": before["corpus_sentences"] + update["new_sentences"],
@@ -68,7 +72,7 @@ def pretrain(
                 **update,
             },
         }
-    store.write_table(out, "vectors.parquet", vectors_table(model, config.vector_size))
+    store.write_table(out, "vectors.parquet", vectors_table(models, config.vector_size))
     save_model(model, out / "word2vec.model")
     return {
         **counts,

@@ -204,3 +204,142 @@ def test_update_continues_the_previous_model_on_new_shards_only(data_dir, tmp_pa
     with pytest.raises(store.CorruptArtifact, match="altered"):
         pretrain.fn(tokens, [a, b], config, previous)
     assert previous_pretraining(tokens, [a, b], config, code) is None
+
+
+RARE = SENTENCES + [["goodish", "filmic", "story"]]  # two words seen once: below min_count=2
+
+
+def test_fasttext_table_adds_the_corpus_words_below_min_count_from_their_ngrams():
+    from fewlabel.word2vec import rare_words
+
+    config = Word2VecConfig(vector_size=8, epochs=2, model="fasttext", workers=1)
+    model = fit_word2vec(RARE, config)
+    assert type(model).__name__ == "FastText" and set(model.wv.index_to_key) == {
+        "good", "film", "great", "story", "bad", "awful"
+    }  # fmt: skip
+    assert rare_words(model) == [("filmic", 1), ("goodish", 1)]
+    table = vectors_table(model, 8).to_pydict()
+    assert table["token"][:6] == model.wv.index_to_key and table["token"][6:] == ["filmic", "goodish"]
+    assert table["count"][6:] == [1, 1] and table["count"][table["token"].index("story")] == 41
+    for word in ("filmic", "goodish", "film"):  # subword vectors for the rare words, trained ones for the rest
+        np.testing.assert_allclose(table["vector"][table["token"].index(word)], model.wv.get_vector(word), rtol=1e-6)
+    assert np.abs(np.array(table["vector"][6:])).sum() > 0
+    # Word2Vec has no vector for a word below min_count: its table is the vocabulary alone
+    plain = vectors_table(fit_word2vec(RARE, config.model_copy(update={"model": "word2vec"})), 8)
+    assert set(plain["token"].to_pylist()) == set(model.wv.index_to_key)
+    # reproducible
+    again = vectors_table(fit_word2vec(RARE, config), 8).to_pydict()
+    assert again == table
+    # rare_words=false: FastText's vocabulary alone, the same vectors
+    alone = vectors_table(fit_word2vec(RARE, config.model_copy(update={"rare_words": False})), 8).to_pydict()
+    assert alone["token"] == table["token"][:6] and alone["vector"] == table["vector"][:6]
+
+
+def test_fasttext_corpus_file_mode_keeps_the_rare_words(tmp_path):
+    lines = tmp_path / "corpus.txt"
+    lines.write_text("\n".join(" ".join(s) for s in RARE) + "\n")
+    config = Word2VecConfig(vector_size=8, epochs=2, model="fasttext", workers=1)
+    a = vectors_table(fit_word2vec(None, config, corpus_file=lines), 8).to_pydict()
+    b = vectors_table(fit_word2vec(None, config, corpus_file=lines), 8).to_pydict()
+    assert a["token"][-2:] == ["filmic", "goodish"] and a == b
+
+
+def test_a_fasttext_model_is_saved_in_one_file_without_its_corpus_counts(tmp_path):
+    """At 300 dimensions the 200,000 n-gram buckets are 60 Mi values: past gensim's side-file threshold."""
+    from fewlabel.word2vec import load_own_model, rare_words, save_model
+
+    model = fit_word2vec(RARE, Word2VecConfig(vector_size=300, epochs=1, model="fasttext", workers=1))
+    oov = model.wv.get_vector("filmish")
+    save_model(model, tmp_path / "word2vec.model")
+    assert [p.name for p in tmp_path.iterdir()] == ["word2vec.model"]
+    loaded = load_own_model(tmp_path / "word2vec.model")
+    assert type(loaded).__name__ == "FastText" and loaded.wv.vectors_ngrams.shape == (200_000, 300)
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(loaded.wv.get_vector("filmish"), oov)  # subwords survive the round trip
+    assert rare_words(loaded) == []  # the counts went to the vectors table, not into the model file
+
+
+def test_pretrain_stage_with_fasttext(data_dir, tmp_path):
+    from fewlabel.tasks.pretrain import pretrain
+
+    from fewlabel import store
+
+    tokens, (a, b) = _incremental_inputs(tmp_path)
+    config = Word2VecConfig(vector_size=8, epochs=2, sample=0)
+    plain = pretrain.fn(tokens, [a, b], config)
+    sub = pretrain.fn(tokens, [a, b], config.model_copy(update={"model": "fasttext"}))
+    assert sub["key"] != plain["key"]  # the model kind is in the cache key
+    assert set(sub["files"]) == {"vectors.parquet", "baseline_vectors.parquet", "word2vec.model"}
+    vocabulary = set(store.read_table(plain, "vectors.parquet")["token"].to_pylist())
+    table = store.read_table(sub, "vectors.parquet")
+    assert vocabulary < set(table["token"].to_pylist())  # plus the words seen once
+    assert sub["stats"]["vocabulary"] == len(vocabulary)  # the stats count gensim's vocabulary
+    # an incremental update continues a FastText model too (its table: the vocabulary, counts not kept)
+    updated = pretrain.fn(tokens, [a, b, b], config.model_copy(update={"model": "fasttext", "update": True}), sub)
+    assert updated["stats"]["incremental"]["new_sentences"] == 12
+
+
+def test_rotation_recovers_an_orthogonal_map():
+    from fewlabel.word2vec import rotation
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(50, 6))
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    np.testing.assert_allclose(rotation(target @ q.T, target), q, atol=1e-10)  # (target q^T) q = target
+
+
+def test_a_seed_ensemble_of_one_is_the_single_model_and_of_three_the_mean_of_aligned_vectors():
+    from fewlabel.word2vec import fit_ensemble, rotation
+
+    config = Word2VecConfig(vector_size=8, epochs=2, seed=3, workers=1)
+    single = vectors_table(fit_word2vec(RARE, config), 8)
+    assert vectors_table(fit_ensemble(RARE, config), 8).equals(single)
+    models = fit_ensemble(RARE, config.model_copy(update={"ensemble": 3}))
+    assert [m.seed for m in models] == [3, 4, 5]
+    table = vectors_table(models, 8)
+    assert table["token"].to_pylist() == single["token"].to_pylist() and table["count"].equals(single["count"])
+    base = models[0].wv.vectors.astype(np.float64)
+    rotated = [base] + [m.wv.vectors @ rotation(m.wv.vectors, base) for m in models[1:]]
+    expected = np.mean(rotated, axis=0)
+    got = np.array(table["vector"].to_pylist())
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # FastText: the rare words' subword vectors are rotated with the same map
+    ft = fit_ensemble(RARE, config.model_copy(update={"ensemble": 2, "model": "fasttext"}))
+    t = vectors_table(ft, 8).to_pydict()
+    assert t["token"][-2:] == ["filmic", "goodish"]
+    known = len(ft[0].wv)
+    r = rotation(ft[1].wv.vectors, ft[0].wv.vectors)
+    mean = (ft[0].wv.get_vector("filmic") + ft[1].wv.get_vector("filmic") @ r) / 2
+    np.testing.assert_allclose(t["vector"][known], mean, rtol=1e-5, atol=1e-6)
+
+
+def test_update_cannot_continue_an_ensemble():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="ensemble"):
+        Word2VecConfig(update=True, ensemble=2)
+
+
+def test_pretrain_stage_with_a_seed_ensemble(data_dir, tmp_path):
+    from fewlabel.tasks.pretrain import pretrain
+
+    from fewlabel import store
+    from fewlabel.word2vec import load_own_model
+
+    tokens, (a, b) = _incremental_inputs(tmp_path)
+    config = Word2VecConfig(vector_size=8, epochs=2, sample=0)
+    seen = []
+    import fewlabel.orchestration.progress as progress
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(progress.Tracker, "update", lambda self, step, total, s: seen.append((step, total)))
+        three = pretrain.fn(tokens, [a, b], config.model_copy(update={"ensemble": 3}))
+    one = pretrain.fn(tokens, [a, b], config)
+    assert three["key"] != one["key"]
+    assert seen[-1] == (6, 6) and len(seen) == 6  # 3 models x 2 epochs, reported as one count
+    model = load_own_model(store.data_dir() / three["path"] / "word2vec.model")
+    first = load_own_model(store.data_dir() / one["path"] / "word2vec.model")
+    np.testing.assert_array_equal(model.wv.vectors, first.wv.vectors)  # the model file: seed 0's
+    for name in ("vectors.parquet", "baseline_vectors.parquet"):
+        a_table, b_table = store.read_table(three, name), store.read_table(one, name)
+        assert a_table["token"].equals(b_table["token"]) and not a_table["vector"].equals(b_table["vector"])
