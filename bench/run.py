@@ -14,7 +14,10 @@ Measures, in one run, side by side:
    vectorize sentences/s like for like (fewlabel.vectors.average against the plain per-sentence loop;
    sentence_vectors with the default sif weighting and common component against a loop doing the same
    weighting and projection), per core (threads=1, BLAS on one thread) and on every core, min / median
-   / max over reps of each rep's ratio against its own loop; the component fit timed apart; predict
+   / max over reps of each rep's ratio against its own loop. The vectorized side gets the tokens as the
+   vectorize stage does: written as preprocess writes them, read batch by batch dictionary-encoded
+   (fewlabel.store.parquet_batches); from in-memory string lists (as predict) it is timed too, for
+   information, and both reads are timed. The component fit timed apart; predict
    sentences/s (fewlabel.predictor.Classifier with the end-to-end run's record), and the growth exponent
    of time with size between sizes (1.0 = linear); pretrain words/s of fewlabel.word2vec.fit_word2vec
    against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
@@ -66,7 +69,7 @@ GOALS = {
 }
 """vectorize_vs_loop(_per_core): the smallest ratio over sizes, repetitions and the two kinds (plain mean
 against the plain loop; sif + component removal against the loop doing the same), per core (one
-thread each) and on the whole machine."""
+thread each) and on the whole machine, with the tokens as the vectorize stage reads them."""
 
 
 def fmt(spread: dict) -> str:
@@ -267,10 +270,10 @@ def child_throughput(args: dict) -> dict:
     import pyarrow.parquet as pq
     from threadpoolctl import threadpool_limits
 
-    from fewlabel import runs
+    from fewlabel import runs, store
     from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
     from fewlabel.predictor import Classifier
-    from fewlabel.text import tokenize
+    from fewlabel.text import TOKENS, tokenize
     from fewlabel.vectors import THREADS, average, fit_component, sentence_vectors, word_weights
 
     texts = pq.read_table(args["corpus"])["text"].combine_chunks()
@@ -333,29 +336,49 @@ def child_throughput(args: dict) -> dict:
             return average(piece, vocabulary, matrix, threads=threads)[0]
         return sentence_vectors(piece, vocabulary, matrix, word_counts, configured, component, threads)[0]
 
+    # The vectorize stage's input: the tokens column written as the preprocess stage writes it (one row
+    # group per batch) and read back as the stage reads it, batch by batch and dictionary-encoded. The
+    # in-memory string lists (tokenize's output, as predict vectorizes) are timed too, for information.
+    stored = WORK / f"tokens-{n}.parquet"
+    with store.table_writer(WORK, stored.name, pa.schema([TOKENS])) as write:
+        for offset in range(0, n, batch):
+            write(pa.table({"tokens": tokens.slice(offset, batch)}))
+    reads = {}
+    for form, encoded in (("strings", ()), ("stage", ("tokens",))):
+        start = time.perf_counter()
+        pieces = [t["tokens"] for t in store.parquet_batches(stored, batch, ["tokens"], encoded)[1]]
+        reads[form] = time.perf_counter() - start
+    stored.unlink()
+    forms = {"stage": pieces, "strings": [tokens.slice(offset, batch) for offset in range(0, n, batch)]}
+
     passes = max(1, 500_000 // n)  # each timing at least ~500k sentences: small sizes are not timed on 0.2 s
     indexed_m = min(m, 20_000)
     timing = {key: [] for key in ("plain_loop", "sif_loop", "indexed_loop")}
-    timing.update({f"{kind}_{where}": [] for kind in ("plain", "sif") for where in ("core", "machine")})
+    timing.update(
+        {f"{kind}_{form}_{where}": [] for kind in ("plain", "sif") for form in forms for where in ("core", "machine")}
+    )
     for _ in range(reps):  # each loop and the vectorized sides alternated, so that all see the same machine
         for kind, loop in (("plain", loop_plain), ("sif", loop_sif)):
             start = time.perf_counter()
             loop(lists)
             timing[f"{kind}_loop"].append(time.perf_counter() - start)
-            for where, threads in (("core", 1), ("machine", THREADS)):
-                with threadpool_limits(threads):  # per core: one thread in the product and in BLAS
-                    start = time.perf_counter()
-                    for _ in range(passes):
-                        for offset in range(0, n, batch):
-                            vectorized(kind, tokens.slice(offset, batch), threads)
-                    timing[f"{kind}_{where}"].append((time.perf_counter() - start) / passes)
+            for form, batches in forms.items():
+                for where, threads in (("core", 1), ("machine", THREADS)):
+                    with threadpool_limits(threads):  # per core: one thread in the product and in BLAS
+                        start = time.perf_counter()
+                        for _ in range(passes):
+                            for piece in batches:
+                                vectorized(kind, piece, threads)
+                        timing[f"{kind}_{form}_{where}"].append((time.perf_counter() - start) / passes)
         start = time.perf_counter()
         loop_indexed(lists[:indexed_m])
         timing["indexed_loop"].append(time.perf_counter() - start)
     check = min(m, 1000)
     for kind, loop in (("plain", loop_plain), ("sif", loop_sif)):  # the two sides compute the same vectors
-        if not np.allclose(np.vstack(loop(lists[:check])), vectorized(kind, tokens.slice(0, check)), atol=1e-4):
-            raise AssertionError(f"vectorized {kind} and the per-sentence loop disagree")
+        want = np.vstack(loop(lists[:check]))
+        for batches in forms.values():
+            if not np.allclose(want, vectorized(kind, batches[0].slice(0, check)), atol=1e-4):
+                raise AssertionError(f"vectorized {kind} and the per-sentence loop disagree")
 
     def spread(values: list[float]) -> dict:
         return {
@@ -364,25 +387,33 @@ def child_throughput(args: dict) -> dict:
             "max": round(max(values), 2),
         }
 
-    vectorize = {"reps": reps, "passes_per_rep": passes, "loop_sentences": m, "threads": THREADS, "seconds": timing}
+    vectorize = {
+        "reps": reps,
+        "passes_per_rep": passes,
+        "loop_sentences": m,
+        "threads": THREADS,
+        "seconds": timing,
+        "token_read_s": reads,
+    }
     for kind in ("plain", "sif"):
         loop_rate = [m / t for t in timing[f"{kind}_loop"]]
         entry = {"loop_sentences_per_s": round(statistics.median(loop_rate))}
-        for where in ("core", "machine"):
-            rate = [n / t for t in timing[f"{kind}_{where}"]]
-            entry[where] = {
-                "sentences_per_s": round(statistics.median(rate)),
-                "ratio": spread([r / lr for r, lr in zip(rate, loop_rate)]),  # each rep against its own loop
-            }
+        for form in forms:
+            for where in ("core", "machine"):
+                rate = [n / t for t in timing[f"{kind}_{form}_{where}"]]
+                entry[where if form == "stage" else f"{form}_{where}"] = {
+                    "sentences_per_s": round(statistics.median(rate)),
+                    "ratio": spread([r / lr for r, lr in zip(rate, loop_rate)]),  # each rep against its own loop
+                }
         vectorize[kind] = entry
     vectorize["indexed_loop_sentences_per_s"] = round(statistics.median(indexed_m / t for t in timing["indexed_loop"]))
     vectorize["plain_core_vs_indexed_loop"] = spread(
-        [(n / t) / (indexed_m / u) for t, u in zip(timing["plain_core"], timing["indexed_loop"])]
+        [(n / t) / (indexed_m / u) for t, u in zip(timing["plain_stage_core"], timing["indexed_loop"])]
     )
     start = time.perf_counter()
     average(tokens, vocabulary, matrix)  # one call returning all n vectors
     t_whole = time.perf_counter() - start
-    t_vec = statistics.median(timing["plain_machine"])
+    t_vec = statistics.median(timing["plain_stage_machine"])
     start = time.perf_counter()  # the default path as the vectorize stage runs it: fit the component, then apply
     sentence_vectors(
         tokens,
@@ -613,8 +644,14 @@ def main() -> None:
                 say(
                     f"    {name}: loop {e['loop_sentences_per_s'] / 1e3:.1f}k sent/s; one core "
                     f"{e['core']['sentences_per_s'] / 1e3:.0f}k ({fmt(e['core']['ratio'])}); {v['threads']} cores "
-                    f"{e['machine']['sentences_per_s'] / 1e3:.0f}k ({fmt(e['machine']['ratio'])})"
+                    f"{e['machine']['sentences_per_s'] / 1e3:.0f}k ({fmt(e['machine']['ratio'])}); from string "
+                    f"lists: one core {fmt(e['strings_core']['ratio'])}, {v['threads']} cores "
+                    f"{fmt(e['strings_machine']['ratio'])}"
                 )
+            say(
+                f"    tokens read as the stage reads them (dictionary-encoded) {v['token_read_s']['stage']:.2f} s, "
+                f"as strings {v['token_read_s']['strings']:.2f} s"
+            )
             say(
                 f"    component fit {row['vectorize_component_fit_s']:.2f} s; default path (fit + apply) "
                 f"{row['vectorize_default_sentences_per_s'] / 1e3:.0f}k sent/s; one whole call "
@@ -753,6 +790,10 @@ def report(r: dict, label: str) -> None:
                 say(
                     f"| vectorize {kind} / loop, {where}, {size_label(row['sentences'])} | "
                     f"{fmt(v[kind][where]['ratio'])} (min / median / max) | >= 10 | |"
+                )
+                say(
+                    f"| (from string lists) {kind} / loop, {where}, {size_label(row['sentences'])} | "
+                    f"{fmt(v[kind][f'strings_{where}']['ratio'])} | printed | |"
                 )
     say(f"| peak_rss_mib_{label} | {r[f'peak_rss_mib_{label}']} | printed | |")
     say(

@@ -309,10 +309,9 @@ def copy_atomically(source: str | Path, target: Path) -> None:
 def cmd_predict(args) -> int:
     run = check_run(args.run)
     target = check_output(args.output, args.force) if args.output else None
-    if run == "production":  # an alias record that does not verify is refused before any work
-        from fewlabel.registry import read_alias
+    from fewlabel.registry import resolve
 
-        read_alias()
+    resolve(run)  # a missing or unfinished run, or an alias that does not verify: refused before any work
     from fewlabel.flows.predict import predict_flow
 
     result = _launch(

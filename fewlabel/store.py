@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -392,22 +392,53 @@ def read_json(ref: Ref, name: str) -> Any:
     return json.loads(read_bytes(ref, name))
 
 
-def iter_batches(ref: Ref, name: str, batch_size: int = 65_536, columns: list[str] | None = None):
-    """(schema, generator of tables of at most ``batch_size`` rows) of a verified Parquet file.
+def parquet_batches(
+    source: Path | BinaryIO,
+    batch_size: int = 65_536,
+    columns: list[str] | None = None,
+    dictionary: tuple[str, ...] = (),
+) -> tuple[pa.Schema, Iterator[pa.Table]]:
+    """(schema, generator of tables of at most ``batch_size`` rows) of a Parquet file (a path or an
+    open binary handle), one batch at a time; a batch never spans two row groups.
+
+    The string values of the ``dictionary`` columns (strings or lists of strings) come
+    dictionary-encoded, as Parquet stores them (the same values, each distinct string held once per
+    row group): read without building a string per value, and looked up once per distinct value.
+    ``schema`` is the file's (strings, as written).
+    """
+    probe = pq.ParquetFile(source)
+    paths = [c.path for c in probe.schema if c.path.split(".")[0] in dictionary]
+    reader = pq.ParquetFile(source, read_dictionary=paths) if paths else probe
+    schema = probe.schema_arrow if columns is None else pa.schema([probe.schema_arrow.field(c) for c in columns])
+
+    def batches():
+        for group in range(reader.num_row_groups):  # row group by row group: each has its own dictionary
+            for batch in reader.iter_batches(batch_size=batch_size, row_groups=[group], columns=columns):
+                yield pa.Table.from_batches([batch], schema=None if paths else schema)
+
+    return schema, batches()
+
+
+def iter_batches(
+    ref: Ref,
+    name: str,
+    batch_size: int = 65_536,
+    columns: list[str] | None = None,
+    dictionary: tuple[str, ...] = (),
+) -> tuple[pa.Schema, Iterator[pa.Table]]:
+    """:func:`parquet_batches` of a verified file of an artifact.
 
     The file is checked against the manifest once, reading it in 1 MiB blocks, then read again from
     the same open handle one batch at a time: memory is bounded by the batch, not by the file.
     """
     handle = open_verified(ref, name)
-    source = pq.ParquetFile(handle)
-    schema = source.schema_arrow if columns is None else pa.schema([source.schema_arrow.field(c) for c in columns])
+    schema, batches = parquet_batches(handle, batch_size, columns, dictionary)
 
-    def batches():
+    def closing():
         with handle:  # closed when the batches are exhausted (or the generator is dropped)
-            for batch in source.iter_batches(batch_size=batch_size, columns=columns):
-                yield pa.Table.from_batches([batch], schema=schema)
+            yield from batches
 
-    return schema, batches()
+    return schema, closing()
 
 
 @contextmanager

@@ -56,7 +56,7 @@ def vectorize(
     stats["unlabeled_sample"] = {"documents": len(pc.unique(pool["document"])), "lines": len(pool)}
     columns = ["label", "origin", "row", "tokens"]
     for split in ("train", "test"):
-        schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, columns)
+        schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, columns, ("tokens",))
         out_schema = pa.schema(
             [
                 *schema.remove(schema.get_field_index("tokens")),

@@ -332,3 +332,46 @@ def test_first_component_in_blocks_equals_the_whole_gram_and_ignores_zero_rows()
     np.testing.assert_allclose(
         first_component(vectors, block=13), first_component(vectors[vectors.any(axis=1)]), rtol=1e-6, atol=1e-7
     )
+
+
+@pytest.mark.parametrize("pooling", ["mean", "mean_max_min"])
+def test_dictionary_encoded_tokens_read_from_parquet_give_the_same_vectors(data_dir, pooling):
+    """The vectorize stage reads tokens dictionary-encoded (store.iter_batches(dictionary=...)); ids and
+    vectors are bit-identical to the string form, with null lists, null tokens, unknown words, several
+    row groups and batches that cut through them."""
+    from fewlabel import store
+    from fewlabel.vectors import _token_ids
+
+    rng = np.random.default_rng(5)
+    vocab = pa.array([f"w{i}" for i in range(30)])
+    matrix = rng.normal(size=(30, 5)).astype(np.float32)
+    counts = rng.integers(1, 100, 30)
+    sentences = [[f"w{j}" for j in rng.integers(0, 40, rng.integers(0, 8))] for _ in range(250)]
+    sentences[3], sentences[7] = None, ["w1", None, "w2"]
+    tokens = pa.array(sentences, pa.list_(pa.string()))
+
+    def build(out):
+        with store.table_writer(out, "t.parquet", pa.schema([("row", pa.int64()), ("tokens", tokens.type)])) as write:
+            for start in range(0, 250, 100):  # three row groups, each with its own dictionary
+                write(pa.table({"row": np.arange(start, min(start + 100, 250)), "tokens": tokens[start : start + 100]}))
+        return {}
+
+    ref = store.materialize("preprocess", "fewlabel-preprocess-dict", build)
+    schema, batches = store.iter_batches(ref, "t.parquet", 64, ["row", "tokens"], ("tokens",))
+    assert schema.field("tokens").type == tokens.type  # the file's schema, as written
+    config = VectorizeConfig(pooling=pooling)
+    component = np.ones(5, np.float32) / np.sqrt(5)
+    want, want_known = sentence_vectors(tokens, vocab, matrix, counts, config, component)
+    rows = []
+    for table in batches:
+        assert pa.types.is_dictionary(table["tokens"].type.value_type)
+        assert table["tokens"].cast(tokens.type).to_pylist() == sentences[table["row"][0].as_py() :][: len(table)]
+        piece = table["tokens"].combine_chunks()
+        expected = _token_ids(piece.cast(tokens.type), vocab)
+        for got, wanted in zip(_token_ids(piece, vocab), expected):
+            np.testing.assert_array_equal(got, wanted)
+        vectors, known = sentence_vectors(table["tokens"], vocab, matrix, counts, config, component)
+        rows.append((vectors, known))
+    np.testing.assert_array_equal(np.vstack([v for v, _ in rows]), want)
+    np.testing.assert_array_equal(np.concatenate([k for _, k in rows]), want_known)
+    assert want_known[7] == 2 and want_known[3] == 0
