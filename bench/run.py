@@ -457,6 +457,10 @@ def child_throughput(args: dict) -> dict:
     }
 
 
+GENSIM_PARAMS = {"vector_size", "window", "min_count", "sg", "negative", "sample", "alpha", "epochs", "workers", "seed"}
+"""The Word2VecConfig fields that are gensim Word2Vec parameters (the others choose fewlabel's behaviour)."""
+
+
 def child_pretrain(args: dict) -> dict:
     """fit_word2vec against raw gensim, same params, same corpus; list and corpus_file modes, 1/2 workers."""
     import pyarrow.compute as pc
@@ -479,7 +483,7 @@ def child_pretrain(args: dict) -> dict:
     for mode in ("list", "corpus_file"):
         for workers in args["workers"]:
             config = Word2VecConfig(epochs=args["epochs"], workers=workers)
-            params = config.model_dump(exclude={"corpus_file_from", "update"})
+            params = config.model_dump(include=GENSIM_PARAMS)  # what fit_word2vec passes gensim
             source = {"sentences": lists} if mode == "list" else {"corpus_file": str(corpus_file)}
 
             if mode == "list":

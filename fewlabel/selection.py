@@ -22,11 +22,14 @@ data sets in its own types (and pulls in dill); the rules above are a few lines 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from fewlabel.errors import UserError
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 MODEL_FREE = ("random", "clusters")
 """Strategies that need no model probabilities."""
@@ -59,6 +62,8 @@ def pick_margin(vectors: np.ndarray, proba: np.ndarray, n: int, rng: np.random.G
 
 
 def _kmeans(vectors: np.ndarray, n: int, rng: np.random.Generator) -> KMeans:
+    from sklearn.cluster import KMeans  # here: every CLI command reads STRATEGIES; only k-means needs it
+
     seed = int(rng.integers(2**31 - 1))
     return KMeans(n_clusters=n, init="k-means++", n_init=1, max_iter=100, random_state=seed).fit(vectors)
 

@@ -64,8 +64,9 @@ def _mechanics(name: str) -> bool:
 
 
 def module_source(name: str) -> str:
-    """The source a stage's code version hashes for one module."""
-    return inspect.getsource(importlib.import_module(name))
+    """The source a stage's code version hashes for one module, read from its file (the module is not
+    imported: a cached run never loads the libraries of stages it does not run)."""
+    return Path(importlib.util.find_spec(name).origin).read_text(encoding="utf-8")
 
 
 def project_imports(module_name: str) -> set[str]:
