@@ -1,6 +1,7 @@
 """Sentence vectors: each sentence becomes a weighted average of its known words' vectors.
 
-Tokens become vocabulary ids by Arrow's hash lookup, then a compiled kernel
+Tokens become vocabulary ids by Arrow's hash lookup (once per distinct token when they come
+dictionary-encoded, as the vectorize stage reads them from Parquet), then a compiled kernel
 (:mod:`fewlabel.kernels`) sums each sentence's (weighted: ``sif`` or ``tfidf``) embedding rows and
 divides by its known-token count; no Python loop over sentences. Optionally SIF's common component
 (estimated from unlabeled and training text, never the test split) is removed, and the element-wise

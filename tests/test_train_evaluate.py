@@ -60,7 +60,7 @@ def test_alpha_cap_per_row_rescues_tiny_training_sets(seed):
 
 def test_cross_validated_alpha_comes_from_the_grid_and_the_training_rows_only():
     X, y = blobs(6, 1, sep=0.5)
-    config = ClassifierConfig(alpha_grid=(0.1, 1, 10, 100))
+    config = ClassifierConfig(alpha_grid=(0.1, 1, 10, 100), max_iter=80)
     model, _, record = fit_selected(X, y, config)
     assert record["folds"] == 5 and set(record["scores"]) == {0.1, 1, 10, 100}
     assert model[-1].alpha == record["alpha"] == max(record["scores"], key=lambda a: (record["scores"][a], a))
