@@ -676,7 +676,7 @@ def main() -> None:
             {
                 "corpus": str(synth(n)),
                 "epochs": epochs,
-                "reps": 1 if quick else 3,
+                "reps": 1 if quick else 5,  # single 2-worker runs vary by 20% here: 3 reps were too few
                 "corpus_file": str(WORK / "corpus.txt"),
                 "workers": [1] if quick else [1, 2],
             },
@@ -712,6 +712,7 @@ def main() -> None:
         record = last_json(whole["stdout"])["run_record"]
         say(f"  whole run: {whole['seconds']:.1f} s, peak RSS {whole['rss_mib']:.0f} MiB")
         predict_out = WORK / f"mem-predictions-{label}.parquet"
+        predict_out.unlink(missing_ok=True)  # an earlier bench's copy: predict refuses to overwrite it
         whole_predict = measure(
             [str(BIN / "fewlabel"), "predict", str(synth(n)), "--output", str(predict_out), "--run", record, "--json"],
             env,
