@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.model_selection import train_test_split
 
 from fewlabel import labels, readers, store
 from fewlabel.config import DataConfig, PreprocessConfig
@@ -66,6 +65,8 @@ def check_classes(labels: pd.Series, where: str, minimum: int = 2) -> None:
 
 def split(labeled: pd.DataFrame, config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified, seeded train/test split."""
+    from sklearn.model_selection import train_test_split  # scikit-learn loads only where a split is made
+
     check_classes(labeled["label"], config.labeled_path or config.source)
     try:
         train, test = train_test_split(

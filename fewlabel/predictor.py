@@ -11,7 +11,6 @@ import pyarrow as pa
 from fewlabel import store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.errors import UserError
-from fewlabel.modelio import load_model
 from fewlabel.text import tokenize
 from fewlabel.vectors import counts_of, embedding, matrix_of, sentence_vectors
 
@@ -45,6 +44,8 @@ class Classifier:
         train: store.Ref,
     ):
         self.preprocess = preprocess
+        from fewlabel.modelio import load_model  # skops and scikit-learn load with the first model
+
         self.features = pretrained_featurizer(pretrain, features, vectorize)
         self.model = load_model(store.read_bytes(train, "pretrained.skops"), "pretrained.skops")
         self.classes = [str(c) for c in self.model.classes_]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fewlabel import metrics, registry, runs, store
+from fewlabel import registry, runs, store
 from fewlabel.config import Config, EvaluateConfig, PromotionConfig
 from fewlabel.errors import UserError
 
@@ -35,6 +35,8 @@ def judge(
 ) -> dict:
     """The paired comparison of two models' predictions of the same ``labels``, and the verdict:
     ``{"promote", "why", "candidate_accuracy", "production_accuracy", "accuracy_gain", "ci", "mcnemar_p", "n"}``."""
+    from fewlabel import metrics  # scikit-learn and scipy load where a comparison is made
+
     labels, candidate, production = (np.asarray(a, dtype=object) for a in (labels, candidate, production))
     paired = metrics.compare(labels, candidate, production, evaluate)
     gain, p = paired["accuracy_gain"], paired["mcnemar_p"]

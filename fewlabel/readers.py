@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
+import importlib.util
 import io
 import re
 import tarfile
@@ -693,10 +694,9 @@ def source_files(source: str, *paths: str | None) -> list[Path]:
     """The files whose content defines a source (for cache keys)."""
     if source == "mr" or source in PATTERN_SETS:
         return [mr_archive()] if mr_archive().exists() else []
-    if source == "tiny":
-        from gensim.test.utils import datapath
-
-        return [Path(datapath("pang_lee_polarity.cor")), Path(datapath("lee_background.cor"))]
+    if source == "tiny":  # gensim's test data, found without importing gensim (a cache key needs no model)
+        folder = Path(importlib.util.find_spec("gensim").submodule_search_locations[0]) / "test" / "test_data"
+        return [folder / "pang_lee_polarity.cor", folder / "lee_background.cor"]
     files = []
     for path in paths:
         if path is not None and Path(path).exists():

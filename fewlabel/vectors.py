@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.linalg.blas import dsyrk as syrk
 from threadpoolctl import threadpool_limits
 
 from fewlabel import kernels
@@ -213,6 +212,8 @@ def first_component(vectors: np.ndarray, block: int = GRAM_BLOCK) -> np.ndarray:
     BLAS runs on one thread here: 100k x 300 takes 0.22 s on one, and 2-3 s on two threads of a
     2-core machine with anything else running (OpenBLAS's threads wait for each other).
     """
+    from scipy.linalg.blas import dsyrk as syrk  # scipy loads where a component is fitted
+
     dim = vectors.shape[1]
     gram = np.zeros((dim, dim), np.float64, order="F")
     with threadpool_limits(1, user_api="blas"):  # see below

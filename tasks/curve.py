@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 from fewlabel import store
 from fewlabel.config import ClassifierConfig, Word2VecConfig
-from fewlabel.learning_curve import plot, point_rows, summarize, summary_records
 from fewlabel.orchestration.stage import stage
 
 
@@ -52,6 +50,8 @@ def curve_point(
 ) -> dict:
     """Every draw of every method at one point of the curve (on the test split of data.seed = ``split``);
     writes ``points.parquet``."""
+    from fewlabel.learning_curve import point_rows  # scikit-learn loads when the stage runs, not on a cache hit
+
     table, counts = point_rows(
         features, tokens, labels_per_class, classifier, word2vec, draws, seed, tfidf_C, split, spreading
     )
@@ -66,6 +66,10 @@ def report_args(_, refs: dict, config) -> list:
 @stage("curve-report")
 def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
     """Tidy table, summary (Parquet + JSON), plot."""
+    import pandas as pd
+
+    from fewlabel.learning_curve import plot, summarize, summary_records
+
     tidy = pd.concat([store.read_table(ref, "points.parquet").to_pandas() for ref in points], ignore_index=True)
     summary = summarize(tidy, points[0]["stats"]["classes"], confidence)
     store.write_table(out, "curve.parquet", pa.Table.from_pandas(tidy, preserve_index=False))

@@ -14,8 +14,6 @@ import pyarrow as pa
 
 from fewlabel import report, store
 from fewlabel.config import EvaluateConfig
-from fewlabel.metrics import confusion, majority_label, metrics
-from fewlabel.modelio import load_model
 from fewlabel.orchestration.stage import stage
 from fewlabel.vectors import ARMS, matrix_of
 
@@ -26,6 +24,9 @@ def evaluate(
 ) -> dict:
     """Score every method on the test split, ``batch_size`` test rows at a time; only labels and
     predictions are kept whole."""
+    from fewlabel.metrics import confusion, majority_label, metrics  # loaded when the stage runs, not on a cache hit
+    from fewlabel.modelio import load_model
+
     train_labels = store.read_table(vectorize, "train.parquet", ["label"])["label"].to_pylist()
     classes = store.read_json(train, "metadata.json")["classes"]
     models = {arm: load_model(store.read_bytes(train, f"{arm}.skops"), f"{arm}.skops") for arm in ARMS}

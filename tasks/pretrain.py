@@ -18,15 +18,6 @@ from fewlabel.config import Config, Word2VecConfig
 from fewlabel.corpus import corpus_parts
 from fewlabel.orchestration.progress import Tracker
 from fewlabel.orchestration.stage import code_version, stage
-from fewlabel.word2vec import (
-    continue_pretraining,
-    load_own_model,
-    new_shards,
-    previous_pretraining,
-    save_model,
-    vectors_table,
-)
-from fewlabel.word2vec import pretrain as fit_both
 
 
 @stage("pretrain")
@@ -41,6 +32,10 @@ def pretrain(
     pretrain artifact, by continuing its model on the shards it did not see. With ``word2vec.ensemble``
     above 1, the tables hold the seed ensemble's aligned mean vectors and ``word2vec.model`` is the model
     of the first seed (``word2vec.seed``)."""
+    # gensim loads when the stage runs, not on a cache hit
+    from fewlabel.word2vec import continue_pretraining, load_own_model, new_shards, save_model, vectors_table
+    from fewlabel.word2vec import pretrain as fit_both
+
     tracker = Tracker("word2vec-epochs", "Word2Vec pretraining epochs")
     if previous is None:
         models, baseline, counts = fit_both(corpus_parts(preprocess, shard), config, store.data_dir(), tracker.update)
@@ -97,5 +92,7 @@ def pretrain_args(_, refs: dict, config: Config) -> list:
     w2v = config.word2vec
     previous = None
     if w2v.update and not _retraining():
+        from fewlabel.word2vec import previous_pretraining
+
         previous = previous_pretraining(refs["preprocess"], refs["shard"], w2v, code_version(pretrain.fn.__module__))
     return [refs["preprocess"], refs["shard"], w2v, previous]

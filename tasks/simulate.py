@@ -10,13 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from fewlabel import store
 from fewlabel.config import ClassifierConfig
 from fewlabel.orchestration.stage import stage
-from fewlabel.simulation import ROWS, markdown, plot, run_strategy, summarize
 from fewlabel.vectors import matrix_of
 
 
@@ -45,6 +43,8 @@ def simulate(
     classifier: ClassifierConfig,
 ) -> dict:
     """One seed of one strategy, every round; writes ``rounds.parquet``."""
+    from fewlabel.simulation import ROWS, run_strategy  # scikit-learn loads when the stage runs
+
     train = store.read_table(features, "train.parquet", ["label", "pretrained"])
     test = store.read_table(features, "test.parquet", ["label", "pretrained"])
     pool = store.read_table(features, "unlabeled.parquet")
@@ -73,6 +73,10 @@ def report_args(_, refs: dict, config) -> list:
 @stage("simulate-report")
 def simulate_report(out: Path, rounds: list[store.Ref], confidence: float) -> dict:
     """Tidy table, summary (Parquet, JSON, markdown), plot."""
+    import pandas as pd
+
+    from fewlabel.simulation import markdown, plot, summarize
+
     tidy = pd.concat([store.read_table(ref, "rounds.parquet").to_pandas() for ref in rounds], ignore_index=True)
     summary = summarize(tidy, confidence)
     store.write_table(out, "simulation.parquet", pa.Table.from_pandas(tidy, preserve_index=False))

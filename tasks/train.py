@@ -12,8 +12,6 @@ import numpy as np
 
 from fewlabel import store
 from fewlabel.config import ClassifierConfig
-from fewlabel.model import fit_pretrained, fit_selected
-from fewlabel.modelio import dump_model
 from fewlabel.orchestration.stage import stage
 from fewlabel.vectors import ARMS, matrix_of
 
@@ -22,6 +20,9 @@ from fewlabel.vectors import ARMS, matrix_of
 def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     """Fit one classifier per arm (the pretrained arm with document pseudo-labels, :func:`fit_pretrained`);
     write the models and their metadata."""
+    from fewlabel.model import fit_pretrained, fit_selected  # loaded when the stage runs, not on a cache hit
+    from fewlabel.modelio import dump_model
+
     table = store.read_table(vectorize, "train.parquet")
     y = np.asarray(table["label"].to_pylist(), dtype=object)
     unlabeled = store.read_table(vectorize, "unlabeled.parquet")

@@ -1,6 +1,8 @@
 """Shared fixtures: a project-local Prefect home per session, a data folder per test, tiny configs."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -8,6 +10,7 @@ import pytest
 
 # Before anything imports prefect: a private Prefect home, no telemetry, patient server start.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="fewlabel-test-prefect-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
@@ -25,17 +28,29 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="session")
-def prefect_api():
-    """A temporary Prefect server for the whole session; subprocesses reach it by PREFECT_API_URL."""
-    from prefect.settings import get_current_settings
-    from prefect.testing.utilities import prefect_test_harness
+def pytest_configure(config):
+    """The session's shared folder (its migrated Prefect database), named once by the controller so
+    that every xdist worker inherits it."""
+    if not hasattr(config, "workerinput") and "FEWLABEL_TEST_SHARED" not in os.environ:
+        os.environ["FEWLABEL_TEST_SHARED"] = tempfile.mkdtemp(prefix="fewlabel-test-shared-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("FEWLABEL_TEST_SHARED"), ignore_errors=True))
 
-    with prefect_test_harness(server_startup_timeout=180):
-        url = str(get_current_settings().api.url)
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """A Prefect server for the whole session (per xdist worker); this process and its subprocesses
+    reach it by PREFECT_API_URL."""
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from .servers import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("prefect-api")) as url, temporary_settings({PREFECT_API_URL: url}):
         os.environ["PREFECT_API_URL"] = url
+        refresh_global_settings_context()  # threads a test starts read the process-global settings
         yield url
         os.environ.pop("PREFECT_API_URL", None)
+        refresh_global_settings_context()
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from fewlabel import store
 from fewlabel.errors import UserError
 
 from .conftest import TINY
+from .servers import seed_home
 
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")
 SETS = [arg for pair in [*TINY, "word2vec.workers=1"] for arg in ("--set", pair)]
@@ -119,8 +120,7 @@ class ServerLoss:
     def __init__(self, root: Path):
         self.root, self.port = root, free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        home = root / "server-home"
-        home.mkdir()
+        home = seed_home(root / "server-home")  # a migrated database: the server starts sooner
         env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         with open(root / "server.log", "w") as log:
             self.server = subprocess.Popen(

@@ -162,3 +162,24 @@ def test_every_module_is_in_a_layer_of_the_contracts():
     )
     assert "exhaustive = true" in contracts
     assert Path(ROOT / "data" / "README.md").exists()
+
+
+def test_wiring_and_cache_keys_load_no_model_library():
+    """A cached run, a worker and a deployment only wire flows and compute cache keys: they import no
+    scikit-learn, skops or gensim (seconds of start-up per process); a stage loads them when it runs."""
+    script = """
+import sys
+import fewlabel.cli, fewlabel.flows.nightly, fewlabel.flows.curve, fewlabel.flows.simulate
+from fewlabel.catalog import CATALOG
+from fewlabel.orchestration.stage import code_version, project_imports
+from fewlabel.readers import source_files
+for module in ("train", "evaluate", "pretrain", "predict", "curve", "simulate", "ingest", "vectorize"):
+    code_version(f"fewlabel.tasks.{module}")
+assert all(p.exists() for p in source_files("tiny"))
+assert "fewlabel.modelio" in project_imports("fewlabel.tasks.train")  # imports in a task's body still count
+heavy = {m for m in sys.modules if m.split(".")[0] in ("sklearn", "skops", "gensim") or m == "scipy.stats"}
+print(sorted(heavy))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "[]"

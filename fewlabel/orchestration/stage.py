@@ -79,15 +79,24 @@ def project_imports(module_name: str) -> set[str]:
         seen.add(name)
         for node in ast.walk(ast.parse(module_source(name))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    todo.append(full if importlib.util.find_spec(node.module) and _is_module(full) else node.module)
+                package = _is_package(node.module)  # ``from package import module``, else names of a module
+                todo += [
+                    f"{node.module}.{a.name}" if package and _is_module(f"{node.module}.{a.name}") else node.module
+                    for a in node.names
+                ]
             elif isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.split(".")[0] in PROJECT]
     return seen - set(PROJECT)
 
 
+def _is_package(name: str) -> bool:
+    """Whether ``name`` is a package, found without importing it (only its parent packages)."""
+    spec = importlib.util.find_spec(name)
+    return spec is not None and spec.submodule_search_locations is not None
+
+
 def _is_module(name: str) -> bool:
+    """Whether ``name`` is a module (of a package: :func:`importlib.util.find_spec` imports the parent)."""
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
