@@ -21,7 +21,8 @@ Measures, in one run, side by side:
    sentences/s (fewlabel.predictor.Classifier with the end-to-end run's record), and the growth exponent
    of time with size between sizes (1.0 = linear); pretrain words/s of fewlabel.word2vec.fit_word2vec
    against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
-   mode, with 1 and 2 workers, each as many times (alternated, min / median / max of the ratio).
+   mode (each run in a fresh process, as the stage runs it), with 1 and 2 workers, each as many
+   times (alternated, min / median / max of the ratio).
 3. Memory at the largest size: the real flow on data.source=files (the synthetic corpus as unlabeled
    text, 200 labeled synthetic sentences, a fixed synthetic test set of the same size so that
    vectorize and evaluate also see it; word2vec.epochs=1, evaluate.bootstrap=0), as a whole
@@ -488,12 +489,14 @@ def child_pretrain(args: dict) -> dict:
 
             if mode == "list":
                 ours = functools.partial(fit_word2vec, lists, config)
-            else:
-                ours = functools.partial(fit_word2vec, None, config, corpus_file=corpus_file)
             raw = functools.partial(Word2Vec, **source, **params)
             timing = {"fewlabel": [], "gensim": []}
             for rep in range(args["reps"]):  # alternated, each side first in every other rep
                 for side in ("fewlabel", "gensim") if rep % 2 == 0 else ("gensim", "fewlabel"):
+                    if mode == "corpus_file":  # each run in a fresh process, as the pretrain stage runs
+                        trial = {"side": side, "corpus_file": str(corpus_file), "epochs": args["epochs"]}
+                        timing[side].append(trial_seconds({**trial, "workers": workers}))
+                        continue
                     start = time.perf_counter()
                     (ours if side == "fewlabel" else raw)()
                     timing[side].append(time.perf_counter() - start)
@@ -513,6 +516,36 @@ def child_pretrain(args: dict) -> dict:
             }
     corpus_file.unlink()
     return out
+
+
+def trial_seconds(args: dict) -> float:
+    """One corpus_file training (:func:`child_pretrain_trial`) in a fresh process: its seconds."""
+    done = subprocess.run(
+        [PY, __file__, "--child", "pretrain_trial", json.dumps(args)], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pretrain trial {args} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return last_json(done.stdout)["seconds"]
+
+
+def child_pretrain_trial(args: dict) -> dict:
+    """One Word2Vec training in corpus_file mode, by fit_word2vec or raw gensim with the same params.
+
+    Each run gets its own process: in one long process, 2-worker runs were slower on whichever side
+    followed the other in most pairs (ratios 0.79-1.08 between runs of the same bench), while fresh
+    processes alternating the sides gave 1.03."""
+    from gensim.models import Word2Vec
+
+    from fewlabel.config import Word2VecConfig
+    from fewlabel.word2vec import fit_word2vec
+
+    config = Word2VecConfig(epochs=args["epochs"], workers=args["workers"])
+    start = time.perf_counter()
+    if args["side"] == "fewlabel":
+        fit_word2vec(None, config, corpus_file=Path(args["corpus_file"]))
+    else:
+        Word2Vec(corpus_file=args["corpus_file"], **config.model_dump(include=GENSIM_PARAMS))
+    return {"seconds": time.perf_counter() - start}
 
 
 def child_stage(args: dict) -> dict:
@@ -545,7 +578,12 @@ def child_stage(args: dict) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_mib(), "peak_before_mib": before}
 
 
-CHILDREN = {"throughput": child_throughput, "pretrain": child_pretrain, "stage": child_stage}
+CHILDREN = {
+    "throughput": child_throughput,
+    "pretrain": child_pretrain,
+    "pretrain_trial": child_pretrain_trial,
+    "stage": child_stage,
+}
 
 
 def run_child(kind: str, args: dict, log: Path, env: dict | None = None) -> dict:
@@ -676,7 +714,7 @@ def main() -> None:
             {
                 "corpus": str(synth(n)),
                 "epochs": epochs,
-                "reps": 1 if quick else 5,  # single 2-worker runs vary by 20% here: 3 reps were too few
+                "reps": 1 if quick else 7,  # single 2-worker runs vary by 20-30% here: 3 and 5 reps were too few
                 "corpus_file": str(WORK / "corpus.txt"),
                 "workers": [1] if quick else [1, 2],
             },
