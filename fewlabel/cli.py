@@ -80,6 +80,9 @@ def _launch(flow, args, *params, retry_of: str | None = None, **kwargs):
     --json, as ``{"error", "flow_run_id"}`` on stdout)."""
     from prefect import tags
 
+    from fewlabel.orchestration.settings import seed_temporary_database
+
+    seed_temporary_database()
     labels = ["fewlabel", f"command:{args.command}", *([f"retry-of:{retry_of}"] if retry_of else [])]
     with tags(*labels):
         state = flow(*params, return_state=True, **kwargs)

@@ -23,7 +23,7 @@ from gensim.models.word2vec_inner import MAX_WORDS_IN_BATCH
 
 from fewlabel import store
 from fewlabel.config import Word2VecConfig
-from fewlabel.corpus import tokens_of, write_line_sentences
+from fewlabel.corpus import LineCorpus, tokens_of, write_line_sentences
 from fewlabel.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,15 @@ def fit_word2vec(
     config: Word2VecConfig,
     report: Callable | None = None,
     corpus_file: Path | None = None,
+    vocabulary: LineCorpus | None = None,
 ) -> Word2Vec | None:
     """A trained model, or None when no word reaches ``min_count``.
 
     Either ``sentences`` (lists of tokens) or ``corpus_file`` (one sentence per line, tokens separated
-    by spaces: gensim's corpus_file mode, which streams from disk) is the corpus.
+    by spaces: gensim's corpus_file mode, which streams from disk) is the corpus. With the
+    ``vocabulary`` :func:`fewlabel.corpus.write_line_sentences` counted while writing ``corpus_file``,
+    a Word2Vec model takes it as is (gensim's ``build_vocab_from_freq``: the same words, counts, order
+    and sentence count as gensim's scan, without reading the file twice).
     """
     kind = FastText if config.model == "fasttext" else Word2Vec
     extra = {"bucket": FASTTEXT_BUCKETS} if config.model == "fasttext" else {}
@@ -95,8 +99,11 @@ def fit_word2vec(
         hashfxn=stable_hash,
     )
     source = {"corpus_file": str(corpus_file)} if corpus_file else {"corpus_iterable": chunked(sentences)[0]}
-    # FastText keeps every word's corpus count: the words below min_count get vectors from their n-grams
-    model.build_vocab(**source, keep_raw_vocab=config.model == "fasttext" and config.rare_words)
+    if corpus_file and vocabulary is not None and kind is Word2Vec:
+        model.build_vocab_from_freq(dict(vocabulary.counts), corpus_count=vocabulary.pieces)
+        model.corpus_total_words = vocabulary.words  # what build_vocab's scan sets besides
+    else:  # FastText keeps every word's corpus count: the words below min_count get vectors from their n-grams
+        model.build_vocab(**source, keep_raw_vocab=config.model == "fasttext" and config.rare_words)
     if not model.wv.index_to_key:
         return None
     callbacks = [EpochProgress(config.epochs, report)] if report else []
@@ -115,6 +122,7 @@ def fit_ensemble(
     config: Word2VecConfig,
     report: Callable | None = None,
     corpus_file: Path | None = None,
+    vocabulary: LineCorpus | None = None,
 ) -> list[Word2Vec] | None:
     """``config.ensemble`` models of :func:`fit_word2vec`, seeds ``config.seed``, ``config.seed + 1``, ...
     (one model for the default ensemble of 1), or None when no word reaches ``min_count``. Progress is
@@ -122,7 +130,9 @@ def fit_ensemble(
     size, models, start = config.ensemble, [], time.perf_counter()
     for i in range(size):
         step = (lambda e, n, _, i=i: report(i * n + e, size * n, time.perf_counter() - start)) if report else None
-        model = fit_word2vec(sentences, config.model_copy(update={"seed": config.seed + i}), step, corpus_file)
+        model = fit_word2vec(
+            sentences, config.model_copy(update={"seed": config.seed + i}), step, corpus_file, vocabulary
+        )
         if model is None:
             return None
         models.append(model)
@@ -207,9 +217,10 @@ def pretrain(
     if sum(store.parquet_rows(ref, name) for ref, name in parts) >= config.corpus_file_from:
         with tempfile.TemporaryDirectory(dir=workdir) as tmp:
             lines = Path(tmp) / "corpus.txt"
-            sentences, words, long = write_line_sentences(parts, lines, MAX_SENTENCE)
+            written = write_line_sentences(parts, lines, MAX_SENTENCE)
+            sentences, words, long = written.sentences, written.words, written.long
             log.info("word2vec (corpus_file) on %d sentences, %d words, %d epochs", sentences, words, config.epochs)
-            model = fit_ensemble(None, config, report=report, corpus_file=lines)
+            model = fit_ensemble(None, config, report=report, corpus_file=lines, vocabulary=written)
     else:
         corpus = [tokens for ref, name in parts[:-1] for tokens in tokens_of(ref, name)] + train
         sentences, words, long = len(corpus), sum(map(len, corpus)), chunked(corpus)[1]
@@ -266,8 +277,8 @@ def corpus_source(parts: list[tuple[store.Ref, str]], config: Word2VecConfig, wo
     if sum(store.parquet_rows(ref, name) for ref, name in parts) >= config.corpus_file_from:
         with tempfile.TemporaryDirectory(dir=workdir) as tmp:
             lines = Path(tmp) / "corpus.txt"
-            sentences, words, long = write_line_sentences(parts, lines, MAX_SENTENCE)
-            yield {"corpus_file": str(lines)}, sentences, words, long
+            written = write_line_sentences(parts, lines, MAX_SENTENCE)
+            yield {"corpus_file": str(lines)}, written.sentences, written.words, written.long
     else:
         corpus = [tokens for ref, name in parts for tokens in tokens_of(ref, name)]
         pieces, long = chunked(corpus)

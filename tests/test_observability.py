@@ -2,9 +2,11 @@
 temporary server says about itself (issue 13)."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 
 import pytest
 from fewlabel.flows.curve import curve_flow
@@ -68,3 +70,9 @@ def test_a_temporary_server_says_so_and_keeps_away_from_the_real_servers_databas
     first = done.stderr.splitlines()[0]
     assert first.startswith("fewlabel run: no Prefect server set") and "fewlabel server" in first
     assert not (home / "prefect.db").exists()  # `fewlabel server`'s database was never touched
+    # the temporary server started on a copy of an empty, migrated database kept in Prefect's home
+    template = home / f"temporary-server-{version('prefect')}.db"
+    with sqlite3.connect(template) as db:
+        assert db.execute("select version_num from alembic_version").fetchone()
+        assert db.execute("select count(*) from flow_run").fetchone() == (0,)
+    assert [p.name for p in home.iterdir() if ".building" in p.name] == []

@@ -343,3 +343,39 @@ def test_pretrain_stage_with_a_seed_ensemble(data_dir, tmp_path):
     for name in ("vectors.parquet", "baseline_vectors.parquet"):
         a_table, b_table = store.read_table(three, name), store.read_table(one, name)
         assert a_table["token"].equals(b_table["token"]) and not a_table["vector"].equals(b_table["vector"])
+
+
+def test_the_vocabulary_counted_while_writing_the_corpus_file_is_gensims_own(data_dir, tmp_path):
+    """write_line_sentences counts the vocabulary with Arrow as it writes; fit_word2vec hands it to gensim
+    instead of gensim's second, single-core read of the file. Same words, counts, order, sentence count
+    (empty lines skipped, over-long lines cut into pieces as gensim's reader does) and so the same vectors."""
+    import pyarrow as pa
+
+    from fewlabel import store
+    from fewlabel.corpus import write_line_sentences
+    from fewlabel.word2vec import MAX_SENTENCE
+
+    long = [f"w{i % 40}" for i in range(MAX_SENTENCE * 2 + 3)]
+    rows = [*SENTENCES, [], long, *SENTENCES[::-1], ["good", "film"]]
+    schema = pa.schema([("tokens", pa.list_(pa.string()))])
+    refs = [
+        store.materialize(
+            "preprocess",
+            key,
+            lambda out, part=part: store.write_table(out, "t.parquet", pa.table({"tokens": part}, schema)) or {},
+        )
+        for key, part in (("a", rows[:5]), ("b", rows[5:]))
+    ]
+    written = write_line_sentences([(ref, "t.parquet") for ref in refs], tmp_path / "corpus.txt", MAX_SENTENCE, batch=3)
+    assert (written.sentences, written.words, written.long) == (len(rows), sum(map(len, rows)), 1)
+    config = Word2VecConfig(vector_size=8, epochs=2, workers=1)
+    scanned = fit_word2vec(None, config, corpus_file=tmp_path / "corpus.txt")
+    counted = fit_word2vec(None, config, corpus_file=tmp_path / "corpus.txt", vocabulary=written)
+    assert written.pieces == scanned.corpus_count == counted.corpus_count == len(rows) - 1 + 2
+    assert counted.corpus_total_words == scanned.corpus_total_words == written.words
+    assert counted.wv.index_to_key == scanned.wv.index_to_key
+    assert [counted.wv.get_vecattr(w, "count") for w in counted.wv.index_to_key] == [
+        scanned.wv.get_vecattr(w, "count") for w in scanned.wv.index_to_key
+    ]
+    np.testing.assert_array_equal(counted.wv.vectors, scanned.wv.vectors)
+    np.testing.assert_array_equal(counted.syn1neg, scanned.syn1neg)
