@@ -32,25 +32,63 @@ def pytest_configure(config):
     """The session's shared folder (its migrated Prefect database), named once by the controller so
     that every xdist worker inherits it."""
     if not hasattr(config, "workerinput") and "FEWLABEL_TEST_SHARED" not in os.environ:
-        os.environ["FEWLABEL_TEST_SHARED"] = tempfile.mkdtemp(prefix="fewlabel-test-shared-")
-        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("FEWLABEL_TEST_SHARED"), ignore_errors=True))
+        shared = Path(tempfile.mkdtemp(prefix="fewlabel-test-shared-"))
+        os.environ["FEWLABEL_TEST_SHARED"] = str(shared)
+
+        def cleanup():
+            from .servers import stop_shared_server
+
+            stop_shared_server(shared)
+            shutil.rmtree(shared, ignore_errors=True)
+            os.environ.pop("FEWLABEL_TEST_SHARED", None)
+
+        config.add_cleanup(cleanup)
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory):
-    """A Prefect server for the whole session (per xdist worker); this process and its subprocesses
-    reach it by PREFECT_API_URL."""
+def prefect_api():
+    """The session's Prefect server, one for all xdist workers (:func:`tests.servers.shared_server`);
+    this process and its subprocesses reach it by PREFECT_API_URL. Tests that share it find their own
+    runs, deployments and artifacts by id or by name, never as "all of them"."""
     from prefect.context import refresh_global_settings_context
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from .servers import prefect_server
+    from .servers import shared_server
 
-    with prefect_server(tmp_path_factory.mktemp("prefect-api")) as url, temporary_settings({PREFECT_API_URL: url}):
+    url = shared_server()
+    with temporary_settings({PREFECT_API_URL: url}):
         os.environ["PREFECT_API_URL"] = url
         refresh_global_settings_context()  # threads a test starts read the process-global settings
         yield url
         os.environ.pop("PREFECT_API_URL", None)
         refresh_global_settings_context()
+
+
+@pytest.fixture
+def cli(capfd):
+    """``cli(*args, cwd=folder)``: the `fewlabel` command run in this process, as the console script runs
+    it (``fewlabel.cli.main``, the project folder ``folder`` and its ``data/``), without an interpreter's
+    start and imports (3-5 s of CPU each); a CompletedProcess with the exit status, stdout and stderr.
+    The environment is restored after each command. tests/test_cli.py runs the real processes."""
+    import subprocess
+
+    from fewlabel.cli import main
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        saved, here = dict(os.environ), Path.cwd()
+        capfd.readouterr()
+        try:
+            os.chdir(cwd)
+            os.environ["FEWLABEL_DATA_DIR"] = str(cwd / "data")
+            code = main(list(args))
+        finally:
+            os.chdir(here)
+            os.environ.clear()
+            os.environ.update(saved)
+        out, err = capfd.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
 
 
 @pytest.fixture

@@ -106,21 +106,82 @@ def prefect_server(home: Path, **env):
         seed_home(home)
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
-    settings = {
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_API_URL": "",
-        **env,
-    }
+    settings = {**server_settings(home), **env}
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with process(cmd, cwd=home, log=home / "server.log", **settings) as server:
         wait_until(lambda: healthy(url) or server.poll() is not None, 180, "the Prefect server")
         if server.poll() is not None:
             raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
         yield url
+
+
+def shared_server() -> str:
+    """The session's one Prefect server, shared by its xdist workers; its API URL.
+
+    The first worker that needs it starts it under a file lock in ``FEWLABEL_TEST_SHARED``, detached
+    (its own process group, its pid in ``server.pid``), on a copy of the migrated database; the others
+    find its URL there. :func:`stop_shared_server` (the controller's cleanup) stops it. One server
+    instead of one per worker: its start (about 8 s of CPU) and its idle services are paid once.
+    """
+    import fcntl
+
+    shared = Path(os.environ["FEWLABEL_TEST_SHARED"])
+    found = shared / "server.url"
+    with open(shared / "server.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if found.exists() and healthy(found.read_text()):
+            return found.read_text()
+        home = seed_home(shared / "server-home")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/api"
+        cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        with open(home / "server.log", "w") as log:
+            server = subprocess.Popen(
+                cmd,
+                cwd=home,
+                env={**os.environ, **server_settings(home)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (shared / "server.pid").write_text(str(server.pid))
+        wait_until(lambda: healthy(url) or server.poll() is not None, 180, "the Prefect server")
+        if server.poll() is not None:
+            raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
+        found.write_text(url)
+    return url
+
+
+def stop_shared_server(shared: Path) -> None:
+    """Stop the server :func:`shared_server` started, if any (its process group), and wait for it."""
+    try:
+        pid = int((shared / "server.pid").read_text())
+        os.killpg(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def server_settings(home: Path) -> dict[str, str]:
+    """The environment of a test server whose Prefect home is ``home``."""
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_API_URL": "",
+    }
 
 
 def postgres_bin() -> Path | None:

@@ -5,17 +5,23 @@ import subprocess
 import sys
 
 import pytest
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    DeploymentFilter,
+    DeploymentFilterId,
+)
 
 from .conftest import TINY
-from .servers import client_call, prefect_server, process, wait_until
+from .servers import client_call, process, wait_until
 
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
-        yield url
+@pytest.fixture
+def server(prefect_api):
+    """The session's server: this test finds its deployments, runs and artifacts by name or id."""
+    return prefect_api
 
 
 def serve(tmp_path, url, name, *extra, **env):
@@ -66,8 +72,8 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
         state = final_state(server, failed_run)
     assert state.is_failed()
     assert "stage train failed" in state.message
-    names = {d.name for d in client_call(server, lambda c: c.read_deployments())}
-    assert names == {"nightly", "on-demand"}  # the nightly loop; training, curve and predict on demand
+    served = [d for d in client_call(server, lambda c: c.read_deployments()) if d.work_pool_name is None]
+    assert {d.name for d in served} == {"nightly", "on-demand"}  # the nightly loop; training, curve, predict
     # 2. fixed (no fault): retry the same flow run; earlier stages come back Cached (no schedule fires
     # meanwhile: a scheduled run would build train first and leave the retry nothing to compute)
     with serve(tmp_path, server, "serve", "--cron", "0 0 1 1 *"):
@@ -86,8 +92,8 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
         again = trigger(server, dep)
         assert final_state(server, again).is_completed()
         assert set(record(tmp_path, again)["stages"].values()) == {"Cached"}
-        artifacts = client_call(server, lambda c: c.read_artifacts())
-        keys = {a.key for a in artifacts if a.flow_run_id == again}
+        of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[again]))
+        keys = {a.key for a in client_call(server, lambda c: c.read_artifacts(artifact_filter=of_run))}
         assert {"fewlabel-metrics", "fewlabel-report", "fewlabel-lineage"} <= keys
 
     # 4. every 15 s: the interval schedule (the nightly loop: train, gate, predict) produces runs that
@@ -96,7 +102,7 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
         nightly = deployment_id(server, "fewlabel-nightly/nightly")
 
         def scheduled_completed(client):
-            runs = client.read_flow_runs()
-            return [r for r in runs if r.deployment_id == nightly and r.auto_scheduled and r.state.is_completed()]
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly])))
+            return [r for r in runs if r.auto_scheduled and r.state.is_completed()]
 
         assert wait_until(lambda: client_call(server, scheduled_completed), 150, "a scheduled run")

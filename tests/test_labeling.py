@@ -1,8 +1,6 @@
 """Suggest, the label store and the label flow: the form driven through the API as the UI does."""
 
 import json
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,12 +16,6 @@ from fewlabel.orchestration.form import TITLE_MAX, title
 
 from .conftest import TINY, write
 
-CLI = [sys.executable, "-m", "fewlabel.cli"]
-
-
-def cli(*args, env=None):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=600)
-
 
 @pytest.fixture
 def trained(prefect_api, data_dir, tiny_config):
@@ -31,16 +23,25 @@ def trained(prefect_api, data_dir, tiny_config):
 
 
 def paused_run(name: str, timeout: float = 240):
+    """This test's paused ``name`` run: the session's server is shared, so among the paused runs of
+    that flow, the one whose suggestions file is in this test's data folder."""
     from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
 
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["PAUSED"])))
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             found = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=["PAUSED"])))
+                flow_run_filter=paused, flow_filter=FlowFilter(name=FlowFilterName(any_=[name]))
             )
-            found = [r for r in found if client.read_flow(r.flow_id).name == name]
+            found = [r for r in found if (labels.labels_dir() / f"suggestions-{r.id}.csv").exists()]
             if found:
                 return found[0]
             time.sleep(0.5)
@@ -118,8 +119,17 @@ def test_conflicting_labels_are_an_error_listing_both_unless_newest(trained, tin
 
 
 @pytest.mark.slow
-def test_suggest_cli_then_labels_add_list_export(trained, tmp_path):
-    out = cli("suggest", "--n", "6", "--strategy", "margin_diverse", "--json", *[f"--set={s}" for s in TINY])
+def test_suggest_cli_then_labels_add_list_export(trained, tmp_path, data_dir, cli):
+    out = cli(
+        "suggest",
+        "--n",
+        "6",
+        "--strategy",
+        "margin_diverse",
+        "--json",
+        *[f"--set={s}" for s in TINY],
+        cwd=data_dir.parent,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["n"] == 6 and result["strategy"] == "margin_diverse"
@@ -133,19 +143,21 @@ def test_suggest_cli_then_labels_add_list_export(trained, tmp_path):
     path = write(tmp_path / "filled.csv", filled.to_csv(index=False))
     before = path.read_bytes()
     bad = write(tmp_path / "typo.csv", filled.assign(label=["positve"] + [""] * 5).to_csv(index=False))
-    refused = cli("labels", "add", str(bad))
+    refused = cli("labels", "add", str(bad), cwd=data_dir.parent)
     assert refused.returncode == 2 and "line 2, column label: 'positve' is not a class" in refused.stderr
     assert labels.store_files() == []  # nothing stored from the refused file
-    added = cli("labels", "add", str(path), "--json")
+    added = cli("labels", "add", str(path), "--json", cwd=data_dir.parent)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout.strip().splitlines()[-1])["stored"] == 4
     assert path.read_bytes() == before  # the user's file is only read
-    listed = json.loads(cli("labels", "--json").stdout.strip().splitlines()[-1])
+    listed = json.loads(cli("labels", "--json", cwd=data_dir.parent).stdout.strip().splitlines()[-1])
     assert listed["labels"] == 4 and listed["files"][0]["per_class"] == {"negative": 1, "positive": 3}
-    again = cli("suggest", "--n", "50", "--strategy", "random", "--json", *[f"--set={s}" for s in TINY])
+    again = cli(
+        "suggest", "--n", "50", "--strategy", "random", "--json", *[f"--set={s}" for s in TINY], cwd=data_dir.parent
+    )
     offered = pd.read_csv(json.loads(again.stdout.strip().splitlines()[-1])["suggestions"], keep_default_na=False)
     assert not set(offered["text"]) & set(filled["text"][filled["label"].isin(["positive", "negative"])])
-    exported = cli("labels", "export", "--output", str(tmp_path / "all.csv"))
+    exported = cli("labels", "export", "--output", str(tmp_path / "all.csv"), cwd=data_dir.parent)
     assert exported.returncode == 0, exported.stderr
     table = pd.read_csv(tmp_path / "all.csv")
     assert len(table) == 4 and {"text", "label", "origin", "row", "when", "how"} <= set(table.columns)

@@ -10,16 +10,16 @@ import sys
 import pytest
 
 from .conftest import ROOT, TINY
-from .servers import client_call, prefect_server, process, wait_until
+from .servers import client_call, process, wait_until
 
 SETS = [arg for pair in TINY for arg in ("--set", pair)]
 EARLY = ["ingest", "preprocess", "pretrain", "vectorize"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
-        yield url
+@pytest.fixture
+def server(prefect_api):
+    """The session's server: these tests find their runs, deployments and pool by id or name."""
+    return prefect_api
 
 
 def environment(tmp_path, url, **extra):

@@ -11,7 +11,6 @@ from fewlabel.flows.train import train_flow
 from fewlabel import promotion, registry, runs
 
 from .conftest import write
-from .test_cli import fewlabel
 
 pytestmark = pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
 
@@ -65,7 +64,7 @@ def flow_run(url_unused, run_id):
 
 
 @pytest.mark.slow
-def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_api, data_dir, files, tmp_path):
+def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_api, data_dir, files, tmp_path, cli):
     first = nightly_flow(files())
     good = first["train"]["flow_run_id"]
     assert first["promotion"]["decision"] == "promoted" and "the first model" in first["promotion"]["message"]
@@ -85,15 +84,17 @@ def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_ap
     assert "not-promoted" in flow_run(prefect_api, worse["flow_run_id"]).tags
     assert flow_run(prefect_api, worse["flow_run_id"]).state.is_completed()
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
+    of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[worse["flow_run_id"]]))
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts()
-    notes = [a for a in artifacts if a.key == "fewlabel-promotion" and str(a.flow_run_id) == worse["flow_run_id"]]
+        artifacts = client.read_artifacts(artifact_filter=of_run)
+    notes = [a for a in artifacts if a.key == "fewlabel-promotion"]
     assert notes and "kept" in notes[0].data
 
     # the CLI: versions, predict by default with production, promote by hand, roll back
     cwd = data_dir.parent
-    listed = fewlabel("models", "--json", cwd=cwd)
+    listed = cli("models", "--json", cwd=cwd)
     assert listed.returncode == 0, listed.stderr
     versions = {v["run_id"]: v for v in json.loads(listed.stdout.strip().splitlines()[-1])["versions"]}
     assert versions[good]["aliases"] == ["production"] and versions[bad]["aliases"] == []
@@ -101,16 +102,16 @@ def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_ap
     source = write(tmp_path / "new.txt", "the film was posword1 and posword2\n")
 
     def predicted_by(*extra):
-        done = fewlabel("predict", str(source), "--json", *extra, cwd=cwd)
+        done = cli("predict", str(source), "--json", *extra, cwd=cwd)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
 
     assert predicted_by() == good
     assert predicted_by("--run", "latest") == bad
-    moved = fewlabel("promote", bad, "--reason", "try the new labels", cwd=cwd)
+    moved = cli("promote", bad, "--reason", "try the new labels", cwd=cwd)
     assert moved.returncode == 0 and f"production -> {bad}" in moved.stdout and "try the new labels" in moved.stdout
     assert predicted_by() == bad
-    back = fewlabel("rollback", "--reason", "worse on our data", cwd=cwd)
+    back = cli("rollback", "--reason", "worse on our data", cwd=cwd)
     assert back.returncode == 0, back.stderr
     assert predicted_by() == good
     alias = registry.read_alias()
@@ -120,11 +121,11 @@ def test_a_worse_candidate_is_kept_and_predictions_keep_the_old_model(prefect_ap
     # a tampered alias record: refused in one line, by predict and by the next gate
     path = registry.alias_path()
     path.write_text(path.read_text().replace(good, bad))
-    refused = fewlabel("predict", str(source), cwd=cwd)
+    refused = cli("predict", str(source), cwd=cwd)
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith("error: alias production")
     assert "refused" in refused.stderr and "Traceback" not in refused.stderr
-    assert "refused" in fewlabel("models", cwd=cwd).stderr
+    assert "refused" in cli("models", cwd=cwd).stderr
     assert promotion.gate(bad, by="test")["decision"] == "refused"
 
 
