@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
-from fewlabel import kernels
 from fewlabel.config import VectorizeConfig
 
 ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
@@ -122,6 +121,8 @@ def _average_into(
 ) -> None:
     """Weighted averages and known-token counts of one piece, written into ``out`` and ``known``
     (see :func:`fewlabel.kernels.means`)."""
+    from fewlabel import kernels  # numba loads where vectors are computed, not where a stage is only wired
+
     offsets, ids = _token_ids(piece, vocabulary)
     kernels.means(
         offsets,
@@ -232,6 +233,8 @@ def remove_component(vectors: np.ndarray, component: np.ndarray) -> np.ndarray:
     """Each vector minus its projection on the unit ``component`` (zero vectors stay zero), with the
     arithmetic :func:`average` applies row by row (a vector is the same computed alone, in a piece or
     in the whole)."""
+    from fewlabel import kernels
+
     vectors = np.array(vectors, np.float32, order="C")
     kernels.project_out(vectors, np.ascontiguousarray(component, np.float32))
     return vectors

@@ -166,7 +166,7 @@ def test_every_module_is_in_a_layer_of_the_contracts():
 
 def test_wiring_and_cache_keys_load_no_model_library():
     """A cached run, a worker and a deployment only wire flows and compute cache keys: they import no
-    scikit-learn, skops or gensim (seconds of start-up per process); a stage loads them when it runs."""
+    scikit-learn, skops, gensim or numba (seconds of start-up per process); a stage loads them when it runs."""
     script = """
 import sys
 import fewlabel.cli, fewlabel.flows.nightly, fewlabel.flows.curve, fewlabel.flows.simulate
@@ -177,7 +177,8 @@ for module in ("train", "evaluate", "pretrain", "predict", "curve", "simulate", 
     code_version(f"fewlabel.tasks.{module}")
 assert all(p.exists() for p in source_files("tiny"))
 assert "fewlabel.modelio" in project_imports("fewlabel.tasks.train")  # imports in a task's body still count
-heavy = {m for m in sys.modules if m.split(".")[0] in ("sklearn", "skops", "gensim") or m == "scipy.stats"}
+assert "fewlabel.kernels" in project_imports("fewlabel.tasks.vectorize")  # and in a function of the core
+heavy = {m for m in sys.modules if m.split(".")[0] in ("sklearn", "skops", "gensim", "numba") or m == "scipy.stats"}
 print(sorted(heavy))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
