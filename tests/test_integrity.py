@@ -35,19 +35,13 @@ def sets(*pairs):
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capfd):
-    """``cli(*argv)`` -> (exit status, stdout, stderr) of the real command, in-process, in tmp_path."""
-    from fewlabel.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FEWLABEL_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(tmp_path / "data" / ".prefect-records"))
+def cli(cli, tmp_path):
+    """``cli(*argv)`` -> (exit status, stdout, stderr) of the real command, in-process, in tmp_path
+    (conftest's ``cli``)."""
 
     def run(*argv):
-        capfd.readouterr()
-        status = main(list(argv))
-        out, err = capfd.readouterr()
-        return status, out, err
+        done = cli(*argv, cwd=tmp_path)
+        return done.returncode, done.stdout, done.stderr
 
     return run
 
