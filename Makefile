@@ -38,7 +38,7 @@ run: $(STAMP) $(MR)
 	$(BIN)/fewlabel run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
 
 server: $(STAMP)
 	$(BIN)/fewlabel server --port $(or $(PORT),4200)
@@ -92,4 +92,4 @@ test-fast: $(STAMP)
 
 # The whole-process scenarios of 10 s or more each (marked slow), alone; `pytest -m "not slow"` skips them.
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m slow -q
+	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder -m slow -q

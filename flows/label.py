@@ -15,6 +15,10 @@ from fewlabel.orchestration.form import description, field_name, label_form
 from fewlabel.orchestration.publish import publish_suggestions
 from fewlabel.selection import DEFAULT
 
+POLL_INTERVAL = 2
+"""Seconds between a paused run's checks for the submitted form: the run carries on within this long
+after Submit (one small API read each)."""
+
 
 @flow(name="fewlabel-label", description="Suggest sentences, label them in the Prefect UI, store the labels, retrain.")
 def label_flow(
@@ -25,7 +29,7 @@ def label_flow(
     timeout: int = 86_400,
     pool_max: int = 100_000,
     seed: int = 0,
-    poll_interval: int = 10,
+    poll_interval: int = POLL_INTERVAL,
 ) -> dict:
     """Pauses (up to ``timeout`` seconds) with a form of ``n`` sentences; stores what was labeled as
     ``ui:<flow run id>``; with ``train_after`` (and at least one new label) runs the training flow with

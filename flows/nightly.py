@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel.flows.label import label_flow
+from fewlabel.flows.label import POLL_INTERVAL, label_flow
 from fewlabel.flows.predict import predict_flow
 from fewlabel.flows.suggest import suggest_flow
 from fewlabel.flows.train import train_flow
@@ -98,7 +98,7 @@ def label_step(config: Config, run_id: str) -> dict | None:
         strategy=sel.strategy,
         timeout=timeout,
         pool_max=sel.pool_max,
-        poll_interval=min(10, timeout),
+        poll_interval=min(POLL_INTERVAL, timeout),
         return_state=True,
     )
     outcome = state.result(raise_on_failure=False)

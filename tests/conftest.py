@@ -137,9 +137,28 @@ def unlabeled_txt(path: Path, lines: int = 40) -> Path:
     return write(path, "\n".join(base[i % len(base)] + f" {i % 7}" for i in range(lines)) + "\n")
 
 
+LONGEST_FIRST = [
+    "test_nightly",
+    "test_cli",
+    "test_lifecycle",
+    "test_faults",
+    "test_deployments",
+    "test_integrity",
+    "test_flow",
+    "test_observability",
+    "test_operations",
+]
+"""The modules of 20 s or more (their tests' total, measured with `--durations=0`), longest first.
+`make test` (``--dist loadfile``) hands whole modules to its xdist workers in collection order: these
+go first so that none of them starts last, on one worker, while the others sit idle."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests that use a Prefect server (the session's temporary one, or real ones they start) are
-    marked ``server``; ``make test-fast`` runs the others."""
+    """The modules of :data:`LONGEST_FIRST` run first, in that order (the others after them, as
+    collected). Tests that use a Prefect server (the session's temporary one, or real ones they
+    start) are marked ``server``; ``make test-fast`` runs the others."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
     server_modules = {
         "test_deployments",
         "test_faults",
