@@ -598,9 +598,8 @@ def child_stage(args: dict) -> dict:
     from fewlabel.config import load_config
 
     if args["stage"] == "predict":
-        from fewlabel.tasks.predict import predict, shard_calls
-
         from fewlabel.runs import read_run
+        from fewlabel.tasks.predict import predict, shard_calls
 
         before = peak_mib()
         start = time.perf_counter()

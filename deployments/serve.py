@@ -1,103 +1,53 @@
 """Serve fewlabel's flows from one long-running process (``fewlabel serve``; Prefect's flow.serve).
 
-- ``fewlabel-nightly/nightly``: the nightly loop (train, promotion gate, predict the inbox with the
-  production model, and with ``nightly.label`` suggest sentences to label or pause for them in the UI,
-  as subflows) on a cron schedule (default 02:00 UTC every day) or an interval,
-  with the config given to ``fewlabel serve`` as its default parameters;
-- ``fewlabel-train/on-demand``: the training flow alone, run on demand (the nightly loop runs it);
-- ``fewlabel-curve/on-demand``: the learning curve, run from the UI or ``prefect deployment run``;
-- ``fewlabel-predict/on-demand``: classify a file with the production model (``input_path`` required).
-
-For a work pool and workers instead of one process, see ``deployments/prefect.yaml``.
+Every deployment of :data:`fewlabel.deployments.spec.DEPLOYMENTS`: the nightly loop
+(``fewlabel-nightly/nightly``: train, promotion gate, predict the inbox with the production model, and
+with ``nightly.label`` suggest sentences to label or pause for them in the UI, as subflows) on a cron
+schedule (default 02:00 UTC every day) or an interval, with the config given to ``fewlabel serve`` as
+its default parameters; training, the learning curve, predict, suggest and label on demand
+(``<flow>/on-demand``). For a work pool and workers instead of one process, see
+``deployments/prefect.yaml``.
 """
 
 from __future__ import annotations
 
 from fewlabel.config import Config
-
-NIGHTLY = "0 2 * * *"
-TIMEZONE = "UTC"
-"""Schedules are stated in UTC, here and in prefect.yaml."""
+from fewlabel.deployments.spec import DEPLOYMENTS, NIGHTLY_CRON, TIMEZONE
 
 
 def deployments(
     config: Config,
-    cron: str | None = NIGHTLY,
+    cron: str | None = NIGHTLY_CRON,
     interval: float | None = None,
     dask_address: str | None = None,
     dask_workers: int | None = None,
 ) -> list:
-    """The four deployments; the nightly loop scheduled by ``interval`` seconds if given, else ``cron``.
+    """Every deployment; the nightly loop scheduled by ``interval`` seconds if given, else ``cron``.
 
     Their mapped stages run on a Dask cluster when ``dask_address`` / ``dask_workers`` (or the
     settings FEWLABEL_DASK_ADDRESS / FEWLABEL_DASK_WORKERS) ask for one.
     """
-    from fewlabel.flows.curve import curve_flow
-    from fewlabel.flows.nightly import nightly_flow
-    from fewlabel.flows.predict import predict_flow
-    from fewlabel.flows.train import train_flow
+    from prefect.schedules import Cron, Interval
 
     from fewlabel.orchestration.runner import with_runner
-
-    train_flow, curve_flow, predict_flow = (
-        with_runner(f, dask_address, dask_workers) for f in (train_flow, curve_flow, predict_flow)
-    )
-
-    from prefect.schedules import Cron, Interval
 
     parameters = {"config": config.model_dump(mode="json")}
     schedule = Interval(interval, timezone=TIMEZONE) if interval else Cron(cron, timezone=TIMEZONE)
     return [
-        train_flow.to_deployment(
-            name="on-demand",
-            parameters=parameters,
+        with_runner(d.flow(), dask_address, dask_workers).to_deployment(
+            name=d.served_name,
+            parameters=parameters if d.takes_config else None,
             tags=["fewlabel", "command:serve"],
-            description="Retrain on the current unlabeled text and labels",
-        ),
-        curve_flow.to_deployment(
-            name="on-demand",
-            parameters=parameters,
-            tags=["fewlabel", "command:serve"],
-            description="Learning curve with and without pretraining",
-        ),
-        predict_flow.to_deployment(
-            name="on-demand",
-            tags=["fewlabel", "command:serve"],
-            description="Classify a file of texts with the production model",
-        ),
-        nightly_flow.to_deployment(
-            name="nightly",
-            parameters=parameters,
-            tags=["fewlabel", "command:serve"],
-            schedule=schedule,
-            description="Train, promote the model only if it is not worse, predict the inbox with production, "
-            "ask for labels if nightly.label says so",
-        ),
-        *labeling_deployments(),
-    ]
-
-
-def labeling_deployments() -> list:
-    """``fewlabel-suggest/on-demand`` (a suggestions CSV) and ``fewlabel-label/on-demand`` (suggest, label in
-    the UI's form, store, optionally retrain)."""
-    from fewlabel.flows.label import label_flow
-    from fewlabel.flows.suggest import suggest_flow
-
-    return [
-        suggest_flow.to_deployment(
-            name="on-demand", tags=["fewlabel"], description="Suggest the unlabeled sentences to label next"
-        ),
-        label_flow.to_deployment(
-            name="on-demand",
-            tags=["fewlabel"],
-            description="Label suggested sentences in the UI (the paused run's Resume form), then retrain if asked",
-        ),
+            schedule=schedule if d.scheduled else None,
+            description=d.description,
+        )
+        for d in DEPLOYMENTS
     ]
 
 
 def serve(
     config: Config,
-    cron: str | None = NIGHTLY,
+    cron: str | None = NIGHTLY_CRON,
     interval: float | None = None,
     dask_address: str | None = None,
     dask_workers: int | None = None,

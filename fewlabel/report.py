@@ -225,8 +225,8 @@ def curve_markdown(summary: dict) -> str:
 
 
 def lineage_markdown(record: dict) -> str:
-    """The run's lineage: code version, and per stage its artifact hash, inputs and row counts."""
-    code = record["code_version"]
+    """The run's lineage: the software that made it, and per stage its artifact hash, inputs and row counts."""
+    code = record["software"]
     lines = [
         f"# Lineage of run {record['flow_run_id']}",
         "",

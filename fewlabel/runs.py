@@ -132,7 +132,7 @@ def orphans() -> list[dict]:
     return [r for r in records() if r.get("status") == "running" and not owner_alive(r.get("owner", {}))]
 
 
-def code_version() -> dict:
+def software_version() -> dict:
     """fewlabel's version and, in a git checkout, the commit (with a flag if files were modified)."""
     import subprocess
 

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NotRequired, TypedDict
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,8 +29,25 @@ import pyarrow.parquet as pq
 from fewlabel.catalog import CATALOG
 from fewlabel.errors import UserError
 
-Ref = dict[str, Any]
-"""``{"stage", "key", "path" (relative to the data folder), "files": {name: sha256}, "sha256", "stats"}``."""
+
+
+class Ref(TypedDict):
+    """What a stage hands downstream instead of data: where its artifact is and what it holds (JSON-able;
+    Prefect stores it as the task's result, and it is the artifact's ``manifest.json``)."""
+
+    stage: str
+    key: str
+    """The cache key it was built under (``fewlabel-<stage>-<hash>``)."""
+    path: str
+    """Its folder, relative to the data folder."""
+    files: dict[str, str]
+    """Each file's SHA-256, by name."""
+    sha256: str
+    """The hash of ``files``: what downstream cache keys depend on."""
+    stats: dict[str, Any]
+    """What the stage reported (row counts, vocabulary...)."""
+    lineage: NotRequired[dict[str, Any] | None]
+    """What it was computed from (code, config, inputs); absent in a narrowed Ref."""
 
 LAYERS = {stage: entry.layer for stage, entry in CATALOG.items()}
 MANIFEST = "manifest.json"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fewlabel.flows.train import PIPELINE, STAGES
-from fewlabel.tasks.curve import curve_point, curve_report, point_args, report_args
 from prefect import flow
 
 from fewlabel.config import Config
+from fewlabel.flows.train import PIPELINE, STAGES
 from fewlabel.orchestration.lifecycle import tracked
+from fewlabel.orchestration.pipeline import Steps, Wiring
 from fewlabel.orchestration.publish import finish_curve
 from fewlabel.orchestration.runner import threads
-from fewlabel.orchestration.stage import Steps, Wiring
+from fewlabel.tasks.curve import curve_point, curve_report, point_args, report_args
 
 CURVE = (
     *PIPELINE[: STAGES.index("vectorize") + 1],

@@ -3,17 +3,17 @@ labels, and optionally retrain."""
 
 from __future__ import annotations
 
-from fewlabel.flows.train import train_flow
-from fewlabel.tasks.suggest import store_labels, suggest
 from prefect import flow, get_run_logger
 from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 
 from fewlabel import runs
 from fewlabel.config import Config
+from fewlabel.flows.train import train_flow
 from fewlabel.orchestration.form import description, field_name, label_form
 from fewlabel.orchestration.publish import publish_suggestions
 from fewlabel.selection import DEFAULT
+from fewlabel.tasks.suggest import store_labels, suggest
 
 POLL_INTERVAL = 2
 """Seconds between a paused run's checks for the submitted form: the run carries on within this long

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel.flows.label import POLL_INTERVAL, label_flow
-from fewlabel.flows.predict import predict_flow
-from fewlabel.flows.suggest import suggest_flow
-from fewlabel.flows.train import train_flow
 from prefect import flow
 from prefect.exceptions import FlowPauseTimeout
 from prefect.runtime import flow_run
 
 from fewlabel import labels, promotion, registry
 from fewlabel.config import Config
+from fewlabel.flows.label import POLL_INTERVAL, label_flow
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.suggest import suggest_flow
+from fewlabel.flows.train import train_flow
 from fewlabel.orchestration.progress import run_logger
 from fewlabel.orchestration.publish import publish_markdown, publish_promotion
 from fewlabel.orchestration.runner import with_runner

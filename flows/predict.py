@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 from prefect import flow
 
 from fewlabel import registry
+from fewlabel.orchestration.pipeline import Steps
 from fewlabel.orchestration.progress import run_logger
 from fewlabel.orchestration.runner import threads
-from fewlabel.orchestration.stage import Steps
 from fewlabel.predictor import output_file
+from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 
 
 @flow(name="fewlabel-predict", task_runner=threads(), description="Classify new texts with a trained fewlabel run.")

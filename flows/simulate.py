@@ -3,15 +3,15 @@ task per (strategy, seed) and the report."""
 
 from __future__ import annotations
 
-from fewlabel.flows.train import PIPELINE, STAGES
-from fewlabel.tasks.simulate import items, report_args, simulate, simulate_args, simulate_report
 from prefect import flow
 from prefect.runtime import flow_run
 
 from fewlabel.config import Config
+from fewlabel.flows.train import PIPELINE, STAGES
+from fewlabel.orchestration.pipeline import Steps, Wiring
 from fewlabel.orchestration.publish import finish_simulation
 from fewlabel.orchestration.runner import threads
-from fewlabel.orchestration.stage import Steps, Wiring
+from fewlabel.tasks.simulate import items, report_args, simulate, simulate_args, simulate_report
 
 SIMULATION = (
     *PIPELINE[: STAGES.index("vectorize") + 1],

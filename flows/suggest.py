@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fewlabel.tasks.suggest import suggest
 from prefect import flow
 from prefect.runtime import flow_run
 
 from fewlabel.orchestration.publish import publish_suggestions
 from fewlabel.selection import DEFAULT
+from fewlabel.tasks.suggest import suggest
 
 
 @flow(name="fewlabel-suggest", description="Suggest the unlabeled sentences whose labels should help most.")

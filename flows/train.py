@@ -3,6 +3,15 @@ train -> evaluate."""
 
 from __future__ import annotations
 
+from prefect import flow
+
+from fewlabel.catalog import TRAINING
+from fewlabel.config import Config
+from fewlabel.dataset import shard_files
+from fewlabel.orchestration.lifecycle import tracked
+from fewlabel.orchestration.pipeline import Steps, Wiring
+from fewlabel.orchestration.publish import finish
+from fewlabel.orchestration.runner import threads
 from fewlabel.tasks.evaluate import evaluate
 from fewlabel.tasks.ingest import ingest
 from fewlabel.tasks.preprocess import preprocess
@@ -10,15 +19,6 @@ from fewlabel.tasks.pretrain import pretrain, pretrain_args
 from fewlabel.tasks.shard import shard, shard_args
 from fewlabel.tasks.train import train
 from fewlabel.tasks.vectorize import vectorize
-from prefect import flow
-
-from fewlabel.catalog import TRAINING
-from fewlabel.config import Config
-from fewlabel.dataset import shard_files
-from fewlabel.orchestration.lifecycle import tracked
-from fewlabel.orchestration.publish import finish
-from fewlabel.orchestration.runner import threads
-from fewlabel.orchestration.stage import Steps, Wiring
 
 PIPELINE = (
     Wiring(ingest, (), "data"),

@@ -11,6 +11,7 @@ import pandas as pd
 from prefect import task
 
 from fewlabel import labels, runs
+from fewlabel.orchestration.progress import route_core_logs
 from fewlabel.suggestions import classes_of, write_csv
 from fewlabel.suggestions import suggest as suggest_rows
 
@@ -18,6 +19,7 @@ from fewlabel.suggestions import suggest as suggest_rows
 @task(name="suggest", retries=2, retry_delay_seconds=2)
 def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str) -> dict:
     """Score the run's unlabeled pool, pick ``n`` sentences, write the suggestions CSV."""
+    route_core_logs()
     record = runs.read_run(run)
     frame = suggest_rows(record, strategy, n, pool_max, seed)
     path = write_csv(frame, name)
@@ -34,6 +36,7 @@ def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str
 @task(name="store-labels", retries=2, retry_delay_seconds=2)
 def store_labels(rows: list[dict], how: str) -> dict:
     """Append the labeled rows (text, origin, row, label; blank or skip: not stored) to the store."""
+    route_core_logs()
     frame = pd.DataFrame(rows, columns=["text", "origin", "row", "label"])
     path = labels.append(frame, how)
     stored = 0 if path is None else len(labels.read_store().query("file == @path.name"))

@@ -2,10 +2,10 @@
 config keys it uses."""
 
 import pytest
-from fewlabel.flows.curve import curve_flow
-from fewlabel.flows.train import train_flow
 
 from fewlabel.config import load_config
+from fewlabel.flows.curve import curve_flow
+from fewlabel.flows.train import train_flow
 from fewlabel.orchestration import stage
 from fewlabel.report import curve_markdown
 

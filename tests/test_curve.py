@@ -7,8 +7,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fewlabel.flows.curve import curve_flow
-from fewlabel.flows.train import train_flow
 
 import fewlabel.learning_curve
 import fewlabel.model
@@ -19,6 +17,8 @@ from fewlabel.config import (
     Word2VecConfig,
     load_config,
 )
+from fewlabel.flows.curve import curve_flow
+from fewlabel.flows.train import train_flow
 
 from .conftest import FIXTURES, TINY
 

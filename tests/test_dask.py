@@ -2,11 +2,11 @@
 
 import pyarrow.parquet as pq
 import pytest
-from fewlabel.flows.predict import predict_flow
-from fewlabel.flows.train import train_flow
 
 from fewlabel import runs
 from fewlabel.errors import UserError
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import train_flow
 from fewlabel.orchestration.runner import task_runner, with_runner
 
 from .conftest import labeled_csv, write

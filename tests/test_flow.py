@@ -5,10 +5,10 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fewlabel.flows.predict import predict_flow
-from fewlabel.flows.train import train_flow
 
 from fewlabel import store
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import train_flow
 
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 

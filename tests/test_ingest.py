@@ -106,9 +106,8 @@ def test_check_classes(labels, fragment):
 
 
 def test_ingest_stage_keeps_test_out_of_unlabeled(data_dir, tmp_path):
-    from fewlabel.tasks.ingest import ingest
-
     from fewlabel import store
+    from fewlabel.tasks.ingest import ingest
 
     lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
     test_sentence = '"the film was great wonderful fine lovely number 0"'
@@ -156,9 +155,8 @@ def test_with_extra_appends_corpora_once_and_config_refuses_unknown():
 
 
 def test_ingest_stage_extra_corpora_never_hold_a_test_sentence(data_dir, tmp_path, monkeypatch):
-    from fewlabel.tasks.ingest import ingest
-
     from fewlabel import store
+    from fewlabel.tasks.ingest import ingest
 
     lab = labeled_csv(tmp_path / "lab.csv", n_per_class=6)
     unl = unlabeled_txt(tmp_path / "unl.txt")

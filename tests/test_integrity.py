@@ -363,7 +363,7 @@ def test_yaml_and_json_numbers_still_load(override, attribute, value):
 
 
 def test_ctrl_c_is_one_line_and_status_130(cli, monkeypatch):
-    from fewlabel import cli as module
+    from fewlabel.cli import training as module
 
     def interrupted(args):
         raise KeyboardInterrupt

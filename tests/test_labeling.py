@@ -7,11 +7,11 @@ import time
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from fewlabel.flows.label import label_flow
-from fewlabel.flows.train import train_flow
 
 from fewlabel import labels, runs, store
 from fewlabel.errors import UserError
+from fewlabel.flows.label import label_flow
+from fewlabel.flows.train import train_flow
 from fewlabel.orchestration.form import TITLE_MAX, title
 
 from .conftest import TINY, write

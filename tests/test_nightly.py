@@ -5,10 +5,10 @@ import random
 import threading
 
 import pytest
-from fewlabel.flows.nightly import nightly_flow
-from fewlabel.flows.train import train_flow
 
 from fewlabel import promotion, registry, runs
+from fewlabel.flows.nightly import nightly_flow
+from fewlabel.flows.train import train_flow
 
 from .conftest import write
 

@@ -9,9 +9,9 @@ import time
 from importlib.metadata import version
 
 import pytest
-from fewlabel.flows.curve import curve_flow
 
 from fewlabel.config import load_config
+from fewlabel.flows.curve import curve_flow
 
 from .conftest import TINY
 

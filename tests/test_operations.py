@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from fewlabel.flows.train import PIPELINE, train_flow
 
 from fewlabel import runs, store
+from fewlabel.flows.train import PIPELINE, train_flow
+from fewlabel.orchestration.pipeline import StageFailed
 from fewlabel.orchestration.plan import plan
-from fewlabel.orchestration.stage import StageFailed
 
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")  # tiny has no shards
 
@@ -77,7 +77,7 @@ def test_failed_stage_is_named_and_the_rerun_reuses_earlier_stages(prefect_api, 
 def test_run_record_is_a_lineage_manifest(trained):
     record = json.loads((store.data_dir() / "runs" / f"{trained['flow_run_id']}.json").read_text())
     assert record == json.loads((store.data_dir() / "runs" / "latest.json").read_text())
-    assert record["code_version"]["fewlabel"] and "git_commit" in record["code_version"]
+    assert record["software"]["fewlabel"] and "git_commit" in record["software"]
     lineage = record["lineage"]
     assert set(lineage) == set(STAGES)
     assert lineage["ingest"]["source_files"]  # the input files and their hashes

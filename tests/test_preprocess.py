@@ -47,11 +47,10 @@ def test_split_lines_keeps_origin():
 
 
 def test_preprocess_stage_schema_and_all_stopwords_error(data_dir, tmp_path):
-    from fewlabel.tasks.ingest import ingest
-    from fewlabel.tasks.preprocess import preprocess
-
     from fewlabel import store
     from fewlabel.config import DataConfig
+    from fewlabel.tasks.ingest import ingest
+    from fewlabel.tasks.preprocess import preprocess
 
     from .conftest import labeled_csv, unlabeled_txt
 
@@ -89,11 +88,10 @@ def test_unknown_language_lists_the_known_ones():
 
 
 def test_preprocess_streams_in_batches_with_the_same_result(data_dir, tmp_path):
-    from fewlabel.tasks.ingest import ingest
-    from fewlabel.tasks.preprocess import preprocess
-
     from fewlabel import store
     from fewlabel.config import DataConfig
+    from fewlabel.tasks.ingest import ingest
+    from fewlabel.tasks.preprocess import preprocess
 
     config = DataConfig(source="tiny")
     ingested = ingest.fn(config)

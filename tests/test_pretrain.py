@@ -64,13 +64,12 @@ def test_corpus_file_mode_matches_its_input_and_is_reproducible(tmp_path):
 
 
 def test_pretrain_stage_uses_corpus_file_above_the_threshold(data_dir, tmp_path):
+    from fewlabel import store
+    from fewlabel.config import DataConfig, PreprocessConfig
     from fewlabel.tasks.ingest import ingest
     from fewlabel.tasks.preprocess import preprocess
     from fewlabel.tasks.pretrain import pretrain
     from fewlabel.tasks.shard import shard
-
-    from fewlabel import store
-    from fewlabel.config import DataConfig, PreprocessConfig
 
     from .conftest import labeled_csv, unlabeled_txt
 
@@ -125,12 +124,11 @@ def test_a_large_vocabulary_is_saved_in_one_file(tmp_path):
 
 
 def _incremental_inputs(tmp_path):
+    from fewlabel import store
+    from fewlabel.config import DataConfig, PreprocessConfig
     from fewlabel.tasks.ingest import ingest
     from fewlabel.tasks.preprocess import preprocess
     from fewlabel.tasks.shard import shard
-
-    from fewlabel import store
-    from fewlabel.config import DataConfig, PreprocessConfig
 
     from .conftest import labeled_csv, unlabeled_txt, write
 
@@ -147,11 +145,10 @@ def _incremental_inputs(tmp_path):
 def test_update_continues_the_previous_model_on_new_shards_only(data_dir, tmp_path):
     import shutil
 
-    from fewlabel.tasks.pretrain import pretrain, pretrain_args
-
     from fewlabel import store
     from fewlabel.config import Config
     from fewlabel.orchestration.stage import code_version
+    from fewlabel.tasks.pretrain import pretrain, pretrain_args
     from fewlabel.word2vec import previous_pretraining
 
     tokens, (a, b) = _incremental_inputs(tmp_path)
@@ -260,9 +257,8 @@ def test_a_fasttext_model_is_saved_in_one_file_without_its_corpus_counts(tmp_pat
 
 
 def test_pretrain_stage_with_fasttext(data_dir, tmp_path):
-    from fewlabel.tasks.pretrain import pretrain
-
     from fewlabel import store
+    from fewlabel.tasks.pretrain import pretrain
 
     tokens, (a, b) = _incremental_inputs(tmp_path)
     config = Word2VecConfig(vector_size=8, epochs=2, sample=0)
@@ -321,9 +317,8 @@ def test_update_cannot_continue_an_ensemble():
 
 
 def test_pretrain_stage_with_a_seed_ensemble(data_dir, tmp_path):
-    from fewlabel.tasks.pretrain import pretrain
-
     from fewlabel import store
+    from fewlabel.tasks.pretrain import pretrain
     from fewlabel.word2vec import load_own_model
 
     tokens, (a, b) = _incremental_inputs(tmp_path)

@@ -2,10 +2,10 @@
 
 import pyarrow.parquet as pq
 import pytest
-from fewlabel.flows.predict import predict_flow
-from fewlabel.flows.train import PIPELINE, train_flow
 
 from fewlabel import report, runs, store
+from fewlabel.flows.predict import predict_flow
+from fewlabel.flows.train import PIPELINE, train_flow
 from fewlabel.orchestration.plan import plan
 
 from .conftest import labeled_csv, write

@@ -70,11 +70,12 @@ def ensure_zombie_automation() -> bool:
     """Create, once per server, Prefect's own zombie detector: an automation that marks a flow run
     Crashed when its heartbeats (every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds) stop for
     :data:`~fewlabel.orchestration.settings.ZOMBIE_AFTER_SECONDS` without a final state. True if it
-    exists now. Only a real server runs automations: nothing to do without PREFECT_API_URL."""
-    import os
+    exists now. Only a real server runs automations: nothing to do on a temporary one."""
     from datetime import timedelta
 
-    if not os.environ.get("PREFECT_API_URL"):
+    from fewlabel.orchestration.server import is_temporary
+
+    if is_temporary():
         return False
     from prefect.automations import Automation
     from prefect.client.schemas.objects import StateType
@@ -113,6 +114,9 @@ def tracked(kind: str, config: BaseModel) -> Iterator[str]:
     and record its failure. Yields the flow run id."""
     from prefect.runtime import flow_run
 
+    from fewlabel.orchestration.progress import route_core_logs
+
+    route_core_logs()  # the core's log lines (and this module's) reach the run's logs in the UI
     run_id = str(flow_run.id)
     removed = store.sweep_leftovers()
     if removed:

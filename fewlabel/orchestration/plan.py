@@ -14,7 +14,8 @@ import inspect
 from pydantic import BaseModel
 
 from fewlabel import store
-from fewlabel.orchestration.stage import Wiring, bind, key_of, lineage
+from fewlabel.orchestration.pipeline import Wiring
+from fewlabel.orchestration.stage import bind, key_of, lineage
 
 
 def _changes(section: str, before: dict, now: dict) -> list[str]:

@@ -87,7 +87,7 @@ def finish(
         "kind": "train",
         "config": config.model_dump(mode="json"),
         "refs": refs,
-        "code_version": runs.code_version(),
+        "software": runs.software_version(),
         "lineage": runs.lineage_of(refs),
     }
     summary["run_record"] = str(runs.write_run(record))

@@ -16,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from fewlabel import store
 from fewlabel.errors import UserError
+from fewlabel.orchestration.server import is_temporary
 
 ADDRESS = "FEWLABEL_DASK_ADDRESS"
 WORKERS = "FEWLABEL_DASK_WORKERS"
@@ -63,7 +64,7 @@ def task_runner(address: str | None = None, workers: int | None = None):
     raw = workers if workers is not None else os.environ.get(WORKERS) or None
     if address and raw is not None:
         raise UserError(f"give a Dask cluster address or a number of local workers, not both ({ADDRESS}, {WORKERS})")
-    if (address or raw is not None) and not os.environ.get("PREFECT_API_URL"):
+    if (address or raw is not None) and is_temporary():
         raise UserError(
             "a Dask cluster's workers report to the Prefect API: start `fewlabel server` and "
             "export PREFECT_API_URL=http://127.0.0.1:4200/api first"

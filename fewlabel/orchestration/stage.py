@@ -1,4 +1,4 @@
-"""Turn a stage's build function into a cached Prefect task.
+"""Turn a stage's build function into a cached Prefect task: the ``@stage`` decorator and its cache policy.
 
 The cache key of a stage is the hash of its name, its module's source, the library versions it
 runs on, its config section and the content hashes of its input artifacts (and, for ingest, of the
@@ -15,9 +15,7 @@ import functools
 import importlib
 import importlib.util
 import inspect
-import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -32,12 +30,8 @@ from pydantic import BaseModel
 
 from fewlabel import store
 from fewlabel.catalog import CATALOG, check_outputs
-from fewlabel.errors import UserError
 from fewlabel.orchestration.progress import route_core_logs
 from fewlabel.orchestration.settings import records_dir
-
-route_core_logs()
-log = logging.getLogger(__name__)
 
 LIBRARIES = ("gensim", "scikit-learn", "pyarrow", "numpy", "scipy", "pandas", "numba")
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
@@ -255,6 +249,7 @@ def stage(
 
         @functools.wraps(build)
         def run(*args, **kwargs) -> store.Ref:
+            route_core_logs()  # the core's log lines reach this run's logs, also on a Dask worker
             bound = bind(inspect.Signature(params), *args, **kwargs)
             origin = _policy_lineage(bound) or lineage(name, build.__module__, bound, fingerprint)
 
@@ -282,125 +277,6 @@ def stage(
         )
 
     return decorate
-
-
-class StageFailed(RuntimeError):
-    """A stage failed for a reason that is not the user's input: the flow run fails naming it."""
-
-
-@dataclass(frozen=True)
-class Wiring:
-    """One stage of a pipeline: its task, the upstream stages it reads and its config section.
-
-    A mapped stage runs one task per item of ``each(config)`` (e.g. one per file of a sharded
-    corpus), with the arguments ``call(item, refs, config)``; downstream stages get its list of Refs.
-    A stage that is not mapped gets its inputs' Refs and its config section, or ``call(None, refs,
-    config)`` when it needs only some keys of a section.
-    """
-
-    task: Any
-    inputs: tuple[str, ...] = ()
-    section: str = ""
-    each: Callable[[BaseModel], list[str]] | None = field(default=None, repr=False)
-    call: Callable[[str, dict, BaseModel], list] | None = field(default=None, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.task.name
-
-    def args(self, refs: dict[str, store.Ref], config: BaseModel) -> list:
-        return [refs[name] for name in self.inputs] + [getattr(config, self.section)]
-
-    def calls(self, refs: dict[str, store.Ref], config: BaseModel) -> list[list]:
-        """The argument lists of the stage's tasks: one, or one per item of a mapped stage."""
-        if self.each is None:
-            return [self.call(None, refs, config) if self.call else self.args(refs, config)]
-        return [self.call(item, refs, config) for item in self.each(config)]
-
-
-def _item(ref: store.Ref) -> str:
-    """What one task of a mapped stage was about: its file (a shard) or its point (a curve point)."""
-    return str(ref["stats"].get("file") or ref["stats"].get("point") or ref["path"])
-
-
-class Steps:
-    """What a flow composes with: runs stage tasks in order, keeping each one's Ref and state name.
-
-    Mapped stages are submitted to the flow's task runner (threads by default, a Dask cluster with
-    ``--dask-address``), so their items run in parallel; ``items`` keeps each item's state, for
-    the report's list of reused shards. From ``from_stage`` on, stages ignore their cache and
-    recompute (Prefect's ``refresh_cache``, which the store honours by rebuilding the artifact).
-    A failed stage fails the flow, named.
-    """
-
-    def __init__(self, from_stage: str | None = None):
-        self.refs: dict[str, Any] = {}
-        self.states: dict[str, str] = {}
-        self.items: dict[str, list[dict]] = {}
-        self.from_stage = from_stage
-        self.refreshing = False
-
-    def _options(self, task, name: str):
-        """The task as this run needs it: its cache record beside the artifacts (whoever launched the
-        flow), and from ``from_stage`` on, ignoring its cache."""
-        self.refreshing = self.refreshing or name == self.from_stage
-        options = {"result_storage": records_dir()}  # a Path: Prefect makes it a local file system
-        return task.with_options(**options, refresh_cache=True) if self.refreshing else task.with_options(**options)
-
-    def __call__(self, task, *args, name: str | None = None) -> store.Ref:
-        name = name or task.name
-        return self.collect(self._options(task, name)(*args, return_state=True), name)
-
-    def map(self, task, calls: list[list], name: str | None = None) -> list[store.Ref]:
-        """One task per argument list, run in parallel by the task runner; their Refs in order."""
-        name = name or task.name
-        futures = [self._options(task, name).submit(*args) for args in calls]
-        from prefect.futures import as_completed
-
-        for done, future in enumerate(as_completed(futures), 1):  # each item in the run's log as it ends
-            future.wait()  # as_completed can hand over a future before its final state is recorded
-            what = _item(future.state.result()) if future.state.is_completed() else "an item"
-            log.info("%s %s: %s (%d of %d)", name, what, future.state.name, done, len(futures))
-        refs = [self.result(future.state, f"{name} {args[0]}") for future, args in zip(futures, calls)]
-        self.items[name] = [
-            {"item": _item(ref), "state": future.state.name, "path": ref["path"]} for ref, future in zip(refs, futures)
-        ]
-        if refs:
-            counts = Counter(item["state"] for item in self.items[name])
-            self.states[name] = (
-                next(iter(counts))
-                if len(counts) == 1
-                else ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-            )
-        self.refs[name] = refs
-        return refs
-
-    def run(self, pipeline: tuple[Wiring, ...], config: BaseModel) -> dict[str, Any]:
-        """Every stage of ``pipeline`` in order (mapped ones item by item, in parallel); their Refs."""
-        names = [w.name for w in pipeline]
-        if self.from_stage is not None and self.from_stage not in names:
-            raise UserError(f"unknown stage {self.from_stage!r} for --from-stage; stages: {', '.join(names)}")
-        for wiring in pipeline:
-            if wiring.each:
-                self.map(wiring.task, wiring.calls(self.refs, config))
-            else:
-                self(wiring.task, *wiring.calls(self.refs, config)[0])
-        return self.refs
-
-    def collect(self, state, name: str) -> store.Ref:
-        self.states[name] = state.name
-        self.refs[name] = self.result(state, name)
-        return self.refs[name]
-
-    @staticmethod
-    def result(state, name: str) -> store.Ref:
-        """The Ref of a finished task; a failed one raises, naming its stage (``name``)."""
-        if not state.is_completed():
-            exc = state.result(raise_on_failure=False)
-            if isinstance(exc, UserError):
-                raise type(exc)(f"stage {name}: {exc}") from None
-            raise StageFailed(f"stage {name} failed: {type(exc).__name__}: {exc}") from exc
-        return state.result()
 
 
 def forget_missing_records() -> None:

@@ -1,45 +1,34 @@
-"""The labeling commands of ``fewlabel``: suggest, labels (list, add, export), simulate.
-
-Kept apart from :mod:`fewlabel.cli`, which adds them to its parser with :func:`add_commands`.
-"""
+"""Commands for labeling: suggest, labels (list, add, export)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
+from fewlabel.cli.launch import launch
+from fewlabel.cli.options import check_run, config, with_config, with_json
 from fewlabel.errors import UserError
 
 
-def _config(args):
-    from fewlabel.config import load_config
-
-    return load_config(args.config, args.set or [])
-
-
-def _runner(flow, args):
-    from fewlabel.orchestration.runner import with_runner
-
-    return with_runner(flow, getattr(args, "dask_address", None), getattr(args, "dask_workers", None))
-
-
 def cmd_suggest(args) -> int:
+    """Suggest the unlabeled sentences to label next: a CSV with an empty label column to fill in."""
     from fewlabel.selection import check_strategy
 
-    run = args.check_run(args.run)
-    config = _config(args)
-    strategy = check_strategy(args.strategy or config.selection.strategy)
-    n = args.n if args.n is not None else config.selection.n
+    run = check_run(args.run)
+    selection = config(args).selection
+    strategy = check_strategy(args.strategy or selection.strategy)
+    n = args.n if args.n is not None else selection.n
     if n < 1:
         raise UserError(f"--n {n}: give a number of sentences of at least 1")
     from fewlabel.flows.suggest import suggest_flow
 
-    result = suggest_flow(run=run, n=n, strategy=strategy, pool_max=config.selection.pool_max, seed=args.seed)
-    if not args.json:
+    result = launch(suggest_flow, args, run=run, n=n, strategy=strategy, pool_max=selection.pool_max, seed=args.seed)
+    if args.json:
+        print(json.dumps({"suggestions": result["suggestions"], "n": result["n"], "strategy": strategy}))
+    else:
         print(f"{result['n']} sentences to label ({strategy}, model of run {result['run']}): {result['suggestions']}")
         print("fill in the label column (a class, skip, or empty), then: fewlabel labels add " + result["suggestions"])
-    else:
-        print(json.dumps({"suggestions": result["suggestions"], "n": result["n"], "strategy": strategy}))
     return 0
 
 
@@ -77,7 +66,7 @@ def cmd_labels_add(args) -> int:
     from fewlabel.suggestions import classes_of
 
     frame = labels.read_suggestions(args.csv)
-    labels.check_known(frame["label"], classes_of(runs.read_run(args.check_run(args.run))), args.csv)
+    labels.check_known(frame["label"], classes_of(runs.read_run(check_run(args.run))), args.csv)
     path = labels.append(frame, f"file:{Path(args.csv).resolve()}")
     n = 0 if path is None else int(frame["label"].notna().sum() - (frame["label"] == labels.SKIP).sum())
     if args.json:
@@ -108,51 +97,36 @@ def cmd_labels_export(args) -> int:
     return 0
 
 
-def cmd_simulate(args) -> int:
-    config = _config(args)
-    from fewlabel.flows.simulate import simulate_flow
-
-    result = _runner(simulate_flow, args)(config)
-    if args.json:
-        print(json.dumps({k: result[k] for k in ("flow_run_id", "plot", "table", "summary")}))
-    else:
-        print(result["table_md"])
-        print(f"plot: {result['plot']}\ntable: {result['table']}")
-    return 0
-
-
-def add_commands(sub, with_config, with_dask, check_run) -> None:
-    """Add suggest, labels and simulate to the ``fewlabel`` parser's subcommands."""
-
-    def defaults(p, func):
-        p.set_defaults(func=func, check_run=check_run)
-        return p
-
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     from fewlabel.selection import STRATEGIES
 
-    sg = with_config(sub.add_parser("suggest", help="suggest the unlabeled sentences to label next"))
-    sg.add_argument("--run", default="latest", help="the run whose model scores the pool (default: latest)")
-    sg.add_argument("--n", type=int, help="how many sentences (default: selection.n, 20)")
-    sg.add_argument("--strategy", help=f"{', '.join(STRATEGIES)} (default: selection.strategy)")
-    sg.add_argument("--seed", type=int, default=0)
-    sg.add_argument("--json", action="store_true", help="print the result as one JSON line last")
-    defaults(sg, cmd_suggest)
+    suggest = sub.add_parser(
+        "suggest", help="suggest the unlabeled sentences to label next", description=cmd_suggest.__doc__
+    )
+    with_json(with_config(suggest))
+    suggest.add_argument("--run", default="latest", help="the run whose model scores the pool (default: latest)")
+    suggest.add_argument("--n", type=int, help="how many sentences (default: selection.n)")
+    suggest.add_argument("--strategy", help=f"{', '.join(STRATEGIES)} (default: selection.strategy)")
+    suggest.add_argument("--seed", type=int, default=0)
+    suggest.set_defaults(func=cmd_suggest)
 
-    lb = sub.add_parser("labels", help="the label store: list what was added (add, export)")
-    lb.add_argument("--json", action="store_true")
-    defaults(lb, cmd_labels)
-    lsub = lb.add_subparsers(dest="labels_command")
-    add = lsub.add_parser("add", help="store the labels filled in a suggestions CSV")
+    labels = sub.add_parser(
+        "labels", help="the label store: list what was added (add, export)", description=cmd_labels.__doc__
+    )
+    with_json(labels, "the list")
+    labels.set_defaults(func=cmd_labels)
+    labels_sub = labels.add_subparsers(dest="labels_command", metavar="COMMAND")
+    add = labels_sub.add_parser(
+        "add", help="store the labels filled in a suggestions CSV", description=cmd_labels_add.__doc__
+    )
     add.add_argument("csv")
     add.add_argument("--run", default="latest", help="the run whose classes the labels must be (default: latest)")
-    add.add_argument("--json", action="store_true")
-    defaults(add, cmd_labels_add)
-    exp = lsub.add_parser("export", help="write every stored label to one CSV")
-    exp.add_argument("--output", help="file to write (default: data/labels/export.csv)")
-    exp.add_argument("--force", action="store_true")
-    exp.add_argument("--json", action="store_true")
-    defaults(exp, cmd_labels_export)
-
-    sim = with_dask(with_config(sub.add_parser("simulate", help="measure selection strategies against random")))
-    sim.add_argument("--json", action="store_true")
-    defaults(sim, cmd_simulate)
+    with_json(add)
+    add.set_defaults(func=cmd_labels_add)
+    export = labels_sub.add_parser(
+        "export", help="write every stored label to one CSV", description=cmd_labels_export.__doc__
+    )
+    export.add_argument("--output", help="file to write (default: data/labels/export.csv)")
+    export.add_argument("--force", action="store_true")
+    with_json(export)
+    export.set_defaults(func=cmd_labels_export)

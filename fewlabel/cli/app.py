@@ -1,0 +1,59 @@
+"""The `fewlabel` parser, assembled from the command groups, and the command's entry point.
+
+User errors (bad input, bad config) print one line, ``error: ...``, and exit 2, without a traceback
+(:mod:`fewlabel.cli.exits` has every exit status). Progress goes to stderr (Prefect's log lines per
+stage and per Word2Vec epoch); results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from fewlabel.cli import curves, exits, labeling, models, server, training
+
+GROUPS = (training, curves, labeling, models, server)
+"""The command groups, each adding its commands with ``add_parsers(subparsers)``, in --help's order."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fewlabel",
+        description="Text classification with few labels: Word2Vec pretraining on unlabeled text, averaged "
+        "sentence vectors and a small classifier, as cached Prefect flows.",
+        epilog="`fewlabel COMMAND --help` describes a command.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one `fewlabel` command; its exit status."""
+    args = parser().parse_args(argv)
+    from fewlabel.orchestration.server import stop_temporary
+    from fewlabel.orchestration.settings import project_environment
+
+    project_environment()
+    # the train stage records each fit's iterations and convergence in its stats and report
+    warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")
+    try:
+        return exits.guarded(lambda: args.func(args))
+    finally:
+        stop_temporary()  # after the run was marked (also when interrupted): never left behind
+
+
+def entry_point() -> None:
+    """The console script: :func:`main`, SIGTERM handled as Ctrl-C. After an interruption the process
+    ends at once, once the run is marked and its server stopped: stage threads still computing would
+    otherwise keep it alive until they finish (their results are whole, and cached or swept next time)."""
+    exits.stop_on_sigterm()
+    code = main()
+    if code in (exits.INTERRUPTED, exits.TERMINATED):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
