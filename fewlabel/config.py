@@ -12,24 +12,20 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from annotated_types import Ge, Gt, Le
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, ValidationError, field_validator, model_validator
+from annotated_types import Ge
+from pydantic import BaseModel, Field, Strict, ValidationError, field_validator, model_validator
 
+from fewlabel import classifiers, readers, selection, text, vectors
 from fewlabel.errors import UserError
+from fewlabel.fields import Bool, Float, Int, PositiveInt, Section, Seed
 
-# Strict types: a boolean is not a number (``vector_size: true`` is an error, not 1), a string is not a
-# number; an integer is accepted where a float is expected. Upper bounds keep a typo from exhausting memory.
-Int = Annotated[int, Strict()]
-PositiveInt = Annotated[int, Strict(), Gt(0)]
-Float = Annotated[float, Strict()]
-Bool = StrictBool
-SEED_MAX = 2**32 - 1  # numpy's seeds
-Seed = Annotated[int, Strict(), Ge(0), Le(SEED_MAX)]
-MAX_LAYERS, MAX_LAYER_SIZE, MAX_MLP_WEIGHTS = 10, 100_000, 200_000_000
+MAX_MLP_WEIGHTS = 200_000_000
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def one_of(registry: dict) -> Any:
+    """The config type of a choice: one of the names of its registry (a ``Literal``, so the Prefect UI
+    offers them as a list and the JSON schema holds them as an enum)."""
+    return Literal[tuple(registry)]
 
 
 def _check_encoding(value: str | None) -> str | None:
@@ -83,10 +79,10 @@ class DataConfig(Section):
         "unlabeled: utf-8, test: ...} (unnamed inputs: utf-8). A byte-order mark always wins; a wrong choice "
         "(mojibake, C1 control characters) is an error suggesting the right one",
     )
-    label_normalize: Literal["none", "strip", "casefold"] = Field(
+    label_normalize: one_of(readers.LABEL_MODES) = Field(
         "none",
-        description="none: labels differing only by surrounding spaces or case are an error; strip: "
-        "strip spaces around labels; casefold: strip and casefold them",
+        description="how labels that differ only by surrounding spaces or case are merged: "
+        + "; ".join(f"{name}: {mode.description}" for name, mode in readers.LABEL_MODES.items()),
     )
     labels_per_class: PositiveInt | None = Field(
         None, description="keep only N training labels per class (null = all) to simulate scarce labels"
@@ -121,7 +117,10 @@ class DataConfig(Section):
 class PreprocessConfig(Section):
     """Tokenization and stopword removal."""
 
-    language: str = Field("en", description="tokenizer: en, zh (jieba), or one you register")
+    language: one_of(text.LANGUAGES) = Field(
+        "en",
+        description="the tokenizer: " + ", ".join(f"{code} ({lang.name})" for code, lang in text.LANGUAGES.items()),
+    )
     lowercase: Bool = True
     stopwords: Literal["none", "english", "iso"] | list[str] = Field(
         "none",
@@ -132,15 +131,6 @@ class PreprocessConfig(Section):
     split_lines: Bool = Field(
         True, description="unlabeled documents are split at line breaks into one sentence per line"
     )
-
-    @field_validator("language")
-    @classmethod
-    def _known_language(cls, value: str) -> str:
-        from fewlabel.text import LANGUAGES
-
-        if value not in LANGUAGES:
-            raise ValueError(f"unknown language {value!r}; known: {', '.join(sorted(LANGUAGES))}")
-        return value
 
 
 class Word2VecConfig(Section):
@@ -203,46 +193,43 @@ class VectorizeConfig(Section):
     remove_component: Bool = Field(
         True, description="remove SIF's first principal component, estimated on unlabeled + training text"
     )
-    pooling: Literal["mean", "mean_max", "mean_max_min"] = Field(
-        "mean", description="concatenate the element-wise max (and min) of the word vectors to the mean"
+    pooling: one_of(vectors.POOLING) = Field(
+        "mean",
+        description="mean: the weighted average of the word vectors; mean_max (mean_max_min): the element-wise "
+        "max (and min) of the word vectors concatenated to it",
     )
 
 
 class ClassifierConfig(Section):
-    """scikit-learn MLPClassifier parameters, after optional L2 normalization and standardization."""
+    """The classifier: the estimator fitted on the sentence vectors (``estimator``: one kind of
+    :data:`fewlabel.classifiers.KINDS` with its own parameters) and fewlabel's rules for fitting it (the
+    rest: vector scaling, the per-fit penalty rule, document pseudo-labels and their safeguard)."""
 
-    hidden_layer_sizes: tuple[Annotated[int, Strict(), Gt(0), Le(MAX_LAYER_SIZE)], ...] = Field(
-        (32,),
-        min_length=1,
-        max_length=MAX_LAYERS,
-        description=f"at most {MAX_LAYERS} layers of at most {MAX_LAYER_SIZE} units",
+    estimator: classifiers.Estimator = Field(
+        default_factory=classifiers.MLPParams,
+        description="the estimator and its own parameters; kind: " + ", ".join(classifiers.KINDS),
     )
-    activation: Literal["identity", "logistic", "tanh", "relu"] = "logistic"
-    solver: Literal["lbfgs", "sgd", "adam"] = "adam"
-    alpha: Float = Field(10.0, ge=0, description="L2 penalty (capped per training row by alpha_max_per_row)")
     alpha_max_per_row: Float | None = Field(
         0.3,
         gt=0,
-        description="cap alpha at this many times the training rows of each fit: scikit-learn divides "
-        "alpha by the rows, so alpha=10 on 4 rows would shrink every weight to zero (one class); null: no cap",
+        description="cap the estimator's L2 penalty (the MLP's alpha) at this many times the training rows of each "
+        "fit: scikit-learn divides alpha by the rows, so alpha=10 on 4 rows would shrink every weight to zero (one "
+        "class); null: no cap",
     )
     alpha_grid: tuple[Annotated[float, Strict(), Ge(0)], ...] = Field(
         (),
         max_length=100,
-        description="candidate alphas: each fit picks one by stratified k-fold cross-validation on its own "
-        "training labels (ties: the largest), then refits on all of them; empty: alpha. Costs |grid| x k fits more",
+        description="candidate L2 penalties: each fit picks one by stratified k-fold cross-validation on its own "
+        "training labels (ties: the largest), then refits on all of them; empty: the estimator's own. Costs "
+        "|grid| x k fits more",
     )
     cv_folds: Int = Field(5, ge=2, le=100, description="k of that cross-validation, capped by the smallest class count")
-    learning_rate_init: Float = Field(1e-3, gt=0)
-    max_iter: PositiveInt = Field(500, le=100_000)
-    early_stopping: Bool = False
     l2_normalize: Bool = Field(
         True,
         description="scale each sentence vector to length 1 (scikit-learn Normalizer) before standardization; "
         "false: the vectors as vectorize made them",
     )
     standardize: Bool = True
-    random_state: Seed = 0
     pseudo_documents: Float = Field(
         0.2,
         ge=0,
@@ -275,6 +262,32 @@ class ClassifierConfig(Section):
         description="the pseudo-labeled classifier's probabilities count as this many labeled rows when "
         "averaged with the labels-only classifier's",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _estimator_keys_moved(cls, value: Any) -> Any:
+        """Configs and run records written before ``classifier.estimator`` existed set the MLP's own
+        parameters in ``classifier`` itself (``classifier.alpha``): they mean ``classifier.estimator.alpha``."""
+        if not isinstance(value, dict):
+            return value
+        moved = {k: value[k] for k in classifiers.MLPParams.model_fields if k != "kind" and k in value}
+        if not moved:
+            return value
+        estimator = value.get("estimator") or {}
+        if not isinstance(estimator, dict):
+            return value  # the estimator section's own error says what is wrong
+        both = sorted(set(moved) & set(estimator))
+        if both:
+            raise ValueError(
+                f"{both[0]!r} is set twice: keep classifier.estimator.{both[0]}, drop classifier.{both[0]}"
+            )
+        kind = estimator.get("kind", classifiers.DEFAULT)
+        if kind != "mlp":
+            raise ValueError(
+                f"classifier.{next(iter(moved))} is a parameter of the mlp estimator, not of {kind!r}: "
+                f"set the {kind} estimator's own parameters under classifier.estimator"
+            )
+        return {**{k: v for k, v in value.items() if k not in moved}, "estimator": {**estimator, **moved}}
 
 
 class EvaluateConfig(Section):
@@ -342,22 +355,19 @@ class NightlyConfig(Section):
     )
 
 
-STRATEGY_NAMES = Literal["random", "margin", "margin_diverse", "clusters", "density_margin"]
-
-
 class SelectionConfig(Section):
     """Choosing what to label next (``fewlabel suggest``, the label flow) and the simulation that
     measures each strategy against random draws (``fewlabel simulate``)."""
 
-    strategy: STRATEGY_NAMES = Field(
-        "margin",
-        description="strategy of fewlabel suggest, the label flow and the nightly label step (margin: the one "
-        "measured ahead of random on four data sets' development splits; README)",
+    strategy: one_of(selection.STRATEGIES) = Field(
+        selection.DEFAULT,
+        description="strategy of fewlabel suggest, the label flow and the nightly label step: "
+        + "; ".join(f"{name}: {s.description}" for name, s in selection.STRATEGIES.items()),
     )
     n: PositiveInt = Field(20, le=10_000, description="sentences suggested at once")
     pool_max: PositiveInt = Field(100_000, le=10_000_000, description="unlabeled lines scored (seeded sample)")
-    strategies: list[STRATEGY_NAMES] = Field(
-        ["random", "margin", "margin_diverse", "clusters", "density_margin"],
+    strategies: list[one_of(selection.STRATEGIES)] = Field(
+        list(selection.STRATEGIES),
         min_length=1,
         description="simulate: the strategies compared (random is always included)",
     )
@@ -390,8 +400,8 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _mlp_fits_in_memory(self) -> Config:
-        pooled = {"mean": 1, "mean_max": 2, "mean_max_min": 3}[self.vectorize.pooling]
-        sizes = [self.word2vec.vector_size * pooled, *self.classifier.hidden_layer_sizes]
+        layers = getattr(self.classifier.estimator, "hidden_layer_sizes", ())
+        sizes = [vectors.width(self.word2vec.vector_size, self.vectorize), *layers]
         weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
         if weights > MAX_MLP_WEIGHTS:
             raise ValueError(
@@ -401,15 +411,24 @@ class Config(Section):
         return self
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The section models an annotation holds: itself, or the arms of a union (the estimator's kinds)."""
+    if get_origin(annotation) is Annotated:
+        return _models_in(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return [m for arm in get_args(annotation) for m in _models_in(arm)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
 def valid_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
-    """Every settable dotted key, e.g. ``word2vec.epochs``."""
+    """Every settable dotted key, e.g. ``word2vec.epochs`` (a union of sections: the keys of each, once)."""
     keys = []
     for name, field in model.model_fields.items():
-        sub = field.annotation
-        if isinstance(sub, type) and issubclass(sub, BaseModel):
-            keys += valid_keys(sub, f"{prefix}{name}.")
-        else:
+        models = _models_in(field.annotation)
+        if not models:
             keys.append(prefix + name)
+        for sub in models:
+            keys += [k for k in valid_keys(sub, f"{prefix}{name}.") if k not in keys]
     return keys
 
 
@@ -543,7 +562,10 @@ def valid_range(loc: tuple[str | int, ...]) -> str | None:
         elif model is not None and part in model.model_fields:
             field = model.model_fields[part]
             annotation, constraints = field.annotation, list(field.metadata)
-            model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+            models = _models_in(annotation)
+            model = models[0] if len(models) == 1 else None
+        elif part in classifiers.KINDS and model is None:  # the tag of the estimator's kind
+            model = classifiers.KINDS[part].params
     bounds = [
         f"{sign} {getattr(c, name)}"
         for name, sign in BOUNDS.items()
@@ -553,18 +575,53 @@ def valid_range(loc: tuple[str | int, ...]) -> str | None:
     return " and ".join(bounds) or None
 
 
-def _is_field_name(part: str) -> bool:
-    """Not one of the union arms pydantic puts in an error's location ('str', 'constrained-int', 'EncodingMap')."""
-    return part.isidentifier() and not part[:1].isupper() and part not in ("str", "int", "float", "bool")
+def _annotation_at(loc: tuple) -> Any:
+    """The annotation of the setting (or list item) at a pydantic error's ``loc``."""
+    annotation, models = None, [Config]
+    for part in loc:
+        if isinstance(part, int):
+            annotation = next(iter(get_args(annotation)), None)
+            continue
+        owner = next((m for m in models if part in m.model_fields), None)
+        if owner is not None:
+            annotation = owner.model_fields[part].annotation
+            models = _models_in(annotation)
+        elif part in classifiers.KINDS:
+            models = [classifiers.KINDS[part].params]
+    return annotation
+
+
+def _shown_loc(loc: tuple, unknown_key: bool = False) -> tuple:
+    """An error's location as the user names the key: the config's fields and list indices, without the
+    union arms pydantic puts in it ('str', 'constrained-int', 'EncodingMap', the estimator's kind); with
+    ``unknown_key``, the last part is a key the user gave that no section has."""
+    if unknown_key:
+        return (*_shown_loc(loc[:-1]), loc[-1])
+    shown, models = [], [Config]
+    for part in loc:
+        if isinstance(part, int):
+            shown.append(part)
+            continue
+        owner = next((m for m in models if part in m.model_fields), None)
+        if owner is not None:
+            shown.append(part)
+            models = _models_in(owner.model_fields[part].annotation)
+        elif part in classifiers.KINDS:  # the tag that chose the estimator's kind
+            models = [classifiers.KINDS[part].params]
+        elif not models:  # inside a field's own type (an item's arm): nothing more to name
+            break
+    return tuple(shown)
 
 
 def _source(loc: tuple, set_keys: dict[tuple[str, ...], str], default: str) -> str:
-    """Where the value at ``loc`` came from: the --set that set it (or a section around it), or the file."""
+    """Where the value at ``loc`` came from: the --set that set it (or a section around it, or the one
+    key set inside it), or the file."""
     parts = tuple(str(p) for p in loc)
     for n in range(len(parts), 0, -1):
         if parts[:n] in set_keys:
             return set_keys[parts[:n]]
-    return default
+    inside = [where for key, where in set_keys.items() if parts and key[: len(parts)] == parts]
+    return inside[0] if len(inside) == 1 else default
 
 
 def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[str, ...], str] | None = None) -> Config:
@@ -572,16 +629,23 @@ def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[s
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems, seen = [], set()
+        problems, seen, unknown = [], set(), False
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if isinstance(p, int) or _is_field_name(p))
+            loc = _shown_loc(err["loc"], unknown_key=err["type"] == "extra_forbidden")
             key = ".".join(str(p) for p in loc)
             where = _source(loc, set_keys or {}, source)
             at = where if where == f"--set {_cut(key)}" else f"{where}: {key}" if key else where
             if err["type"] == "extra_forbidden":
-                problem = f"{where}: unknown key {key!r}"
-            elif err["type"] in RANGE_ERRORS and valid_range(loc):
-                problem = f"{at}: must be {valid_range(loc)} (got {_short(err.get('input'))})"
+                problem, unknown = f"{where}: unknown key {key!r}", True
+            elif err["type"] == "literal_error" and get_origin(_annotation_at(err["loc"])) is Literal:
+                choices = ", ".join(str(c) for c in get_args(_annotation_at(err["loc"])))
+                problem = f"{at}: unknown value {_short(err.get('input'))}; choose one of {choices}"
+            elif err["type"] == "union_tag_invalid":
+                tag, kind_key = err.get("ctx", {}).get("tag"), f"{key}.kind"
+                at = where if where == f"--set {_cut(kind_key)}" else f"{where}: {kind_key}"
+                problem = f"{at}: unknown kind {_short(tag)}; kinds: {', '.join(classifiers.KINDS)}"
+            elif err["type"] in RANGE_ERRORS and valid_range(err["loc"]):
+                problem = f"{at}: must be {valid_range(err['loc'])} (got {_short(err.get('input'))})"
             elif not key:  # a check across sections
                 problem = f"{where}: {_one_line(err['msg']).removeprefix('Value error, ')}"
             else:
@@ -590,4 +654,5 @@ def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[s
             if problem not in seen:
                 seen.add(problem)
                 problems.append(problem)
-        raise UserError("; ".join(problems) + ". Valid keys: " + ", ".join(valid_keys())) from None
+        listed = ". Valid keys: " + ", ".join(valid_keys()) if unknown else ""
+        raise UserError("; ".join(problems) + listed) from None

@@ -26,7 +26,7 @@ from sklearn.semi_supervised import LabelSpreading
 from fewlabel import stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.metrics import majority_label
-from fewlabel.model import check_pseudo, fit, fit_with_pseudo
+from fewlabel.model import check_pseudo, fit, fit_with_pseudo, seeded
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 from fewlabel.word2vec import fit_ensemble, vectors_table
 
@@ -76,7 +76,7 @@ def predict_all(
     common component from the drawn sentences, pooling).
     """
     y = train["labels"][idx]
-    classifier = classifier.model_copy(update={"random_state": seed})
+    classifier = seeded(classifier, seed)
     X = train["vectors"][idx]
     labels_only, _, _, pseudo_model, _, _ = fit_with_pseudo(
         X, y, classifier, unlabeled["vectors"], unlabeled["documents"]

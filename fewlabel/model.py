@@ -18,34 +18,45 @@ import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 
-from fewlabel import pseudo
+from fewlabel import classifiers, interrupts, pseudo
 from fewlabel.config import ClassifierConfig
-
-SELECTION_KEYS = {
-    "alpha_grid",
-    "cv_folds",
-    "alpha_max_per_row",
-    "pseudo_documents",
-    "pseudo_rounds",
-    "pseudo_weight",
-    "pseudo_min_lines",
-    "pseudo_check_folds",
-}
-"""ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
 
 
 def make_classifier(config: ClassifierConfig) -> Pipeline:
-    """Optional L2 normalization of each row, optional standardization, then the MLP, as configured
-    (``alpha`` as is: no selection here). The normalizer is stateless (row by row), so it reads
-    nothing of the training set either."""
-    params = config.model_dump(exclude={"l2_normalize", "standardize", *SELECTION_KEYS})
+    """Optional L2 normalization of each row, optional standardization, then the estimator of
+    ``config.estimator``'s kind with its own parameters (its penalty as is: no selection here). The
+    normalizer is stateless (row by row), so it reads nothing of the training set either."""
     steps = [("normalize", Normalizer())] if config.l2_normalize else []
     steps += [("scale", StandardScaler())] if config.standardize else []
-    return Pipeline([*steps, ("mlp", MLPClassifier(**params))])
+    return Pipeline([*steps, (config.estimator.kind, classifiers.build(config.estimator))])
+
+
+def penalty_of(config: ClassifierConfig) -> str | None:
+    """The name of the estimator's L2 penalty that the alpha rule sets (None: its kind has no rule)."""
+    return classifiers.KINDS[config.estimator.kind].penalty
+
+
+def with_estimator(config: ClassifierConfig, **params) -> ClassifierConfig:
+    """``config`` with some of the estimator's own parameters replaced."""
+    return config.model_copy(update={"estimator": config.estimator.model_copy(update=params)})
+
+
+def seeded(config: ClassifierConfig, seed: int) -> ClassifierConfig:
+    """``config`` with the estimator's ``random_state`` (and so the folds of every per-fit rule) set to ``seed``."""
+    return with_estimator(config, random_state=seed)
+
+
+def fit_estimator(estimator, X: np.ndarray, y: np.ndarray):
+    """``estimator.fit(X, y)``; if Ctrl-C or SIGTERM arrived meanwhile, raise it. (scikit-learn's MLP
+    catches KeyboardInterrupt in its epoch loop, warns and returns half-fitted: such a model must
+    never be used, and the fits after it must not run.)"""
+    mark = interrupts.received()
+    estimator.fit(X, y)
+    interrupts.raise_if_interrupted_since(mark)
+    return estimator
 
 
 def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict:
@@ -61,21 +72,25 @@ def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig)
         when nothing was cross-validated).
     """
     grid = sorted(set(config.alpha_grid))
+    penalty = penalty_of(config)
     _, counts = np.unique(y, return_counts=True)
     folds = min(config.cv_folds, int(counts.min()))
     if len(grid) == 1:
         return {"alpha": grid[0], "folds": 0, "scores": {}}
     if folds < 2:
-        return {"alpha": config.alpha, "folds": 0, "scores": {}}
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=config.random_state).split(X, y))
+        return {"alpha": getattr(config.estimator, penalty), "folds": 0, "scores": {}}
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=config.estimator.random_state).split(X, y))
     scores = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # inner fits: only the final fit is reported
         for alpha in grid:
-            candidate = make_classifier(config.model_copy(update={"alpha": alpha}))
+            candidate = make_classifier(with_estimator(config, **{penalty: alpha}))
             scores[alpha] = float(
                 np.mean(
-                    [np.mean(candidate.fit(X[train], y[train]).predict(X[held]) == y[held]) for train, held in splits]
+                    [
+                        np.mean(fit_estimator(candidate, X[train], y[train]).predict(X[held]) == y[held])
+                        for train, held in splits
+                    ]
                 )
             )
     best = max(scores.values())
@@ -85,27 +100,43 @@ def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig)
 def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool, dict]:
     """(pipeline fitted on all of (X, y), converged?, how its alpha was chosen).
 
-    The alpha is ``config.alpha``, or with ``alpha_grid`` set the :func:`cross_validate_alpha` choice;
-    then, with ``alpha_max_per_row`` set, at most that many times the number of rows. scikit-learn
-    divides alpha by the number of rows (the loss is a mean), so the cap bounds the penalty per row:
-    without it alpha=10 weighs 2.5 per row on 4 rows (every weight shrinks to zero, one class is
-    predicted) but 0.08 on 128. Only ``X`` and ``y`` are read.
+    The alpha (the estimator's L2 penalty: the MLP's ``alpha``) is the estimator's own, or with
+    ``alpha_grid`` set the :func:`cross_validate_alpha` choice; then, with ``alpha_max_per_row`` set, at
+    most that many times the number of rows. scikit-learn divides alpha by the number of rows (the
+    loss is a mean), so the cap bounds the penalty per row: without it alpha=10 weighs 2.5 per row on
+    4 rows (every weight shrinks to zero, one class is predicted) but 0.08 on 128. Only ``X`` and
+    ``y`` are read. A kind without such a penalty is fitted as configured (``alpha`` None).
 
     The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``.
     """
-    selection = (
-        cross_validate_alpha(X, y, config) if config.alpha_grid else {"alpha": config.alpha, "folds": 0, "scores": {}}
-    )
-    if config.alpha_max_per_row is not None:
+    penalty = penalty_of(config)
+    if penalty is None:
+        selection = {"alpha": None, "folds": 0, "scores": {}}
+    elif config.alpha_grid:
+        selection = cross_validate_alpha(X, y, config)
+    else:
+        selection = {"alpha": getattr(config.estimator, penalty), "folds": 0, "scores": {}}
+    if penalty is not None and config.alpha_max_per_row is not None:
         selection["alpha"] = min(selection["alpha"], config.alpha_max_per_row * len(y))
-    model = make_classifier(config.model_copy(update={"alpha": selection["alpha"]})).fit(X, y)
-    return model, model[-1].n_iter_ < config.max_iter, selection
+    chosen = config if penalty is None else with_estimator(config, **{penalty: selection["alpha"]})
+    model = fit_estimator(make_classifier(chosen), X, y)
+    return model, converged(model, config), selection
+
+
+def iterations(model) -> int:
+    """The iterations the fitted estimator of a pipeline ran (its ``n_iter_``; the largest, per class)."""
+    return int(np.max(getattr(model[-1], "n_iter_", 0)))
+
+
+def converged(model, config: ClassifierConfig) -> bool:
+    """Whether the estimator stopped before its iteration limit."""
+    return iterations(model) < getattr(config.estimator, "max_iter", np.inf)
 
 
 def fit(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool]:
     """(fitted pipeline, converged?): convergence is reported in the stage stats, not as a warning.
 
-    The alpha actually used is the fitted MLP's own ``alpha`` (``model[-1].alpha``).
+    The alpha actually used is the fitted estimator's own (``model[-1].alpha`` for the MLP).
     """
     model, converged, _ = fit_selected(X, y, config)
     return model, converged
@@ -166,7 +197,7 @@ def check_pseudo(
     if folds < 2:
         return {**record, "use": False, "reason": "too few labels per class to hold any out: labels only"}
     right, loss = np.zeros(2, int), np.zeros(2)
-    splits = StratifiedKFold(folds, shuffle=True, random_state=config.random_state).split(X, y)
+    splits = StratifiedKFold(folds, shuffle=True, random_state=config.estimator.random_state).split(X, y)
     fold_config = config.model_copy(update={"alpha_grid": ()})  # the fold's alpha rule only: no nested CV
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -16,13 +16,11 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 
 from fewlabel import store
+from fewlabel.classifiers import KINDS
 from fewlabel.errors import UserError
 
-TRUSTED = [
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-    "sklearn.utils._bunch.Bunch",
-]
+TRUSTED = sorted({name for kind in KINDS.values() for name in kind.trusted})
+"""The types skops loads only when told to: those of the classifier kinds."""
 ALLOWED = {
     *(("builtins", c) for c in ("dict", "list", "str", "tuple", "int", "float", "bool", "NoneType")),
     *(("numpy", c) for c in ("ndarray", "float64", "float32", "int64", "int32", "bool_", "str_", "dtype")),
@@ -30,14 +28,13 @@ ALLOWED = {
     ("sklearn.pipeline", "Pipeline"),
     ("sklearn.preprocessing._data", "StandardScaler"),
     ("sklearn.preprocessing._data", "Normalizer"),
-    ("sklearn.preprocessing._label", "LabelBinarizer"),
-    ("sklearn.neural_network._multilayer_perceptron", "MLPClassifier"),
-    *((t.rsplit(".", 1)[0], t.rsplit(".", 1)[1]) for t in TRUSTED),
     ("sklearn.ensemble._voting", "VotingClassifier"),
     ("sklearn.frozen._frozen", "FrozenEstimator"),
     ("sklearn.preprocessing._label", "LabelEncoder"),
+    *(tuple(t.rsplit(".", 1)) for kind in KINDS.values() for t in kind.types),
 }
-"""Every (module, class) a fewlabel model file may contain; anything else is refused unloaded."""
+"""Every (module, class) a fewlabel model file may contain (the pipeline around the estimator, and what
+each classifier kind's estimator holds); anything else is refused unloaded."""
 
 
 def dump_model(model: Pipeline) -> bytes:

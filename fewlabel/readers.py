@@ -14,7 +14,8 @@ import importlib.util
 import io
 import re
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -578,7 +579,20 @@ def read_labeled(
     return frame
 
 
-LABEL_MODES = ("none", "strip", "casefold")
+@dataclass(frozen=True)
+class LabelMode:
+    """A way to merge labels that differ only by surrounding spaces or case (``data.label_normalize``)."""
+
+    apply: Callable[[pd.Series], pd.Series]
+    description: str
+
+
+LABEL_MODES: dict[str, LabelMode] = {
+    "none": LabelMode(lambda labels: labels, "labels that differ only by surrounding spaces or case are an error"),
+    "strip": LabelMode(lambda labels: labels.str.strip(), "spaces around labels are removed"),
+    "casefold": LabelMode(lambda labels: labels.str.strip().str.casefold(), "labels are stripped and casefolded"),
+}
+"""``data.label_normalize``'s choices, the one list the config validates against."""
 
 
 def normalize_labels(labels: pd.Series, mode: str = "none", where: str = "data.labeled_path") -> pd.Series:
@@ -588,10 +602,7 @@ def normalize_labels(labels: pd.Series, mode: str = "none", where: str = "data.l
     """
     if mode not in LABEL_MODES:
         raise UserError(f"data.label_normalize={str(mode)[:60]!r}: choose one of {', '.join(LABEL_MODES)}")
-    if mode == "strip":
-        labels = labels.str.strip()
-    elif mode == "casefold":
-        labels = labels.str.strip().str.casefold()
+    labels = LABEL_MODES[mode].apply(labels)
     distinct = pd.Series(labels.unique(), dtype=str)
     groups = distinct.groupby(distinct.str.strip().str.casefold()).agg(list)
     clashes = [sorted(g) for g in groups if len(g) > 1]

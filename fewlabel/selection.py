@@ -22,6 +22,7 @@ data sets in its own types (and pulls in dill); the rules above are a few lines 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,8 +32,30 @@ from fewlabel.errors import UserError
 if TYPE_CHECKING:
     from sklearn.cluster import KMeans
 
-MODEL_FREE = ("random", "clusters")
-"""Strategies that need no model probabilities."""
+
+@dataclass(frozen=True)
+class Strategy:
+    """A registered strategy: its function, whether it needs the model's probabilities, and one line
+    for the config's description and ``fewlabel suggest --help``."""
+
+    pick: Callable[..., np.ndarray]
+    needs_model: bool
+    description: str
+
+
+STRATEGIES: dict[str, Strategy] = {}
+"""Every strategy by name, in registration order: the one list the config, the CLI and the simulation
+read. Adding a strategy is one :func:`strategy`-decorated function below."""
+
+
+def strategy(name: str, *, needs_model: bool, description: str):
+    """Register ``pick(vectors, proba, n, rng, **options) -> n distinct row indices`` as strategy ``name``."""
+
+    def register(pick: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        STRATEGIES[name] = Strategy(pick, needs_model, description)
+        return pick
+
+    return register
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -51,10 +74,16 @@ def margins(proba: np.ndarray) -> np.ndarray:
     return top[:, 1] - top[:, 0]
 
 
+@strategy("random", needs_model=False, description="a uniform draw (the control)")
 def pick_random(vectors: np.ndarray, proba: np.ndarray | None, n: int, rng: np.random.Generator, **_) -> np.ndarray:
     return rng.choice(len(vectors), size=n, replace=False)
 
 
+@strategy(
+    "margin",
+    needs_model=True,
+    description="the least confident rows (smallest margin between the two most probable classes)",
+)
 def pick_margin(vectors: np.ndarray, proba: np.ndarray, n: int, rng: np.random.Generator, **_) -> np.ndarray:
     # ties broken at random, not by row order (a model sure of nothing ties everywhere)
     order = np.lexsort((rng.random(len(proba)), margins(proba)))
@@ -88,6 +117,12 @@ def _top_up(picks: np.ndarray, order: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([picks, np.asarray(extra, dtype=np.int64)])
 
 
+@strategy(
+    "margin_diverse",
+    needs_model=True,
+    description="the least confident of each of n k-means groups of the 10 x n least confident rows "
+    "(no near-duplicates)",
+)
 def pick_margin_diverse(
     vectors: np.ndarray, proba: np.ndarray, n: int, rng: np.random.Generator, candidates: int = 10, **_
 ) -> np.ndarray:
@@ -101,6 +136,7 @@ def pick_margin_diverse(
     return _top_up(picks, order, n)
 
 
+@strategy("clusters", needs_model=False, description="cold start: the row nearest each of n k-means centres")
 def pick_clusters(vectors: np.ndarray, proba: np.ndarray | None, n: int, rng: np.random.Generator, **_) -> np.ndarray:
     unit = unit_rows(vectors)
     km = _kmeans(unit, n, rng)
@@ -121,6 +157,9 @@ def density(vectors: np.ndarray, rng: np.random.Generator, neighbors: int = 10, 
     return out
 
 
+@strategy(
+    "density_margin", needs_model=True, description="margin weighted by similarity to the 10 nearest rows (no outliers)"
+)
 def pick_density_margin(
     vectors: np.ndarray, proba: np.ndarray, n: int, rng: np.random.Generator, beta: float = 1.0, **_
 ) -> np.ndarray:
@@ -129,13 +168,6 @@ def pick_density_margin(
     return order[:n]
 
 
-STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
-    "random": pick_random,
-    "margin": pick_margin,
-    "margin_diverse": pick_margin_diverse,
-    "clusters": pick_clusters,
-    "density_margin": pick_density_margin,
-}
 DEFAULT = "margin"
 """The default strategy: the one that measured best over data sets and seeds (README, "Choosing what to
 label next": the only one ahead of random on all four development splits, +1.4 points pooled; on the
@@ -162,10 +194,10 @@ def select(
     n = min(int(n), len(vectors))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    if strategy not in MODEL_FREE:
+    if STRATEGIES[strategy].needs_model:
         if proba is None or len(proba) != len(vectors):
             raise ValueError(f"strategy {strategy} needs the model's probabilities for every pool row")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    picks = np.asarray(STRATEGIES[strategy](vectors, proba, n, rng, **options), dtype=np.int64)
+    picks = np.asarray(STRATEGIES[strategy].pick(vectors, proba, n, rng, **options), dtype=np.int64)
     assert len(picks) == n and len(np.unique(picks)) == n, "a strategy returns n distinct rows"
     return picks

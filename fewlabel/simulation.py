@@ -19,8 +19,8 @@ from threadpoolctl import threadpool_limits
 
 from fewlabel import stats
 from fewlabel.config import ClassifierConfig
-from fewlabel.model import fit_pretrained
-from fewlabel.selection import MODEL_FREE, select
+from fewlabel.model import fit_pretrained, seeded
+from fewlabel.selection import STRATEGIES, select
 
 ROWS = pa.schema(
     [
@@ -95,7 +95,7 @@ def _run_strategy(
     stop = min(stop, smallest)
     labeled = initial_draw(pool_labels, start, np.random.default_rng([seed, 0]))
     rng = np.random.default_rng([seed, 1])  # the strategy's own randomness
-    config = classifier.model_copy(update={"random_state": seed})
+    config = seeded(classifier, seed)
     rows = []
     sizes = budgets(len(classes), start, step, stop)
     for r in range(len(sizes)):
@@ -115,7 +115,7 @@ def _run_strategy(
         if r + 1 == len(sizes):
             break
         rest = np.setdiff1d(np.arange(len(pool)), labeled)
-        proba = None if strategy in MODEL_FREE else model.predict_proba(pool[rest])
+        proba = None if not STRATEGIES[strategy].needs_model else model.predict_proba(pool[rest])
         picks = select(strategy, pool[rest], proba, sizes[r + 1] - len(labeled), rng)
         labeled = np.concatenate([labeled, rest[picks]])
     return rows

@@ -30,7 +30,6 @@ from fewlabel.catalog import CATALOG
 from fewlabel.errors import UserError
 
 
-
 class Ref(TypedDict):
     """What a stage hands downstream instead of data: where its artifact is and what it holds (JSON-able;
     Prefect stores it as the task's result, and it is the artifact's ``manifest.json``)."""
@@ -48,6 +47,7 @@ class Ref(TypedDict):
     """What the stage reported (row counts, vocabulary...)."""
     lineage: NotRequired[dict[str, Any] | None]
     """What it was computed from (code, config, inputs); absent in a narrowed Ref."""
+
 
 LAYERS = {stage: entry.layer for stage, entry in CATALOG.items()}
 MANIFEST = "manifest.json"

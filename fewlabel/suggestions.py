@@ -20,7 +20,7 @@ from fewlabel import labels, store
 from fewlabel.config import Config
 from fewlabel.errors import UserError
 from fewlabel.predictor import Classifier
-from fewlabel.selection import MODEL_FREE, select
+from fewlabel.selection import STRATEGIES, select
 
 
 def pool(record: dict) -> pa.Table:
@@ -60,7 +60,7 @@ def suggest(record: dict, strategy: str, n: int, pool_max: int = 100_000, seed: 
     keep = np.flatnonzero(known > 0)
     table, vectors = table.take(keep), vectors[keep]
     proba = classify.model.predict_proba(vectors)
-    picks = select(strategy, vectors, None if strategy in MODEL_FREE else proba, n, seed)
+    picks = select(strategy, vectors, None if not STRATEGIES[strategy].needs_model else proba, n, seed)
     chosen = table.take(picks)
     p = proba[picks]
     return pd.DataFrame(

@@ -29,16 +29,19 @@ TOKENS = pa.field("tokens", pa.list_(pa.string()))
 class Language:
     tokenize: Tokenize
     negations: frozenset[str]
+    name: str
 
 
 LANGUAGES: dict[str, Language] = {}
+"""Every tokenizer by language code: the one list ``preprocess.language`` is validated against."""
 
 
-def tokenizer(code: str, negations: set[str] | frozenset[str] = frozenset()):
-    """Register ``fn`` as the tokenizer of language ``code`` (with the words that negate)."""
+def tokenizer(code: str, negations: set[str] | frozenset[str] = frozenset(), name: str = ""):
+    """Register ``fn`` as the tokenizer of language ``code`` (with the words that negate, and the
+    language's name for the config's description)."""
 
     def register(fn: Tokenize) -> Tokenize:
-        LANGUAGES[code] = Language(fn, frozenset(negations))
+        LANGUAGES[code] = Language(fn, frozenset(negations), name or code)
         return fn
 
     return register
@@ -53,6 +56,7 @@ def normalize(texts: pa.Array, lowercase: bool) -> pa.Array:
 
 @tokenizer(
     "en",
+    name="English",
     negations=set(
         "no not nor never none nobody nothing nowhere neither cannot without "
         "don't doesn't didn't isn't aren't wasn't weren't won't wouldn't can't couldn't shouldn't "
@@ -69,6 +73,7 @@ def tokenize_en(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
 
 @tokenizer(
     "fr",
+    name="French",
     negations=set("ne n pas plus jamais rien aucun aucune aucuns aucunes personne ni nul nulle sans guère".split()),
 )
 def tokenize_fr(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
@@ -77,13 +82,21 @@ def tokenize_fr(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
     return pc.utf8_split_whitespace(pc.utf8_trim_whitespace(texts))
 
 
-@tokenizer("nl", negations=set("niet geen nooit niets niks niemand nergens noch zonder geenszins allerminst".split()))
+@tokenizer(
+    "nl",
+    name="Dutch",
+    negations=set("niet geen nooit niets niks niemand nergens noch zonder geenszins allerminst".split()),
+)
 def tokenize_nl(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
     """As English: words of letters, marks and digits, inner apostrophes kept (``auto's``)."""
     return tokenize_en(texts, lowercase)
 
 
-@tokenizer("zh", negations={"不", "没", "没有", "无", "非", "未", "别", "不是", "不要", "不会", "不能", "并不", "从不"})
+@tokenizer(
+    "zh",
+    name="Chinese, jieba",
+    negations={"不", "没", "没有", "无", "非", "未", "别", "不是", "不要", "不会", "不能", "并不", "从不"},
+)
 def tokenize_zh(texts: pa.Array, lowercase: bool = True) -> pa.ListArray:
     """Chinese word segmentation with jieba (its dictionary ships in the package); drops punctuation."""
     import logging

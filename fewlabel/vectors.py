@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
-from fewlabel.config import VectorizeConfig
+if TYPE_CHECKING:  # the config validates weightings and poolings against this module's registries
+    from fewlabel.config import VectorizeConfig
 
 ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
 STRINGS = pa.list_(pa.string())

@@ -8,13 +8,14 @@ from prefect.flow_runs import pause_flow_run
 from prefect.runtime import flow_run
 
 from fewlabel import runs
-from fewlabel.config import Config
+from fewlabel.config import Config, SelectionConfig, one_of
 from fewlabel.flows.train import train_flow
 from fewlabel.orchestration.form import description, field_name, label_form
 from fewlabel.orchestration.publish import publish_suggestions
-from fewlabel.selection import DEFAULT
+from fewlabel.selection import STRATEGIES
 from fewlabel.tasks.suggest import store_labels, suggest
 
+DEFAULTS = SelectionConfig()
 POLL_INTERVAL = 2
 """Seconds between a paused run's checks for the submitted form: the run carries on within this long
 after Submit (one small API read each)."""
@@ -23,11 +24,11 @@ after Submit (one small API read each)."""
 @flow(name="fewlabel-label", description="Suggest sentences, label them in the Prefect UI, store the labels, retrain.")
 def label_flow(
     run: str = "latest",
-    n: int = 10,
-    strategy: str = DEFAULT,
+    n: int = DEFAULTS.n,
+    strategy: one_of(STRATEGIES) = DEFAULTS.strategy,
     train_after: bool = False,
     timeout: int = 86_400,
-    pool_max: int = 100_000,
+    pool_max: int = DEFAULTS.pool_max,
     seed: int = 0,
     poll_interval: int = POLL_INTERVAL,
 ) -> dict:

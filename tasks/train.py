@@ -20,7 +20,7 @@ from fewlabel.vectors import ARMS, matrix_of
 def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     """Fit one classifier per arm (the pretrained arm with document pseudo-labels, :func:`fit_pretrained`);
     write the models and their metadata."""
-    from fewlabel.model import fit_pretrained, fit_selected  # loaded when the stage runs, not on a cache hit
+    from fewlabel.model import fit_pretrained, fit_selected, iterations  # loaded when the stage runs
     from fewlabel.modelio import dump_model
 
     table = store.read_table(vectorize, "train.parquet")
@@ -38,9 +38,9 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
             base = model
         (out / f"{arm}.skops").write_bytes(dump_model(model))
         stats[arm] = {
-            "iterations": int(base[-1].n_iter_),
+            "iterations": iterations(base),
             "converged": converged,
-            "alpha": float(selection["alpha"]),
+            "alpha": None if selection["alpha"] is None else float(selection["alpha"]),
             "cv_folds": selection["folds"],
             "cv_accuracy": {str(a): s for a, s in selection["scores"].items()},
         }

@@ -23,7 +23,7 @@ TINY = [
     "data.source=tiny",
     "word2vec.vector_size=16",
     "word2vec.epochs=2",
-    "classifier.max_iter=60",
+    "classifier.estimator.max_iter=60",
     "evaluate.bootstrap=200",
 ]
 
@@ -155,18 +155,15 @@ go first so that none of them starts last, on one worker, while the others sit i
 
 def pytest_collection_modifyitems(config, items):
     """The modules of :data:`LONGEST_FIRST` run first, in that order (the others after them, as
-    collected). Tests that use a Prefect server (the session's temporary one, or real ones they
-    start) are marked ``server``; ``make test-fast`` runs the others."""
+    collected). Each module declares its tests' tier itself (``pytestmark = pytest.mark.server``, or the
+    mark on a test): ``server`` tests use a Prefect server (the session's, or real ones they start),
+    ``make test-fast`` runs the others. A test that uses the session's server without the mark is an error."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
-    server_modules = {
-        "test_deployments",
-        "test_faults",
-        "test_postgres",
-        "test_dask",
-        "test_lifecycle",
-        "test_observability",
-    }
-    for item in items:
-        if "prefect_api" in item.fixturenames or item.module.__name__.rsplit(".", 1)[-1] in server_modules:
-            item.add_marker(pytest.mark.server)
+    unmarked = [
+        item.nodeid for item in items if "prefect_api" in item.fixturenames and not item.get_closest_marker("server")
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            f"{len(unmarked)} tests use the Prefect server without @pytest.mark.server: {unmarked[:5]}"
+        )

@@ -11,6 +11,8 @@ from fewlabel.report import curve_markdown
 
 from .conftest import TINY
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 TRAINING = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
 

@@ -29,6 +29,7 @@ def stage_folders(data):
     return sorted(str(p.relative_to(data)) for p in data.glob("*/*") if p.is_dir())
 
 
+@pytest.mark.server
 @pytest.mark.slow
 def test_run_json_then_cached(prefect_api, tmp_path):
     first = fewlabel("run", "--json", *sets(*TINY), cwd=tmp_path)
@@ -51,6 +52,7 @@ def test_run_json_then_cached(prefect_api, tmp_path):
     assert os.path.exists(out["output"])
 
 
+@pytest.mark.server
 def test_run_prints_a_readable_summary(prefect_api, tmp_path):
     done = fewlabel("run", *sets(*TINY), cwd=tmp_path, PREFECT_LOGGING_LEVEL="INFO")
     assert done.returncode == 0, done.stderr
@@ -109,7 +111,7 @@ def files_case(tmp_path, name):
         f"data.unlabeled_path={unl}",
         "word2vec.vector_size=8",
         "word2vec.epochs=1",
-        "classifier.max_iter=20",
+        "classifier.estimator.max_iter=20",
     ]
     return base + extra, fragment, layer
 
@@ -146,6 +148,7 @@ def assert_clean_failure(tmp_path, stdout, stderr, fragment, layer):
     assert not failed
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_gives_one_clear_line_and_no_partial_artifact(prefect_api, tmp_path, monkeypatch, capfd, case):
     """In-process for speed (the subprocess tests below check the real exit status and stderr)."""
@@ -161,6 +164,7 @@ def test_bad_input_gives_one_clear_line_and_no_partial_artifact(prefect_api, tmp
     assert_clean_failure(tmp_path, out, err, fragment, layer)
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("case", ["unreadable format", "non utf-8", "corpus too small"])
 def test_bad_input_exit_status_of_the_real_command(prefect_api, tmp_path, case):
     pairs, fragment, layer = files_case(tmp_path, case)

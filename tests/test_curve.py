@@ -23,6 +23,7 @@ from fewlabel.flows.train import train_flow
 from .conftest import FIXTURES, TINY
 
 
+@pytest.mark.server
 def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     # tiny's unlabeled documents are single lines: let them take part in pseudo-labeling anyway
     config = load_config(
@@ -58,6 +59,7 @@ def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     assert set(again["stages"].values()) == {"Cached"}  # pretraining ran once per sweep, now nothing runs
 
 
+@pytest.mark.server
 def test_curve_points_are_seeded_and_never_see_test_labels(prefect_api, data_dir):
     config = load_config(None, [*TINY, "curve.labels_per_class=[2]", "curve.draws=3"])
     first = pq.read_table(curve_flow(config)["table"]).to_pandas()
@@ -95,7 +97,9 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
     no_documents = {"vectors": np.zeros((0, 6)), "documents": np.zeros(0, np.int64)}
     train = split(20)
     idx = fewlabel.learning_curve.draw(train["labels"], 3, np.random.default_rng(1))
-    classifier = ClassifierConfig(alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, max_iter=100)
+    classifier = ClassifierConfig(
+        alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, estimator={"max_iter": 100}
+    )
     args = (
         classifier,
         Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001),
@@ -114,6 +118,7 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
     assert len(fits[0][0]) == len(fits[1][0]) == 6  # the drawn rows only
 
 
+@pytest.mark.server
 def test_chinese_fixture_end_to_end(prefect_api, data_dir):
     config = load_config(
         None,
@@ -128,8 +133,8 @@ def test_chinese_fixture_end_to_end(prefect_api, data_dir):
             "word2vec.vector_size=16",
             "word2vec.epochs=20",
             "word2vec.min_count=1",
-            "classifier.max_iter=300",
-            "classifier.alpha=0.1",
+            "classifier.estimator.max_iter=300",
+            "classifier.estimator.alpha=0.1",
             "word2vec.sample=0.001",
             "vectorize.remove_component=false",
             "classifier.l2_normalize=false",  # toy 16-dim vectors, 20 test sentences: 0.75 with it (one sentence)
@@ -144,6 +149,7 @@ def test_chinese_fixture_end_to_end(prefect_api, data_dir):
     assert metrics["pretrained"]["accuracy"] >= 0.8  # the fixture's sentiment words are unambiguous
 
 
+@pytest.mark.server
 def test_curve_over_splits_pretrains_each_and_reports_their_spread(prefect_api, data_dir):
     config = load_config(
         None, [*TINY, "curve.labels_per_class=[2]", "curve.draws=2", "curve.splits=2", "curve.label_spreading=true"]

@@ -12,6 +12,8 @@ from fewlabel.orchestration.runner import task_runner, with_runner
 from .conftest import labeled_csv, write
 from .test_shards import config, shard
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 
 @pytest.mark.slow
 def test_local_cluster_of_two_processes_gives_identical_results(prefect_api, tmp_path, monkeypatch, tiny_config):

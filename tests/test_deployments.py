@@ -15,6 +15,8 @@ from prefect.client.schemas.filters import (
 from .conftest import TINY
 from .servers import client_call, process, wait_until
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
 

@@ -42,6 +42,8 @@ from fewlabel.errors import UserError
 from .conftest import TINY
 from .servers import seed_home
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")
 SETS = [arg for pair in [*TINY, "word2vec.workers=1"] for arg in ("--set", pair)]
 RUN = ["run", "--json", *SETS]

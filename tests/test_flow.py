@@ -10,6 +10,8 @@ from fewlabel import store
 from fewlabel.flows.predict import predict_flow
 from fewlabel.flows.train import train_flow
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
 
 
@@ -36,7 +38,7 @@ def test_rerun_with_nothing_changed_is_all_cached(first_run, tiny_config):
 
 
 def test_classifier_change_reruns_only_train_and_evaluate(first_run, tiny_config):
-    changed = run(tiny_config("classifier.alpha=0.5"))
+    changed = run(tiny_config("classifier.estimator.alpha=0.5"))
     assert states(changed) == ["Cached"] * 4 + ["Completed"] * 2
 
 

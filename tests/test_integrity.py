@@ -62,7 +62,7 @@ def files_run(tmp_path, labeled, *extra):
             f"data.unlabeled_path={unl}",
             "word2vec.vector_size=8",
             "word2vec.epochs=1",
-            "classifier.max_iter=20",
+            "classifier.estimator.max_iter=20",
             "evaluate.bootstrap=50",
             *extra,
         ),
@@ -138,6 +138,7 @@ def test_encoding_per_input(tmp_path):
         )
 
 
+@pytest.mark.server
 def test_wrong_encoding_through_the_cli(cli, prefect_api, tmp_path):
     lab = write(tmp_path / "lab.csv", _labeled_bytes("utf-8"))
     status, out, err = cli(*files_run(tmp_path, lab, "data.encoding=utf-16"))
@@ -235,6 +236,7 @@ def _parquet(tmp_path, text, label, name="lab.parquet"):
     return path
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     "text, label, fragments",
     [
@@ -322,15 +324,15 @@ def test_predict_output_is_checked_before_any_work(cli, tmp_path, make_output, f
         ("word2vec.vector_size=true", "--set word2vec.vector_size: Input should be a valid integer (got True)"),
         ("word2vec.epochs=100000", "<= 1000"),
         ("word2vec.window=5000", "<= 1000"),
-        ("classifier.hidden_layer_sizes=[200000]", "<= 100000"),
-        ("classifier.hidden_layer_sizes=[8,8,8,8,8,8,8,8,8,8,8]", "at most 10 items"),
-        ("classifier.hidden_layer_sizes=[50000, 50000]", "the MLP would have"),
-        ("classifier.hidden_layer_sizes=[true]", "valid integer"),
+        ("classifier.estimator.hidden_layer_sizes=[200000]", "<= 100000"),
+        ("classifier.estimator.hidden_layer_sizes=[8,8,8,8,8,8,8,8,8,8,8]", "at most 10 items"),
+        ("classifier.estimator.hidden_layer_sizes=[50000, 50000]", "the MLP would have"),
+        ("classifier.estimator.hidden_layer_sizes=[true]", "valid integer"),
         ("evaluate.bootstrap=10000000", "<= 1000000"),
         ("curve.draws=100000", "<= 10000"),
-        ("classifier.max_iter=10000000", "<= 100000"),
+        ("classifier.estimator.max_iter=10000000", "<= 100000"),
         ("classifier.cv_folds=1000", "<= 100"),
-        ("classifier.early_stopping=1", "valid boolean"),
+        ("classifier.estimator.early_stopping=1", "valid boolean"),
         ("data.seed=5000000000", "<= 4294967295"),
         ("word2vec.sg=true", "valid integer"),
         ("data.encoding=klingon", "not a known text encoding"),
@@ -346,7 +348,7 @@ def test_config_values_that_would_exhaust_memory_or_are_mistyped(cli, override, 
     "override, attribute, value",
     [
         ("word2vec.sample=1e-4", ("word2vec", "sample"), 1e-4),
-        ("classifier.alpha=1", ("classifier", "alpha"), 1.0),
+        ("classifier.estimator.alpha=1", ("classifier", "estimator", "alpha"), 1.0),
         (
             "data.encoding={labeled: cp1252}",
             ("data", "encoding"),
@@ -356,7 +358,9 @@ def test_config_values_that_would_exhaust_memory_or_are_mistyped(cli, override, 
 )
 def test_yaml_and_json_numbers_still_load(override, attribute, value):
     config = load_config(None, [override])
-    got = getattr(getattr(config, attribute[0]), attribute[1])
+    got = config
+    for name in attribute:
+        got = getattr(got, name)
     assert (got.model_dump() if hasattr(got, "model_dump") else got) == value
     again = type(config).model_validate_json(json.dumps(config.model_dump(mode="json")))
     assert again == config
@@ -421,6 +425,7 @@ def test_a_folder_reports_every_bad_file(tmp_path):
 # a whole run on a cp1252 labeled file, then predict with --output ---------------------------------
 
 
+@pytest.mark.server
 def test_cp1252_labels_run_and_predict_output(cli, prefect_api, tmp_path):
     lab = write(tmp_path / "lab.csv", _labeled_bytes("cp1252"))
     status, out, err = cli(*files_run(tmp_path, lab, "data.encoding={labeled: cp1252}"), "--json")

@@ -16,6 +16,8 @@ from fewlabel.orchestration.form import TITLE_MAX, title
 
 from .conftest import TINY, write
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 
 @pytest.fixture
 def trained(prefect_api, data_dir, tiny_config):

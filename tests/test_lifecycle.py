@@ -12,6 +12,8 @@ import pytest
 from .conftest import ROOT, TINY
 from .servers import client_call, process, wait_until
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 SETS = [arg for pair in TINY for arg in ("--set", pair)]
 EARLY = ["ingest", "preprocess", "pretrain", "vectorize"]
 
@@ -72,7 +74,7 @@ def test_a_failed_cli_run_retries_with_its_finished_stages_cached(server, tmp_pa
 
     # Prefect's own retry of a run without a deployment, from the project folder: the same records
     again = fewlabel(
-        tmp_path, server, "run", "--json", *SETS, "--set", "classifier.alpha=3", FEWLABEL_FAULT="train:fail"
+        tmp_path, server, "run", "--json", *SETS, "--set", "classifier.estimator.alpha=3", FEWLABEL_FAULT="train:fail"
     )
     other = last_json(again.stdout)["flow_run_id"]
     cmd = [sys.executable, "-m", "prefect", "flow-run", "retry", other, "--entrypoint", "flows/train.py:train_flow"]

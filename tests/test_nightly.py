@@ -12,7 +12,7 @@ from fewlabel.flows.train import train_flow
 
 from .conftest import write
 
-pytestmark = pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore:Stochastic Optimizer")]
 
 
 def polarity_files(folder, classes=("pos", "neg")):
@@ -47,7 +47,7 @@ def files(tmp_path):
                 f"nightly.inbox_path={inbox}",
                 "word2vec.vector_size=16",
                 "word2vec.epochs=5",
-                "classifier.max_iter=200",
+                "classifier.estimator.max_iter=200",
                 "evaluate.bootstrap=200",
                 *overrides,
             ],

@@ -15,6 +15,8 @@ from fewlabel.flows.curve import curve_flow
 
 from .conftest import TINY
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 
 def read(fn):
     from prefect.client.orchestration import get_client

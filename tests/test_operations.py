@@ -9,6 +9,8 @@ from fewlabel.flows.train import PIPELINE, train_flow
 from fewlabel.orchestration.pipeline import StageFailed
 from fewlabel.orchestration.plan import plan
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")  # tiny has no shards
 
 
@@ -30,7 +32,7 @@ def test_plan_after_a_run_is_all_cached(trained, tiny_config):
 @pytest.mark.parametrize(
     "override, first_run, why",
     [
-        ("classifier.alpha=0.5", "train", "classifier.alpha: 10.0 -> 0.5"),
+        ("classifier.estimator.alpha=0.5", "train", "classifier.estimator.alpha: 10.0 -> 0.5"),
         ("preprocess.stopwords=english", "preprocess", "preprocess.stopwords: 'none' -> 'english'"),
         ("word2vec.window=3", "pretrain", "word2vec.window: 5 -> 3"),
     ],
@@ -90,7 +92,7 @@ def test_run_record_is_a_lineage_manifest(trained):
 
 
 def test_cache_gc_keeps_what_recent_runs_use(trained, tiny_config):
-    other = train_flow(tiny_config("classifier.alpha=0.5"))
+    other = train_flow(tiny_config("classifier.estimator.alpha=0.5"))
     old_only = {s: p for s, p in trained["artifacts"].items() if p != other["artifacts"][s]}
     assert set(old_only) == {"train", "evaluate"}
     dry = runs.collect_garbage(keep=1, dry_run=True)
@@ -100,6 +102,6 @@ def test_cache_gc_keeps_what_recent_runs_use(trained, tiny_config):
     assert done["paths"] == dry["paths"] and done["bytes"] > 0
     assert not any((store.data_dir() / p).exists() for p in old_only.values())
     assert all((store.data_dir() / p).exists() for p in other["artifacts"].values())
-    assert set(train_flow(tiny_config("classifier.alpha=0.5"))["stages"].values()) == {"Cached"}
+    assert set(train_flow(tiny_config("classifier.estimator.alpha=0.5"))["stages"].values()) == {"Cached"}
     states = train_flow(tiny_config())["stages"]
     assert [states[s] for s in STAGES] == ["Cached"] * 4 + ["Completed"] * 2

@@ -11,6 +11,7 @@ from .conftest import TINY
 from .servers import postgres, postgres_bin, prefect_server
 
 BIN = postgres_bin()
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
 
 @pytest.mark.skipif(

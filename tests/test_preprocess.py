@@ -83,7 +83,7 @@ def test_unknown_language_lists_the_known_ones():
     from fewlabel.config import load_config
     from fewlabel.errors import UserError
 
-    with pytest.raises(UserError, match="unknown language 'xx'; known: en, fr, nl, zh"):
+    with pytest.raises(UserError, match="preprocess.language: unknown value 'xx'; choose one of en, fr, nl, zh"):
         load_config(None, ["preprocess.language=xx"])
 
 

@@ -55,7 +55,7 @@ def documents_data(seed=0, docs=60, lines=12, dim=8, signal=0.6):
 def test_pretrained_fit_mixes_the_labels_only_and_the_pseudo_labeled_model():
     X, y, pool, documents, doc_class, _, _ = documents_data()
     config = ClassifierConfig(
-        max_iter=300, pseudo_documents=0.5, pseudo_rounds=2, pseudo_weight=18, pseudo_check_folds=0
+        estimator={"max_iter": 300}, pseudo_documents=0.5, pseudo_rounds=2, pseudo_weight=18, pseudo_check_folds=0
     )
     model, base, converged, record = fit_pretrained(X, y, config, pool, documents)
     info = record["pseudo"]
@@ -74,7 +74,7 @@ def test_pseudo_labels_help_when_documents_share_their_class():
     gains = []
     for seed in range(3):
         X, y, pool, documents, _, test_X, test_y = documents_data(seed)
-        config = ClassifierConfig(max_iter=300, pseudo_check_folds=0)
+        config = ClassifierConfig(pseudo_check_folds=0, estimator={"max_iter": 300})
         model, base, _, _ = fit_pretrained(X, y, config, pool, documents)
         gains.append(np.mean(model.predict(test_X) == test_y) - np.mean(base.predict(test_X) == test_y))
     assert np.mean(gains) > 0
@@ -96,7 +96,9 @@ def misleading_documents(seed=0, dim=4):
 
 def test_safeguard_falls_back_to_labels_only_when_pseudo_labels_mislead():
     X, y, pool, documents = misleading_documents()
-    config = ClassifierConfig(max_iter=300, alpha=1e-3, pseudo_documents=1.0, pseudo_weight=1000, pseudo_check_folds=3)
+    config = ClassifierConfig(
+        pseudo_documents=1.0, pseudo_weight=1000, pseudo_check_folds=3, estimator={"max_iter": 300, "alpha": 1e-3}
+    )
     model, base, _, record = fit_pretrained(X, y, config, pool, documents)
     check = record["pseudo"]["safeguard"]
     assert model is base and record["pseudo"]["used"] is False and check["use"] is False
@@ -112,7 +114,7 @@ def test_safeguard_falls_back_to_labels_only_when_pseudo_labels_mislead():
 def test_safeguard_keeps_pseudo_labels_that_agree_with_held_out_labels():
     for seed in range(3):  # documents share a class, as review lines do: the pseudo-labels help
         X, y, pool, documents, _, test_X, test_y = documents_data(seed)
-        model, base, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300), pool, documents)
+        model, base, _, record = fit_pretrained(X, y, ClassifierConfig(estimator={"max_iter": 300}), pool, documents)
         check = record["pseudo"]["safeguard"]
         assert check["use"] is True and model is not base and record["pseudo"]["used"] is True
         assert check["right"]["pseudo"] >= check["right"]["labels_only"] and "kept" in check["reason"]
@@ -120,7 +122,9 @@ def test_safeguard_keeps_pseudo_labels_that_agree_with_held_out_labels():
 
 def test_safeguard_needs_two_labels_per_class_to_hold_one_out():
     X, y, pool, documents = misleading_documents()
-    model, base, _, record = fit_pretrained(X[:2], y[:2], ClassifierConfig(max_iter=300), pool, documents)
+    model, base, _, record = fit_pretrained(
+        X[:2], y[:2], ClassifierConfig(estimator={"max_iter": 300}), pool, documents
+    )
     assert model is base and record["pseudo"]["safeguard"]["folds"] == 1
     assert "too few labels" in record["pseudo"]["safeguard"]["reason"]
 
@@ -130,12 +134,16 @@ def test_documents_shorter_than_min_lines_take_no_part():
     short = documents % 3 == 0  # every third document cut to 4 lines
     keep = ~short | (np.arange(len(documents)) % 12 < 4)
     model, _, _, record = fit_pretrained(
-        X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0), pool[keep], documents[keep]
+        X, y, ClassifierConfig(pseudo_documents=1.0, estimator={"max_iter": 300}), pool[keep], documents[keep]
     )
     assert record["pseudo"]["eligible_documents"] == 40
     assert record["pseudo"]["documents"] == 40 and record["pseudo"]["lines"] == 40 * 12
     _, _, _, record = fit_pretrained(
-        X, y, ClassifierConfig(max_iter=300, pseudo_documents=1.0, pseudo_min_lines=4), pool[keep], documents[keep]
+        X,
+        y,
+        ClassifierConfig(pseudo_documents=1.0, pseudo_min_lines=4, estimator={"max_iter": 300}),
+        pool[keep],
+        documents[keep],
     )
     assert record["pseudo"]["documents"] == 60 and record["pseudo"]["lines"] == 40 * 12 + 20 * 4
 
@@ -143,11 +151,15 @@ def test_documents_shorter_than_min_lines_take_no_part():
 @pytest.mark.parametrize("override", [{"pseudo_documents": 0.0}, {"pseudo_rounds": 0}, {"pseudo_weight": 0.0}])
 def test_pseudo_labels_off_or_no_documents_is_the_labels_only_model(override):
     X, y, pool, documents, _, _, _ = documents_data()
-    model, base, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, **override), pool, documents)
+    model, base, _, record = fit_pretrained(
+        X, y, ClassifierConfig(**override, estimator={"max_iter": 300}), pool, documents
+    )
     assert model is base and record["pseudo"]["documents"] == 0
-    model, base, _, _ = fit_pretrained(X, y, ClassifierConfig(max_iter=300), pool[:0], documents[:0])
+    model, base, _, _ = fit_pretrained(X, y, ClassifierConfig(estimator={"max_iter": 300}), pool[:0], documents[:0])
     assert model is base
-    model, base, _, record = fit_pretrained(X, y, ClassifierConfig(max_iter=300, pseudo_min_lines=13), pool, documents)
+    model, base, _, record = fit_pretrained(
+        X, y, ClassifierConfig(pseudo_min_lines=13, estimator={"max_iter": 300}), pool, documents
+    )
     assert model is base and record["pseudo"]["eligible_documents"] == 0
 
 

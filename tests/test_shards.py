@@ -10,6 +10,8 @@ from fewlabel.orchestration.plan import plan
 
 from .conftest import labeled_csv, write
 
+pytestmark = pytest.mark.server  # every test here uses a Prefect server
+
 THEMES = {
     "a": ["the film was great and wonderful", "a fine lovely story of a family"],
     "b": ["the film was awful and terrible", "a dull poor plot with no end"],

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 from pydantic import ValidationError
-from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 
 from fewlabel.config import ClassifierConfig, EvaluateConfig
 from fewlabel.errors import UserError
@@ -21,7 +21,8 @@ def blobs(n=40, seed=0, sep=2.0):
 def test_classifier_learns_separable_data(hidden, standardize):
     X, y = blobs()
     config = ClassifierConfig(
-        hidden_layer_sizes=hidden, standardize=standardize, alpha=0.01, max_iter=300, learning_rate_init=0.01
+        estimator={"hidden_layer_sizes": hidden, "alpha": 0.01, "max_iter": 300, "learning_rate_init": 0.01},
+        standardize=standardize,
     )
     model, _ = fit(X, y, config)
     assert (model.predict(X) == y).mean() > 0.95
@@ -60,7 +61,7 @@ def test_alpha_cap_per_row_rescues_tiny_training_sets(seed):
 
 def test_cross_validated_alpha_comes_from_the_grid_and_the_training_rows_only():
     X, y = blobs(6, 1, sep=0.5)
-    config = ClassifierConfig(alpha_grid=(0.1, 1, 10, 100), max_iter=80)
+    config = ClassifierConfig(alpha_grid=(0.1, 1, 10, 100), estimator={"max_iter": 80})
     model, _, record = fit_selected(X, y, config)
     assert record["folds"] == 5 and set(record["scores"]) == {0.1, 1, 10, 100}
     assert model[-1].alpha == record["alpha"] == max(record["scores"], key=lambda a: (record["scores"][a], a))
@@ -75,8 +76,8 @@ def test_cross_validated_alpha_comes_from_the_grid_and_the_training_rows_only():
 
 def test_a_grid_of_one_alpha_is_the_plain_fit():
     X, y = blobs(10)
-    one, _, record = fit_selected(X, y, ClassifierConfig(alpha_grid=(3.0,), max_iter=80))
-    plain, _ = fit(X, y, ClassifierConfig(alpha=3.0, max_iter=80))
+    one, _, record = fit_selected(X, y, ClassifierConfig(alpha_grid=(3.0,), estimator={"max_iter": 80}))
+    plain, _ = fit(X, y, ClassifierConfig(estimator={"alpha": 3.0, "max_iter": 80}))
     assert record == {"alpha": 3.0, "folds": 0, "scores": {}}
     np.testing.assert_array_equal(one.predict_proba(X), plain.predict_proba(X))
     assert dump_model(one) == dump_model(plain)  # the stored model is the plain pipeline, nothing more
@@ -90,18 +91,18 @@ def test_selection_options_are_validated(bad):
 
 def test_model_round_trip_through_skops_with_stable_bytes():
     X, y = blobs()
-    model, _ = fit(X, y, ClassifierConfig(max_iter=50))
+    model, _ = fit(X, y, ClassifierConfig(estimator={"max_iter": 50}))
     data = dump_model(model)
     loaded = load_model(data, "m.skops")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     np.testing.assert_array_equal(sio.loads(data, trusted=TRUSTED).predict_proba(X), model.predict_proba(X))
-    assert dump_model(fit(X, y, ClassifierConfig(max_iter=50))[0]) == data  # same fit, same bytes
+    assert dump_model(fit(X, y, ClassifierConfig(estimator={"max_iter": 50}))[0]) == data  # same fit, same bytes
 
 
 @pytest.mark.parametrize(
     "payload, named",
     [
-        (lambda X, y: LogisticRegression().fit(X, y), "LogisticRegression"),  # skops would trust it
+        (lambda X, y: GaussianNB().fit(X, y), "GaussianNB"),  # skops would trust it
         (lambda X, y: {"payload": np.random.default_rng(0)}, "Generator"),
     ],
 )
@@ -134,3 +135,23 @@ def test_score_and_compare_hand_computed():
     c = compare(y, good, bad, config)
     assert c["accuracy_gain"] == 0.5
     assert c["mcnemar_p"] == pytest.approx(0.5)  # 2 discordant pairs, both for `good`
+
+
+def test_every_kind_of_the_registry_fits_and_round_trips_through_the_allow_list():
+    from fewlabel.classifiers import KINDS
+
+    X, y = blobs()
+    for kind in KINDS:
+        config = ClassifierConfig(estimator={"kind": kind})
+        model, _ = fit(X, y, config)
+        assert [name for name, _ in model.steps][-1] == kind and (model.predict(X) == y).mean() > 0.9
+        loaded = load_model(dump_model(model), f"{kind}.skops")
+        np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_the_penalty_rule_sets_only_a_kind_that_has_a_penalty():
+    X, y = blobs()
+    _, _, record = fit_selected(X[:8], y[:8], ClassifierConfig())
+    assert record["alpha"] == pytest.approx(0.3 * 8)  # the MLP's alpha, capped per row
+    model, _, record = fit_selected(X, y, ClassifierConfig(estimator={"kind": "logistic", "C": 0.5}))
+    assert record["alpha"] is None and model[-1].C == 0.5

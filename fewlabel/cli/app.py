@@ -47,12 +47,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    """The console script: :func:`main`, SIGTERM handled as Ctrl-C. After an interruption the process
-    ends at once, once the run is marked and its server stopped: stage threads still computing would
-    otherwise keep it alive until they finish (their results are whole, and cached or swept next time)."""
-    exits.stop_on_sigterm()
+    """The console script: :func:`main`, with SIGTERM handled as Ctrl-C (both counted, so no stage stores
+    what it computed while one arrived: :mod:`fewlabel.interrupts`). After an interruption
+    the process ends at once, once the run is marked and its server stopped: stage threads still
+    computing would otherwise keep it alive until they finish."""
+    from fewlabel.interrupts import install
+
+    install()
     code = main()
     if code in (exits.INTERRUPTED, exits.TERMINATED):
+        from fewlabel.orchestration.server import drain_prefect_services
+
+        drain_prefect_services()  # the run's last log lines, to a server of the user's
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

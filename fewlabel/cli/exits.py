@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 
 from fewlabel.errors import UserError
+from fewlabel.interrupts import Terminated
 
 OK = 0
 RUN_FAILED = 1
@@ -30,23 +31,9 @@ class RunFailed(Exception):
     """A flow run failed for a reason that is not the user's input: one line, with the way out."""
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so the same clean-up runs
-    (the run is marked, child processes are stopped) and the command exits with 143."""
-
-
 def one_line(exc: BaseException | str) -> str:
     """A message as promised: one line, whatever it embeds."""
     return " ".join(str(exc).split())
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM stops the command as Ctrl-C does (Python's default would skip every clean-up)."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def guarded(command: Callable[[], int]) -> int:

@@ -106,6 +106,8 @@ def start_temporary(command: str) -> str:
     )
     sys.stderr.flush()
     folder = Path(tempfile.mkdtemp(prefix="fewlabel-prefect-"))
+    _temporary_folder = folder
+    atexit.register(stop_temporary)
     database = folder / "prefect.db"
     template = migrated_template()
     if template is not None:
@@ -114,17 +116,17 @@ def start_temporary(command: str) -> str:
         except OSError:  # the server migrates a database of its own, as Prefect does
             database.unlink(missing_ok=True)
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
+    prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}",
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",  # Prefect's temporary-server mode: no UI, fewer services
+        "PREFECT__SERVER_FINAL": "1",
+        "PREFECT_API_URL": "",
+    }
     for _ in range(3):  # another process may take the free port before the server binds it
         port = free_port()
-        env = {
-            **os.environ,
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}",
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",  # Prefect's temporary-server mode: no UI, fewer services
-            "PREFECT__SERVER_FINAL": "1",
-            "PREFECT_API_URL": "",
-        }
-        prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
         cmd = [
             *(sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory"),
             *("prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port)),
@@ -132,16 +134,14 @@ def start_temporary(command: str) -> str:
         ]
         with open(folder / "server.log", "ab") as log:
             process = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
-        server = ServerProcess(process, f"http://127.0.0.1:{port}/api")
+        server = _temporary = ServerProcess(process, f"http://127.0.0.1:{port}/api")  # stopped even if interrupted
         if server.wait_healthy(timeout):
             break
         server.stop()
     else:
         log_tail = (folder / "server.log").read_text(errors="replace")[-500:]
-        shutil.rmtree(folder, ignore_errors=True)
+        stop_temporary()
         raise RuntimeError(f"the temporary Prefect server did not start: {log_tail}")
-    _temporary, _temporary_folder = server, folder
-    atexit.register(stop_temporary)
     _point_prefect_at(server.api)
     os.environ[TEMPORARY] = server.api
     return server.api
@@ -151,15 +151,14 @@ def stop_temporary() -> None:
     """Stop this process's temporary server, if any, after Prefect has sent what it queued for it;
     delete its database."""
     global _temporary, _temporary_folder
-    if _temporary is None:
-        return
     server, folder = _temporary, _temporary_folder
     _temporary = _temporary_folder = None
-    drain_prefect_services()
-    server.stop()
+    if server is not None:
+        drain_prefect_services()
+        server.stop()
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
-    if os.environ.get(TEMPORARY) == server.api:
+    if server is not None and os.environ.get(TEMPORARY) == server.api:
         os.environ.pop(TEMPORARY, None)
         os.environ.pop("PREFECT_API_URL", None)
         if "prefect.context" in sys.modules:

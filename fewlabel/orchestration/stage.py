@@ -28,7 +28,7 @@ from prefect.settings import get_current_settings
 from prefect.tasks import exponential_backoff
 from pydantic import BaseModel
 
-from fewlabel import store
+from fewlabel import interrupts, store
 from fewlabel.catalog import CATALOG, check_outputs
 from fewlabel.orchestration.progress import route_core_logs
 from fewlabel.orchestration.settings import records_dir
@@ -254,7 +254,9 @@ def stage(
             origin = _policy_lineage(bound) or lineage(name, build.__module__, bound, fingerprint)
 
             def build_declared(out: Path) -> dict[str, Any]:
+                mark = interrupts.received()
                 stats = build(out, **bound)
+                interrupts.raise_if_interrupted_since(mark)  # e.g. a fit that swallowed Ctrl-C: never stored
                 check_outputs(name, {path.name for path in out.iterdir()})
                 return stats
 
