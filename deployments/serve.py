@@ -45,6 +45,21 @@ def deployments(
     ]
 
 
+def check_cron(cron: str) -> str:
+    """``cron`` if Prefect accepts it as a schedule, else a one-line error."""
+    from prefect.schedules import Cron
+
+    from fewlabel.errors import UserError
+
+    try:
+        Cron(cron, timezone=TIMEZONE)
+    except ValueError:
+        raise UserError(
+            f"--cron {cron[:60]!r}: not a cron schedule; e.g. '0 2 * * *' (02:00 every day, {TIMEZONE})"
+        ) from None
+    return cron
+
+
 def serve(
     config: Config,
     cron: str | None = NIGHTLY_CRON,

@@ -28,16 +28,31 @@ def one_of(registry: dict) -> Any:
     return Literal[tuple(registry)]
 
 
-def _check_encoding(value: str | None) -> str | None:
+NOT_FILE_ENCODINGS = {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"}
+"""Codecs Python lists as text encodings that are not how a text file is stored (domain names, Python
+string literals, a codec that refuses everything)."""
+
+
+def check_encoding(value: str | None) -> str | None:
+    """A character encoding a text file can be stored in: known to Python, a text encoding (not rot13 or
+    base64), one that stores plain text and reads it back (checked on a sample, not on an empty string,
+    for which Python never looks the codec up), and not one of :data:`NOT_FILE_ENCODINGS`."""
     import codecs
 
     if value is None:
         return value
+    hint = "e.g. utf-8, cp1252, utf-16"
     try:
-        codecs.lookup(value)
-        b"".decode(value)
+        codec = codecs.lookup(value)
     except LookupError:
-        raise ValueError(f"{_short(value)} is not a known text encoding (e.g. utf-8, cp1252, utf-16)") from None
+        raise ValueError(f"{_short(value)} is not a known text encoding ({hint})") from None
+    sample = 'Text, 123 "quoted"\r\nnext\tline'
+    try:
+        stores_text = codec._is_text_encoding and sample.encode(codec.name).decode(codec.name) == sample
+    except (UnicodeError, LookupError):
+        stores_text = False
+    if not stores_text or codec.name in NOT_FILE_ENCODINGS:
+        raise ValueError(f"{_short(value)} is not an encoding text files are stored in ({hint})")
     return value
 
 
@@ -51,7 +66,7 @@ class EncodingMap(Section):
     @field_validator("*")
     @classmethod
     def _known(cls, value: str | None) -> str | None:
-        return _check_encoding(value)
+        return check_encoding(value)
 
 
 class DataConfig(Section):
@@ -111,7 +126,7 @@ class DataConfig(Section):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str | EncodingMap) -> str | EncodingMap:
-        return _check_encoding(value) if isinstance(value, str) else value
+        return check_encoding(value) if isinstance(value, str) else value
 
 
 class PreprocessConfig(Section):
@@ -454,9 +469,17 @@ def _cut(text: str, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+MAX_DEPTH = 20
+"""How deeply YAML values may nest (the config's deepest key is 4 levels down); deeper is refused
+before PyYAML's recursive composer runs out of stack."""
+
+
 class YamlLoader(yaml.SafeLoader):
     """PyYAML's safe loader without aliases (``*name``: a 300-byte "billion laughs" value expands to
-    gigabytes) and with YAML 1.2 floats (``1e-4`` is a number, not a string)."""
+    gigabytes), without duplicate keys (the last one would silently win), nested at most
+    :data:`MAX_DEPTH` deep, and with YAML 1.2 floats (``1e-4`` is a number, not a string)."""
+
+    depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -467,7 +490,26 @@ class YamlLoader(yaml.SafeLoader):
                 f"YAML aliases (*{_short(event.anchor, 20)}) are not allowed; write the value out",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"values nested more than {MAX_DEPTH} deep are not allowed", self.peek_event().start_mark
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {_short(key, 40)} appears twice; keep one", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 YamlLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}

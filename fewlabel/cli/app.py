@@ -7,25 +7,25 @@ stage and per Word2Vec epoch); results to stdout.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import warnings
 
 from fewlabel.cli import curves, exits, labeling, models, server, training
+from fewlabel.cli.options import Parser
 
 GROUPS = (training, curves, labeling, models, server)
 """The command groups, each adding its commands with ``add_parsers(subparsers)``, in --help's order."""
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def parser() -> Parser:
+    p = Parser(
         prog="fewlabel",
         description="Text classification with few labels: Word2Vec pretraining on unlabeled text, averaged "
         "sentence vectors and a small classifier, as cached Prefect flows.",
         epilog="`fewlabel COMMAND --help` describes a command.",
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for group in GROUPS:
         group.add_parsers(sub)
     return p
@@ -33,7 +33,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one `fewlabel` command; its exit status."""
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a command line argparse refused (one line, status 2)
+        return int(done.code or 0)
     from fewlabel.orchestration.server import stop_temporary
     from fewlabel.orchestration.settings import project_environment
 

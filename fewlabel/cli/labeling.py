@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from fewlabel.cli.launch import launch
-from fewlabel.cli.options import check_run, config, with_config, with_json
+from fewlabel.cli.options import check_run, config, number, with_config, with_json
 from fewlabel.errors import UserError
+from fewlabel.fields import SEED_MAX
 
 
 def cmd_suggest(args) -> int:
@@ -19,8 +20,6 @@ def cmd_suggest(args) -> int:
     selection = config(args).selection
     strategy = check_strategy(args.strategy or selection.strategy)
     n = args.n if args.n is not None else selection.n
-    if n < 1:
-        raise UserError(f"--n {n}: give a number of sentences of at least 1")
     from fewlabel.flows.suggest import suggest_flow
 
     result = launch(suggest_flow, args, run=run, n=n, strategy=strategy, pool_max=selection.pool_max, seed=args.seed)
@@ -105,9 +104,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     with_json(with_config(suggest))
     suggest.add_argument("--run", default="latest", help="the run whose model scores the pool (default: latest)")
-    suggest.add_argument("--n", type=int, help="how many sentences (default: selection.n)")
+    suggest.add_argument(
+        "--n", type=number(int, 1, 10_000, "a number of sentences"), help="how many sentences (default: selection.n)"
+    )
     suggest.add_argument("--strategy", help=f"{', '.join(STRATEGIES)} (default: selection.strategy)")
-    suggest.add_argument("--seed", type=int, default=0)
+    suggest.add_argument("--seed", type=number(int, 0, SEED_MAX, "a seed"), default=0)
     suggest.set_defaults(func=cmd_suggest)
 
     labels = sub.add_parser(

@@ -8,7 +8,7 @@ import sys
 
 from fewlabel.cli.exits import one_line
 from fewlabel.cli.launch import launch
-from fewlabel.cli.options import check_output, check_run, copy_atomically, with_dask, with_json
+from fewlabel.cli.options import check_output, check_run, copy_atomically, encoding, with_dask, with_json
 from fewlabel.errors import UserError
 
 
@@ -110,7 +110,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("--text-column", default="text")
     predict.add_argument(
-        "--encoding", default="utf-8", help="encoding of the input files (default utf-8; a byte-order mark always wins)"
+        "--encoding",
+        type=encoding,
+        default="utf-8",
+        help="encoding of the input files (default utf-8; a byte-order mark always wins)",
     )
     predict.set_defaults(func=cmd_predict)
 

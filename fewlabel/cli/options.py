@@ -11,6 +11,35 @@ from pathlib import Path
 from fewlabel.errors import UserError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line, as every other error of the command: ``error: ...``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+
+
+def _plain(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def number(kind: type, low: float | None = None, high: float | None = None, what: str = "a number"):
+    """An argparse type: a finite ``kind`` (int or float) within [low, high], or a one-line error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"from {_plain(low)} to {_plain(high)}" if high is not None else f"at least {_plain(low)}"
+            raise argparse.ArgumentTypeError(f"{text[:40]!r}: give {what} {bounds}")
+        return value
+
+    return parse
+
+
 def with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="YAML file with config sections")
     parser.add_argument(
@@ -32,7 +61,7 @@ def with_dask(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--dask-workers",
-        type=int,
+        type=number(int, 1, 1024, "a number of worker processes"),
         metavar="N",
         help="run them on a local Dask cluster of N processes (default: setting FEWLABEL_DASK_WORKERS; neither: "
         "threads in this process)",
@@ -43,6 +72,16 @@ def with_dask(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def with_json(parser: argparse.ArgumentParser, what: str = "the result") -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON line last")
     return parser
+
+
+def encoding(text: str) -> str:
+    """An argparse type: an encoding text files are stored in (as ``data.encoding`` is checked)."""
+    from fewlabel.config import check_encoding
+
+    try:
+        return check_encoding(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def config(args: argparse.Namespace):

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from fewlabel.cli.options import config, with_config, with_dask
+from fewlabel.cli.options import config, number, with_config, with_dask
 from fewlabel.errors import UserError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -19,8 +19,12 @@ def cmd_server(args) -> int:
             f"refusing to expose the Prefect server on {args.host} without authentication: set "
             "PREFECT_SERVER_API_AUTH_STRING (and PREFECT_API_AUTH_STRING for clients) first"
         )
-    from fewlabel.orchestration.server import start_server
+    from fewlabel.orchestration.server import port_is_free, start_server
 
+    if not port_is_free(args.host, args.port):
+        raise UserError(
+            f"--port {args.port}: {args.host}:{args.port} is in use or cannot be bound; choose another port"
+        )
     url = f"http://{args.host}:{args.port}"
     # the UI finds the API through these settings, not through --port
     os.environ.update(
@@ -42,7 +46,10 @@ def cmd_server(args) -> int:
 def cmd_serve(args) -> int:
     """Serve the deployments: the nightly loop on its schedule, training, curve, predict and labeling on demand."""
     resolved = config(args)
-    from fewlabel.deployments.serve import serve
+    from fewlabel.deployments.serve import check_cron, serve
+
+    if args.interval is None:
+        check_cron(args.cron)
 
     if not os.environ.get("PREFECT_API_URL"):
         print(
@@ -75,7 +82,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "server", help="start a local Prefect server and UI (data in .prefect/)", description=cmd_server.__doc__
     )
     server.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    server.add_argument("--port", type=int, default=4200)
+    server.add_argument("--port", type=number(int, 1, 65_535, "a port number"), default=4200)
     server.set_defaults(func=cmd_server)
 
     serve = sub.add_parser(
@@ -88,7 +95,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     when.add_argument(
         "--cron", default=NIGHTLY_CRON, help=f"the nightly loop's schedule (default: {NIGHTLY_CRON!r}, {TIMEZONE})"
     )
-    when.add_argument("--interval", type=float, metavar="SECONDS", help="run the nightly loop every SECONDS instead")
+    when.add_argument(
+        "--interval",
+        type=number(float, 1, 366 * 86_400, "a number of seconds"),
+        metavar="SECONDS",
+        help="run the nightly loop every SECONDS instead",
+    )
     serve.set_defaults(func=cmd_serve)
 
     fetch = sub.add_parser(

@@ -7,7 +7,7 @@ import json
 import sys
 
 from fewlabel.cli.launch import launch
-from fewlabel.cli.options import check_run, config, with_config, with_dask, with_json
+from fewlabel.cli.options import check_run, config, number, with_config, with_dask, with_json
 from fewlabel.errors import UserError
 
 
@@ -147,6 +147,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     cache = sub.add_parser("cache", help="manage stored artifacts", description="Manage stored artifacts.")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="COMMAND")
     gc = cache_sub.add_parser("gc", help="remove artifacts that no kept run references", description=cmd_gc.__doc__)
-    gc.add_argument("--keep", type=int, default=5, metavar="N", help="keep the N most recent runs (default 5)")
+    gc.add_argument(
+        "--keep",
+        type=number(int, 1, 1_000_000, "a number of runs"),
+        default=5,
+        metavar="N",
+        help="keep the N most recent runs (default 5)",
+    )
     gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     gc.set_defaults(func=cmd_gc)
