@@ -50,12 +50,12 @@ def seeded(config: ClassifierConfig, seed: int) -> ClassifierConfig:
 
 
 def fit_estimator(estimator, X: np.ndarray, y: np.ndarray):
-    """``estimator.fit(X, y)``; if Ctrl-C or SIGTERM arrived meanwhile, raise it. (scikit-learn's MLP
-    catches KeyboardInterrupt in its epoch loop, warns and returns half-fitted: such a model must
-    never be used, and the fits after it must not run.)"""
-    mark = interrupts.received()
+    """``estimator.fit(X, y)``; if Ctrl-C or SIGTERM arrived before or meanwhile, raise it. (scikit-learn's
+    MLP catches KeyboardInterrupt in its epoch loop, warns and returns half-fitted: such a model must
+    never be used, and the fits after it must not run, in this thread or another.)"""
+    interrupts.check()
     estimator.fit(X, y)
-    interrupts.raise_if_interrupted_since(mark)
+    interrupts.check()
     return estimator
 
 

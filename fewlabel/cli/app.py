@@ -8,6 +8,7 @@ stage and per Word2Vec epoch); results to stdout.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 
@@ -49,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         stop_temporary()  # after the run was marked (also when interrupted): never left behind
 
 
+def _end_now(signum: int) -> None:
+    """The command is still alive well after Ctrl-C or SIGTERM (a library waiting on threads that do not
+    check): say so, stop its temporary server and end the process."""
+    from fewlabel.orchestration.server import stop_temporary
+
+    print("interrupted: finished stages are kept", file=sys.stderr, flush=True)
+    try:
+        stop_temporary()
+    finally:
+        os._exit(exits.TERMINATED if signum == signal.SIGTERM else exits.INTERRUPTED)
+
+
 def entry_point() -> None:
     """The console script: :func:`main`, with SIGTERM handled as Ctrl-C (both counted, so no stage stores
     what it computed while one arrived: :mod:`fewlabel.interrupts`). After an interruption
@@ -56,7 +69,7 @@ def entry_point() -> None:
     computing would otherwise keep it alive until they finish."""
     from fewlabel.interrupts import install
 
-    install()
+    install(on_stuck=_end_now)
     code = main()
     if code in (exits.INTERRUPTED, exits.TERMINATED):
         from fewlabel.orchestration.server import drain_prefect_services

@@ -22,9 +22,25 @@ ADDRESS = "FEWLABEL_DASK_ADDRESS"
 WORKERS = "FEWLABEL_DASK_WORKERS"
 
 
+class Threads(ThreadPoolTaskRunner):
+    """Prefect's thread pool, except that a flow ending in an error or an interruption does not wait for
+    the items still computing (Prefect's waits for every running thread: minutes of curve points after
+    a Ctrl-C or SIGTERM). Their work is whole or raises (:mod:`fewlabel.interrupts`), and the command
+    ends the process once the run is marked."""
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        if exc_type is None or self._executor is None:
+            return super().__exit__(exc_type, exc_value, traceback)
+        for event in self._cancel_events.values():
+            event.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = None
+        return super().__exit__(exc_type, exc_value, traceback)
+
+
 def threads() -> ThreadPoolTaskRunner:
     """The default: one thread per core, so at most that many shards are in memory at once."""
-    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
+    return Threads(max_workers=os.cpu_count() or 1)
 
 
 def _dask_runner(**kwargs):
