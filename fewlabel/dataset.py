@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import labels, readers, store
+from fewlabel import inputs, labels, readers
 from fewlabel.config import DataConfig, PreprocessConfig
 from fewlabel.errors import UserError
 from fewlabel.text import TOKENS, split_lines, tokenize
@@ -95,11 +95,12 @@ def subsample(train: pd.DataFrame, n: int | None, seed: int) -> tuple[pd.DataFra
 
 
 def fingerprint(config: DataConfig) -> dict[str, str]:
-    """Content hashes of the input files; a problem with them is left for the stage to report."""
+    """Content hashes of the input files (:func:`fewlabel.inputs.file_hash`: inside the stage, read once and
+    parsed from the bytes hashed); a problem with them is left for the stage to report."""
     try:
         files = readers.source_files(config.source, config.labeled_path, config.test_path)
         # the label store's files too: a new label invalidates ingest (and what follows), nothing before
-        return {str(path): store.sha256_file(path) for path in [*files, *labels.store_files()]}
+        return inputs.hashes([*files, *labels.store_files()])
     except (UserError, OSError) as exc:
         return {"unreadable": str(exc)}
 

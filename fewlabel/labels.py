@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fewlabel import store
+from fewlabel import inputs, store
 from fewlabel.errors import UserError
 
 SCHEMA = pa.schema(
@@ -96,7 +96,7 @@ def read_store() -> pd.DataFrame:
     frames = []
     for path in store_files():
         try:
-            table = pq.read_table(path)
+            table = pq.read_table(pa.BufferReader(inputs.read_bytes(path)))
         except (OSError, pa.ArrowInvalid) as exc:
             raise UserError(f"{path}: not a readable label store file ({exc}); move it out of {labels_dir()}") from None
         missing = [c for c in SCHEMA.names if c not in table.column_names]

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fewlabel import store
+from fewlabel import inputs, store
 from fewlabel.errors import UserError
 
 FORMATS = (".csv", ".tsv", ".parquet", ".txt")
@@ -291,13 +291,14 @@ def _read_frame(path: Path, encoding: str, what: str = "data") -> pd.DataFrame |
     """
     suffix = path.suffix.lower()
     try:
-        if suffix == ".parquet":
-            return _read_parquet(path)
-        text = decode(path, path.read_bytes(), encoding, what)
+        data = inputs.read_bytes(path)  # exactly the bytes the stage's cache key hashed
     except PermissionError:
         raise UserError(f"{path} cannot be read (permission denied): check its permissions") from None
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:  # transient errors stay OSError
         raise UserError(f"{path} cannot be read ({exc.strerror}): check that it is a readable file") from None
+    if suffix == ".parquet":
+        return _read_parquet(path, data)
+    text = decode(path, data, encoding, what)
     if suffix == ".txt":
         lines = re.split(LINE_BREAK, text)
         if lines[-1] == "":  # the end of the last line, not a line
@@ -306,11 +307,9 @@ def _read_frame(path: Path, encoding: str, what: str = "data") -> pd.DataFrame |
     return _read_delimited(path, text, "\t" if suffix == ".tsv" else ",")
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_parquet(path: Path, data: bytes) -> pa.Table:
     try:
-        return pq.read_table(path)
-    except (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise
+        return pq.read_table(pa.BufferReader(data))
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise UserError(f"{path} is not a readable Parquet file ({_one_line(exc)[:200]}); re-export it") from None
 
@@ -487,6 +486,8 @@ def _each_file(path: str | Path, what: str, read) -> list:
     for file in input_files(path, what):
         try:
             results.append(read(file))
+        except inputs.InputChanged:
+            raise  # not a problem of the file: the stage reads it again (a retry)
         except UserError as exc:
             problems.append(str(exc))
     if len(problems) == 1:
@@ -618,7 +619,7 @@ def read_mr() -> tuple[pd.DataFrame, pd.DataFrame]:
         raise UserError(f"MR data not found at {archive}: run `make data` (or `fewlabel fetch`) first")
     frames = {}
     try:
-        with tarfile.open(archive) as tar:
+        with tarfile.open(fileobj=io.BytesIO(inputs.read_bytes(archive))) as tar:
             for name, member in MR_MEMBERS.items():
                 raw = tar.extractfile(member).read().decode("utf-8-sig")
                 rows = list(csv.reader(io.StringIO(raw)))
@@ -647,7 +648,7 @@ def read_pattern(source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
     member, label_at, text_at, names = PATTERN_SETS[source]
     try:
-        with tarfile.open(archive) as tar:
+        with tarfile.open(fileobj=io.BytesIO(inputs.read_bytes(archive))) as tar:
             raw = tar.extractfile(CORPORA + member).read().decode("utf-8-sig")
     except (tarfile.TarError, KeyError, OSError, EOFError, UnicodeDecodeError) as exc:
         raise UserError(f"{archive} is damaged ({exc}): delete it and run `make data` again") from None
@@ -675,7 +676,7 @@ def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
     """(300 news documents, 200 labeled sentences) bundled with gensim's tests."""
     from gensim.test.utils import datapath
 
-    lines = Path(datapath("pang_lee_polarity.cor")).read_text(encoding="latin-1").splitlines()
+    lines = inputs.read_bytes(datapath("pang_lee_polarity.cor")).decode("latin-1").splitlines()
     label, text = zip(*(line.split(" ", 1) for line in lines if line.strip()))
     labeled = pd.DataFrame(
         {
@@ -685,7 +686,7 @@ def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
             "row": range(1, len(text) + 1),
         }
     )
-    docs = Path(datapath("lee_background.cor")).read_text(encoding="latin-1").splitlines()
+    docs = inputs.read_bytes(datapath("lee_background.cor")).decode("latin-1").splitlines()
     unlabeled = pd.DataFrame({"text": docs, "origin": "lee_background.cor", "row": range(1, len(docs) + 1)})
     return unlabeled[unlabeled["text"].str.strip() != ""], labeled
 

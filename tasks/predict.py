@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from fewlabel import readers, store
+from fewlabel import inputs, readers, store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
@@ -32,7 +32,7 @@ def shard_calls(input_path: str, record: dict, text_column: str, encoding: str) 
     ]
 
 
-@stage("predict", fingerprint=store.file_fingerprint, label=lambda params: Path(params["path"]).name)
+@stage("predict", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)
 def predict(
     out: Path,
     path: str,

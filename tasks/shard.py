@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel import store
+from fewlabel import inputs, store
 from fewlabel.config import PreprocessConfig
 from fewlabel.dataset import shard_table, stripped_texts
 from fewlabel.orchestration.stage import stage
@@ -24,7 +24,7 @@ def shard_args(path: str, refs: dict, config) -> list:
     return [path, test, config.data.text_column, config.data.encoding, config.preprocess]
 
 
-@stage("shard", fingerprint=store.file_fingerprint, label=lambda params: Path(params["path"]).name)
+@stage("shard", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)
 def shard(out: Path, path: str, test: store.Ref, text_column: str, encoding: str, config: PreprocessConfig) -> dict:
     """Read one unlabeled file, split its lines, drop those equal to a test sentence, tokenize."""
     test_texts = stripped_texts(store.read_table(test, "test.parquet", ["text"]))
