@@ -324,6 +324,7 @@ def cmd_predict(args) -> int:
         run=run,
         text_column=args.text_column,
         encoding=args.encoding,
+        damaged_text=args.damaged_text,
     )
     if target is not None:  # the flow writes only inside the data folder; the user's copy is made here
         if target.exists() and not args.force:  # appeared while the flow ran
@@ -340,12 +341,27 @@ def cmd_predict(args) -> int:
         print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
         if result.get("blank_lines"):
             print(f"blank lines skipped: {result['blank_lines']}")
+        _print_damaged(result.get("damaged_text"))
         if result.get("no_known_word"):
             print(
                 f"texts with no word the model knows: {result['no_known_word']} (their label is a guess: "
                 "known_words = 0 in the output)"
             )
     return 0
+
+
+def _print_damaged(damaged: dict | None) -> None:
+    """What --damaged-text dropped from the input files (nothing: no line)."""
+    if not damaged or not damaged.get("replacement_characters"):
+        return
+    if damaged["setting"] == "drop_lines":
+        print(f"damaged text: {damaged['lines_dropped']} lines holding U+FFFD left out (--damaged-text drop_lines)")
+    else:
+        print(
+            f"damaged text: {damaged['characters_dropped']} U+FFFD removed from {damaged['lines_with_them']} lines"
+            + (f", {damaged['lines_dropped']} lines left empty and left out" if damaged["lines_dropped"] else "")
+            + " (--damaged-text drop_characters)"
+        )
 
 
 def cmd_config(args) -> int:
@@ -474,6 +490,13 @@ def parser() -> argparse.ArgumentParser:
     pred.add_argument("--text-column", default="text")
     pred.add_argument(
         "--encoding", default="utf-8", help="encoding of the input files (default utf-8; a byte-order mark always wins)"
+    )
+    pred.add_argument(
+        "--damaged-text",
+        choices=("refuse", "drop_characters", "drop_lines"),
+        default="refuse",
+        help="input holding replacement characters U+FFFD: refuse it (default), remove them, or leave out the "
+        "lines holding one (counted in the output)",
     )
     pred.add_argument("--json", action="store_true")
     pred.set_defaults(func=cmd_predict)

@@ -83,6 +83,12 @@ class DataConfig(Section):
         "unlabeled: utf-8, test: ...} (unnamed inputs: utf-8). A byte-order mark always wins; a wrong choice "
         "(mojibake, C1 control characters) is an error suggesting the right one",
     )
+    damaged_text: Literal["refuse", "drop_characters", "drop_lines"] = Field(
+        "refuse",
+        description="a file holding replacement characters U+FFFD (damaged before it reached you, by a wrong "
+        "decode): refuse it (one error naming the file); drop_characters: remove every U+FFFD; drop_lines: leave "
+        "out every line (row) holding one. Both are counted in the run summary and report",
+    )
     label_normalize: Literal["none", "strip", "casefold"] = Field(
         "none",
         description="none: labels differing only by surrounding spaces or case are an error; strip: "
