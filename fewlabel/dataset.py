@@ -99,8 +99,10 @@ def fingerprint(config: DataConfig) -> dict[str, str]:
     parsed from the bytes hashed); a problem with them is left for the stage to report."""
     try:
         files = readers.source_files(config.source, config.labeled_path, config.test_path)
-        # the label store's files too: a new label invalidates ingest (and what follows), nothing before
-        return inputs.hashes([*files, *labels.store_files()])
+        # the data set's label store files too: a new label invalidates ingest (and what follows), nothing
+        # before; and the unassigned ones, which ingest counts (labels of other data sets never count)
+        dataset = labels.dataset_info(config)["id"]
+        return inputs.hashes([*files, *labels.store_files(dataset), *labels.store_files(labels.UNASSIGNED)])
     except (UserError, OSError) as exc:
         return {"unreadable": str(exc)}
 
@@ -162,9 +164,10 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     check_classes(train["label"], "training split")
     train, unused = subsample(train, config.labels_per_class, config.seed)
     user = labeled if config.test_path is None else pd.concat([labeled, test], ignore_index=True)
-    train, added = labels.merge(
-        train, user, test, labels.read_store(), config.label_conflicts, config.labeled_path or config.source
-    )
+    dataset = labels.dataset_info(config)["id"]
+    stored, unassigned = labels.for_dataset(dataset)  # this data set's labels only
+    train, added = labels.merge(train, user, test, stored, config.label_conflicts, config.labeled_path or config.source)
+    added = {"dataset": dataset, **added, "unassigned_ignored": unassigned}
     if config.pool_unused_labels and len(unused):
         unlabeled = pd.concat([unlabeled, unused[["text", "origin", "row"]]], ignore_index=True)
     unlabeled, leaked_lines, leaked = drop_test_lines(unlabeled, set(test["text"].str.strip()))

@@ -126,6 +126,24 @@ def pseudo_line(stats: dict) -> str:
     return line
 
 
+def label_store_line(stats: dict) -> str | None:
+    """What the label store gave this run: its data set's labels, and the labels without a data set it did not
+    use (with the command that assigns them). None when the store gave nothing and holds no such labels."""
+    store = stats.get("ingest", {}).get("label_store") or {}
+    dataset, ignored = store.get("dataset"), store.get("unassigned_ignored", 0)
+    if not store.get("store_rows") and not ignored:
+        return None
+    line = f"label store (data set {dataset}): {store.get('added', 0)} of its {store.get('store_rows', 0)} labels added"
+    if store.get("in_test"):
+        line += f", {store['in_test']} left out (test sentences)"
+    if ignored:
+        line += (
+            f"; {ignored} labels without a data set NOT used: assign them with "
+            f"`fewlabel labels move --from unassigned --to {dataset}`"
+        )
+    return line
+
+
 def damaged_line(stats: dict) -> str | None:
     """What ``data.damaged_text`` dropped from the labeled files and the unlabeled shards (None: nothing)."""
     parts = [("labeled", stats.get("ingest", {}).get("damaged_text"))]
@@ -162,6 +180,7 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         f"{_pct(vec['test_no_pretraining']['oov_share'])} without; test sentences with no known word: "
         f"{vec['test_pretrained']['zero_vectors']} and {vec['test_no_pretraining']['zero_vectors']}",
         *([f"- {damaged_line(st)}"] if damaged_line(st) else []),
+        *([f"- {label_store_line(st)}"] if label_store_line(st) else []),
         f"- {pseudo_line(st)}",
         "",
         "## Test metrics",
@@ -189,6 +208,7 @@ def run_text(summary: dict) -> str:
         f"data: {ing['train_rows']} training labels {ing['train_per_class']}, {ing['test_rows']} test sentences, "
         f"unlabeled {_unlabeled(summary)}",
         *([damaged_line(st)] if damaged_line(st) else []),
+        *([label_store_line(st)] if label_store_line(st) else []),
         f"word2vec: {pre['corpus_words']} words{_split(pre)}, vocabulary {pre['vocabulary']} "
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "
