@@ -164,8 +164,9 @@ class StagePolicy(CachePolicy):
             for folder in record_folders(task_ctx):
                 (folder / key).unlink(missing_ok=True)
         run_id = getattr(getattr(task_ctx, "task_run", None), "id", None)
+        rebuild = bool(getattr(getattr(task_ctx, "task", None), "refresh_cache", False))  # --from-stage
         if run_id is not None:  # the input files' bytes are kept only for a build that will run
-            _remember(str(run_id), origin, None if built else kept)
+            _remember(str(run_id), origin, kept if rebuild or not built else None)
         return key
 
 
