@@ -94,6 +94,13 @@ class DataConfig(Section):
         "unlabeled: utf-8, test: ...} (unnamed inputs: utf-8). A byte-order mark always wins; a wrong choice "
         "(mojibake, C1 control characters) is an error suggesting the right one",
     )
+    damaged_text: one_of(readers.DAMAGED_TEXT) = Field(
+        "refuse",
+        description="a file holding replacement characters U+FFFD (damaged before it reached you, by a wrong "
+        "decode): "
+        + "; ".join(f"{name}: {what}" for name, what in readers.DAMAGED_TEXT.items())
+        + ". What is dropped is counted in the run summary and report",
+    )
     label_normalize: one_of(readers.LABEL_MODES) = Field(
         "none",
         description="how labels that differ only by surrounding spaces or case are merged: "

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import labels, readers, store
+from fewlabel import inputs, labels, readers
 from fewlabel.config import DataConfig, PreprocessConfig
 from fewlabel.errors import UserError
 from fewlabel.text import TOKENS, split_lines, tokenize
@@ -36,11 +36,11 @@ def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame |
     unlabeled = pd.DataFrame(
         {"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)}
     )
-    labeled = readers.read_labeled(config.labeled_path, *args)
+    labeled = readers.read_labeled(config.labeled_path, *args, damaged=config.damaged_text)
     labeled["label"] = readers.normalize_labels(labeled["label"], config.label_normalize, config.labeled_path)
     test = None
     if config.test_path is not None:
-        test = readers.read_labeled(config.test_path, *args, what="data.test_path")
+        test = readers.read_labeled(config.test_path, *args, what="data.test_path", damaged=config.damaged_text)
         test["label"] = readers.normalize_labels(test["label"], config.label_normalize, config.test_path)
     return unlabeled, labeled, test
 
@@ -95,11 +95,14 @@ def subsample(train: pd.DataFrame, n: int | None, seed: int) -> tuple[pd.DataFra
 
 
 def fingerprint(config: DataConfig) -> dict[str, str]:
-    """Content hashes of the input files; a problem with them is left for the stage to report."""
+    """Content hashes of the input files (:func:`fewlabel.inputs.file_hash`: inside the stage, read once and
+    parsed from the bytes hashed); a problem with them is left for the stage to report."""
     try:
         files = readers.source_files(config.source, config.labeled_path, config.test_path)
-        # the label store's files too: a new label invalidates ingest (and what follows), nothing before
-        return {str(path): store.sha256_file(path) for path in [*files, *labels.store_files()]}
+        # the data set's label store files too: a new label invalidates ingest (and what follows), nothing
+        # before; and the unassigned ones, which ingest counts (labels of other data sets never count)
+        dataset = labels.dataset_info(config)["id"]
+        return inputs.hashes([*files, *labels.store_files(dataset), *labels.store_files(labels.UNASSIGNED)])
     except (UserError, OSError) as exc:
         return {"unreadable": str(exc)}
 
@@ -139,6 +142,11 @@ def drop_test_lines(unlabeled: pd.DataFrame, test_texts: set[str]) -> tuple[pd.D
 def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     """(the ``unlabeled``, ``train`` and ``test`` tables, their counts): read, validate and split."""
     unlabeled, labeled, test = load(config)
+    # what data.damaged_text dropped from the labeled files (the readers count it; pandas keeps attrs
+    # through the column assignments of load, not through the splits below)
+    damaged = readers.damage_summary(
+        config.damaged_text, *(frame.attrs.get("damaged_text") for frame in (labeled, test) if frame is not None)
+    )
     unlabeled = with_extra(unlabeled, config.extra_unlabeled)
     if test is None:
         train, test = split(labeled, config)
@@ -156,9 +164,10 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     check_classes(train["label"], "training split")
     train, unused = subsample(train, config.labels_per_class, config.seed)
     user = labeled if config.test_path is None else pd.concat([labeled, test], ignore_index=True)
-    train, added = labels.merge(
-        train, user, test, labels.read_store(), config.label_conflicts, config.labeled_path or config.source
-    )
+    dataset = labels.dataset_info(config)["id"]
+    stored, unassigned = labels.for_dataset(dataset)  # this data set's labels only
+    train, added = labels.merge(train, user, test, stored, config.label_conflicts, config.labeled_path or config.source)
+    added = {"dataset": dataset, **added, "unassigned_ignored": unassigned}
     if config.pool_unused_labels and len(unused):
         unlabeled = pd.concat([unlabeled, unused[["text", "origin", "row"]]], ignore_index=True)
     unlabeled, leaked_lines, leaked = drop_test_lines(unlabeled, set(test["text"].str.strip()))
@@ -176,6 +185,7 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
         "development": config.development,
         "pooled_from_labeled": len(unused) if config.pool_unused_labels else 0,
         "label_store": added,
+        "damaged_text": damaged,
         "train_per_class": {str(k): int(v) for k, v in train["label"].value_counts().sort_index().items()},
         "test_per_class": {str(k): int(v) for k, v in test["label"].value_counts().sort_index().items()},
     }
@@ -196,11 +206,16 @@ def stripped_texts(table: pa.Table) -> pa.Array:
 
 
 def shard_table(
-    path: str, test_texts: pa.Array, text_column: str, encoding: str, config: PreprocessConfig
+    path: str,
+    test_texts: pa.Array,
+    text_column: str,
+    encoding: str,
+    config: PreprocessConfig,
+    damaged_text: str = "refuse",
 ) -> tuple[pa.Table, dict]:
     """One unlabeled file, its lines split, those equal to a test sentence dropped, tokenized:
     (text, origin, row, tokens) and its counts."""
-    frame = readers.read_unlabeled(path, text_column, encoding)
+    frame = readers.read_unlabeled(path, text_column, encoding, damaged=damaged_text)
     table = _table(frame, ["text", "origin", "row"])
     if config.split_lines:
         table = split_lines(table)
@@ -215,4 +230,5 @@ def shard_table(
         "empty": int((lengths == 0).sum()),
         "blank_lines_skipped": int(frame.attrs.get("blank_lines", 0)),
         "unlabeled_equal_to_test_removed": int(pc.sum(leaked).as_py() or 0),
+        "damaged_text": frame.attrs.get("damaged_text", readers.damage_summary(damaged_text)),
     }

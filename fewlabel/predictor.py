@@ -3,6 +3,7 @@ loaded once, applied to raw texts."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +81,21 @@ def schema(classes: list[str]) -> pa.Schema:
     )
 
 
+def output_name(input_path: str) -> str:
+    """The predictions' name for an input file or folder: its name without its extension and without
+    leading dots (``.new.csv`` -> ``new``; ``.`` -> the folder's name), ``predictions`` if nothing is left."""
+    name = Path(os.path.abspath(input_path)).name  # '.', '..' and 'inbox/' name the folder itself
+    name = (Path(name).stem if Path(name).suffix else name).lstrip(". ").rstrip()
+    return name or "predictions"
+
+
 def output_file(name: str | None, input_path: str) -> Path:
-    """``data/predictions/<name>.parquet``: predictions are never written outside the data folder."""
-    name = name or Path(input_path).stem
+    """``data/predictions/<name>.parquet``: predictions are never written outside the data folder. Without a
+    ``name``, one derived from the input's (:func:`output_name`); a name given must be a plain file name."""
+    name = name or output_name(input_path)
     if not name or Path(name).name != name or name.startswith("."):
-        raise UserError(f"output name {name!r}: give a plain file name (no folders); it goes in data/predictions/")
+        raise UserError(
+            f"output name {name[:60]!r}: give a plain file name (no folders, not starting with a dot); it goes in "
+            "data/predictions/"
+        )
     return store.data_dir() / "predictions" / (name if name.endswith(".parquet") else f"{name}.parquet")

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fewlabel import store
+from fewlabel import inputs, store
 from fewlabel.errors import UserError
 
 FORMATS = (".csv", ".tsv", ".parquet", ".txt")
@@ -85,6 +85,14 @@ C1 = re.compile("[\x80-\x9f]")
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 NON_ASCII = re.compile(rb"[\x80-\xff]")
 REPLACEMENT_SHARE = 0.001  # U+FFFD in more than 0.1% of the characters (and 3 times): damaged text
+REPLACEMENT = "\ufffd"
+DAMAGED_TEXT = {
+    "refuse": "refuse the file (one error naming it)",
+    "drop_characters": "remove every U+FFFD (a line left empty is left out)",
+    "drop_lines": "leave out every line (row) holding one",
+}
+"""``data.damaged_text`` (and predict's ``--damaged-text``): what to do with a file holding replacement
+characters U+FFFD, damaged before it reached you. What is dropped is counted in the run summary and report."""
 
 
 def encoding_for(encoding: Any, what: str) -> str:
@@ -178,14 +186,15 @@ def _line_of(data: bytes, offset: int) -> int:
     return len(re.findall(LINE_BREAK.encode(), data[:offset])) + 1
 
 
-def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data") -> str:
+def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data", damaged: str = "refuse") -> str:
     """A file's bytes as text, or a :class:`UserError` naming the file and the encoding to use.
 
     A byte-order mark decides (utf-8-sig, UTF-16 and UTF-32, either byte order). Otherwise ``encoding``,
     checked against the classic wrong choices, so mojibake never gets through: a valid UTF-8 file
     read with a one-byte encoding (``café`` -> ``cafÃ©``), C1 control characters from a latin-1 decode of
     cp1252 quotes, UTF-16 text without NUL bytes (UTF-8 read as UTF-16 is one line of CJK), BOM-less
-    UTF-16 read as something else, and a text full of U+FFFD (damaged by an earlier wrong decode).
+    UTF-16 read as something else, and a text full of U+FFFD (damaged by an earlier wrong decode; unless
+    ``damaged`` (``data.damaged_text``) says how to use it: the readers then drop them, or their lines).
     """
     for bom, name in BOMS:
         if data.startswith(bom):
@@ -196,7 +205,7 @@ def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data")
                     f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not valid "
                     f"{name}; re-save the file (its encoding is mixed or it is damaged)"
                 ) from None
-            _check_replacements(path, text, name)
+            _check_replacements(path, text, name, what, damaged)
             return text
     name = _codec_name(encoding)
     if name in ("utf-16", "utf-32"):  # no BOM: Python would assume the machine's byte order
@@ -222,7 +231,7 @@ def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data")
         raise UserError(
             f"{path} {where} is not valid {encoding}; {_encoding_hint(what, guess if guess != name else None)}"
         )
-    _check_replacements(path, text, encoding)
+    _check_replacements(path, text, encoding, what, damaged)
     return text
 
 
@@ -269,21 +278,68 @@ def _sample(text: str, at: int = 0, width: int = 24) -> str:
     return text[max(0, at - 4) : at + width]
 
 
-def _check_replacements(path: Path, text: str, encoding: str) -> None:
-    count = text.count("\ufffd")
+def _damaged_hint(what: str) -> str:
+    setting = "--damaged-text " if what == "input" else "--set data.damaged_text="
+    return (
+        f"or, to use it knowingly as it is, {setting}drop_characters (removes those characters) or "
+        f"{setting}drop_lines (leaves out the lines holding one); both are counted in the run summary"
+    )
+
+
+def _check_replacements(path: Path, text: str, encoding: str, what: str = "data", damaged: str = "refuse") -> None:
+    if damaged != "refuse":  # the readers drop them, or their lines, and count them
+        return
+    count = text.count(REPLACEMENT)
     if count >= 3 and count > REPLACEMENT_SHARE * len(text):
-        line = text.count("\n", 0, text.index("\ufffd")) + 1
+        line = text.count("\n", 0, text.index(REPLACEMENT)) + 1
+        lines = sum(REPLACEMENT in part for part in text.splitlines())
         raise UserError(
-            f"{path} line {line}: {count} replacement characters U+FFFD (�) in {encoding} text: it was damaged by "
-            "an earlier wrong decode; get the original file (and set data.encoding to its encoding)"
+            f"{path} line {line}: {count} replacement characters U+FFFD (�) on {lines} lines of {encoding} text: it "
+            "was damaged, by an earlier wrong decode, before it reached you; get the original file (and set "
+            f"data.encoding to its encoding), {_damaged_hint(what)}"
         )
+
+
+def without_damage(frame: pd.DataFrame, columns: list[str], damaged: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows of ``frame`` under ``data.damaged_text`` and what was dropped.
+
+    ``drop_characters`` removes every U+FFFD from ``columns`` (a row left with an empty one is left out,
+    and counted); ``drop_lines`` leaves out every row holding one; ``refuse`` changes nothing (a file
+    damaged enough was refused when it was decoded). Rows keep their ``row`` numbers.
+    """
+    counts = dict.fromkeys(DAMAGE_COUNTS, 0)
+    if damaged == "refuse" or frame.empty:
+        return frame, counts
+    found = sum(frame[c].str.count(REPLACEMENT) for c in columns)
+    hit = found > 0
+    if not hit.any():
+        return frame, counts
+    counts["replacement_characters"], counts["lines_with_them"] = int(found.sum()), int(hit.sum())
+    if damaged == "drop_lines":
+        counts["lines_dropped"] = counts["lines_with_them"]
+        counts["characters_dropped"] = counts["replacement_characters"]
+        return frame[~hit], counts
+    frame = frame.assign(**{c: frame[c].str.replace(REPLACEMENT, "", regex=False) for c in columns})
+    emptied = hit & pd.concat([frame[c].str.strip() == "" for c in columns], axis=1).any(axis=1)
+    counts["characters_dropped"] = counts["replacement_characters"]
+    counts["lines_dropped"] = int(emptied.sum())
+    return frame[~emptied], counts
+
+
+DAMAGE_COUNTS = ("replacement_characters", "lines_with_them", "characters_dropped", "lines_dropped")
+
+
+def damage_summary(damaged: str, *counts: dict[str, int] | None) -> dict:
+    """The counts of several reads under one ``data.damaged_text`` setting, added up, with the setting."""
+    total = {key: sum((c or {}).get(key, 0) for c in counts) for key in DAMAGE_COUNTS}
+    return {"setting": damaged, **total}
 
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def _read_frame(path: Path, encoding: str, what: str = "data") -> pd.DataFrame | pa.Table:
+def _read_frame(path: Path, encoding: str, what: str = "data", damaged: str = "refuse") -> pd.DataFrame | pa.Table:
     """A file as a frame of strings ('' for missing); .txt gives one 'text' column, one row per line.
 
     Every row of the file is a row of the frame, blank lines included; a header that does not match
@@ -292,13 +348,14 @@ def _read_frame(path: Path, encoding: str, what: str = "data") -> pd.DataFrame |
     """
     suffix = path.suffix.lower()
     try:
-        if suffix == ".parquet":
-            return _read_parquet(path)
-        text = decode(path, path.read_bytes(), encoding, what)
+        data = inputs.read_bytes(path)  # exactly the bytes the stage's cache key hashed
     except PermissionError:
         raise UserError(f"{path} cannot be read (permission denied): check its permissions") from None
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:  # transient errors stay OSError
         raise UserError(f"{path} cannot be read ({exc.strerror}): check that it is a readable file") from None
+    if suffix == ".parquet":
+        return _read_parquet(path, data)
+    text = decode(path, data, encoding, what, damaged)
     if suffix == ".txt":
         lines = re.split(LINE_BREAK, text)
         if lines[-1] == "":  # the end of the last line, not a line
@@ -307,11 +364,9 @@ def _read_frame(path: Path, encoding: str, what: str = "data") -> pd.DataFrame |
     return _read_delimited(path, text, "\t" if suffix == ".tsv" else ",")
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_parquet(path: Path, data: bytes) -> pa.Table:
     try:
-        return pq.read_table(path)
-    except (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise
+        return pq.read_table(pa.BufferReader(data))
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise UserError(f"{path} is not a readable Parquet file ({_one_line(exc)[:200]}); re-export it") from None
 
@@ -342,7 +397,9 @@ def _is_label_type(kind: pa.DataType) -> bool:
     )
 
 
-def _parquet_column(path: Path, table: pa.Table, name: str, key: str, role: str, encoding: str, what: str) -> pd.Series:
+def _parquet_column(
+    path: Path, table: pa.Table, name: str, key: str, role: str, encoding: str, what: str, damaged: str = "refuse"
+) -> pd.Series:
     """One column of a Parquet table as text, refusing types that are not text ('' for null).
 
     Text columns must be strings (or binary, decoded with the encoding); label columns may also be
@@ -364,7 +421,7 @@ def _parquet_column(path: Path, table: pa.Table, name: str, key: str, role: str,
         )
     values = column.to_pylist()
     if _is_binary_type(kind):
-        return _decoded_binary(path, name, values, encoding, what)
+        return _decoded_binary(path, name, values, encoding, what, damaged)
     if pa.types.is_floating(kind):
         nan = [i for i, v in enumerate(values) if v is not None and v != v]
         if nan:
@@ -378,7 +435,9 @@ def _parquet_column(path: Path, table: pa.Table, name: str, key: str, role: str,
     return pd.Series(["" if v is None else v if isinstance(v, str) else str(v) for v in values], dtype=str)
 
 
-def _decoded_binary(path: Path, name: str, values: list, encoding: str, what: str) -> pd.Series:
+def _decoded_binary(
+    path: Path, name: str, values: list, encoding: str, what: str, damaged: str = "refuse"
+) -> pd.Series:
     """Binary cells decoded one by one, then checked together as :func:`decode` checks a file."""
     codec = _codec_name(encoding)
     codec = "utf-8" if codec == "utf-8-sig" else codec + ("-le" if codec in ("utf-16", "utf-32") else "")
@@ -410,7 +469,7 @@ def _decoded_binary(path: Path, name: str, values: list, encoding: str, what: st
     wrong = _wrong_choice(joined, "\n".join(t for t in out if t), codec)
     if wrong:
         raise UserError(f"{path} column {name!r}: {wrong[0]}; {_encoding_hint(what, wrong[1])}")
-    _check_replacements(path, "\n".join(out), encoding)
+    _check_replacements(path, "\n".join(out), encoding, what, damaged)
     return pd.Series(out, dtype=str)
 
 
@@ -460,6 +519,7 @@ def _column(
     role: str = "text",
     encoding: str = "utf-8",
     what: str = "data",
+    damaged: str = "refuse",
 ) -> pd.Series:
     names = list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
     if column not in names:
@@ -469,7 +529,7 @@ def _column(
     if names.count(column) > 1:
         raise UserError(f"{path} has column {column!r} twice; rename one of them or set {key} to another column")
     if isinstance(frame, pa.Table):
-        return _parquet_column(path, frame, column, key, role, encoding, what)
+        return _parquet_column(path, frame, column, key, role, encoding, what, damaged)
     return frame[column].astype(str)
 
 
@@ -488,6 +548,8 @@ def _each_file(path: str | Path, what: str, read) -> list:
     for file in input_files(path, what):
         try:
             results.append(read(file))
+        except inputs.InputChanged:
+            raise  # not a problem of the file: the stage reads it again (a retry)
         except UserError as exc:
             problems.append(str(exc))
     if len(problems) == 1:
@@ -501,34 +563,43 @@ def _each_file(path: str | Path, what: str, read) -> list:
 
 
 def read_unlabeled(
-    path: str | Path, text_column: str = "text", encoding: Any = "utf-8", what: str = "data.unlabeled_path"
+    path: str | Path,
+    text_column: str = "text",
+    encoding: Any = "utf-8",
+    what: str = "data.unlabeled_path",
+    damaged: str = "refuse",
 ) -> pd.DataFrame:
     """Unlabeled texts from a file or folder: columns text, origin, row.
 
     Blank lines of a .txt file separate texts and are skipped (their count is in
     ``attrs["blank_lines"]``); in a table, an empty text cell is an error. ``what`` names the setting
     the path came from, in errors, and picks the encoding when ``encoding`` is a per-input mapping.
-    A folder's files are all read: every file's problem is reported at once.
+    A folder's files are all read: every file's problem is reported at once. ``damaged``
+    (``data.damaged_text``) drops replacement characters or the lines holding them
+    (:func:`without_damage`), counted in ``attrs["damaged_text"]``.
     """
     encoding = encoding_for(encoding, what)
 
-    def read(file: Path) -> tuple[pd.DataFrame, int]:
-        frame = _read_frame(file, encoding, what)
+    def read(file: Path) -> tuple[pd.DataFrame, int, dict]:
+        frame = _read_frame(file, encoding, what, damaged)
         col = "text" if file.suffix.lower() == ".txt" else text_column
-        text = _column(frame, file, col, "data.text_column", "text", encoding, what)
+        text = _column(frame, file, col, "data.text_column", "text", encoding, what, damaged)
         part = pd.DataFrame({"text": text, "origin": file.name, "row": range(1, len(text) + 1)})
+        blank = 0
         if file.suffix.lower() == ".txt":
             keep = part["text"].str.strip() != ""
-            part = part[keep]
-            return part, int((~keep).sum())
-        _check_text(part["text"], file, col)
-        return part, 0
+            part, blank = part[keep], int((~keep).sum())
+        else:
+            _check_text(part["text"], file, col)
+        part, damage = without_damage(part, ["text"], damaged)
+        return part, blank, damage
 
     parts = _each_file(path, what, read)
-    frame = pd.concat([part for part, _ in parts], ignore_index=True)
+    frame = pd.concat([part for part, _, _ in parts], ignore_index=True)
     if frame.empty:
         raise UserError(f"{what} {path}: no text found; it needs at least one non-empty line")
-    frame.attrs["blank_lines"] = sum(blank for _, blank in parts)
+    frame.attrs["blank_lines"] = sum(blank for _, blank, _ in parts)
+    frame.attrs["damaged_text"] = damage_summary(damaged, *(damage for _, _, damage in parts))
     return frame
 
 
@@ -538,15 +609,17 @@ def read_labeled(
     label_column: str = "label",
     encoding: Any = "utf-8",
     what: str = "data.labeled_path",
+    damaged: str = "refuse",
 ) -> pd.DataFrame:
     """Labeled texts: columns text, label (as text), origin, row. A .txt file has 'label<TAB>text' lines.
 
     Parquet labels may be text, integers or booleans (written as 1, -1, True), or floats without NaN.
+    ``damaged`` (``data.damaged_text``): as for :func:`read_unlabeled`, in the text and label columns.
     """
     encoding = encoding_for(encoding, what)
 
-    def read(file: Path) -> tuple[pd.DataFrame, int]:
-        frame = _read_frame(file, encoding, what)
+    def read(file: Path) -> tuple[pd.DataFrame, int, dict]:
+        frame = _read_frame(file, encoding, what, damaged)
         text_col, label_col, blank = text_column, label_column, 0
         if file.suffix.lower() == ".txt":
             lines = frame["text"]
@@ -558,8 +631,8 @@ def read_labeled(
             lines = lines[~empty]
             frame = lines.str.extract(r"^([^\t]*)\t(.*)$", flags=re.DOTALL).set_axis(["label", "text"], axis=1)
             text_col, label_col = "text", "label"
-        text = _column(frame, file, text_col, "data.text_column", "text", encoding, what)
-        label = _column(frame, file, label_col, "data.label_column", "label", encoding, what)
+        text = _column(frame, file, text_col, "data.text_column", "text", encoding, what, damaged)
+        label = _column(frame, file, label_col, "data.label_column", "label", encoding, what, damaged)
         index = frame.index if isinstance(frame, pd.DataFrame) else pd.RangeIndex(len(text))
         text.index = label.index = index
         _check_text(text, file, text_col)
@@ -569,13 +642,16 @@ def read_labeled(
                 f"{file} row {_rows(missing)}: missing label in column {label_col!r}; "
                 "label those rows or move them to the unlabeled corpus"
             )
-        return pd.DataFrame({"text": text, "label": label, "origin": file.name, "row": index + 1}), blank
+        part = pd.DataFrame({"text": text, "label": label, "origin": file.name, "row": index + 1})
+        part, damage = without_damage(part, ["text", "label"], damaged)
+        return part, blank, damage
 
     parts = _each_file(path, what, read)
-    frame = pd.concat([part for part, _ in parts], ignore_index=True)
+    frame = pd.concat([part for part, _, _ in parts], ignore_index=True)
     if frame.empty:
         raise UserError(f"{what} {path}: no labeled rows; it needs at least 2 examples of each class")
-    frame.attrs["blank_lines"] = sum(blank for _, blank in parts)
+    frame.attrs["blank_lines"] = sum(blank for _, blank, _ in parts)
+    frame.attrs["damaged_text"] = damage_summary(damaged, *(damage for _, _, damage in parts))
     return frame
 
 
@@ -629,7 +705,7 @@ def read_mr() -> tuple[pd.DataFrame, pd.DataFrame]:
         raise UserError(f"MR data not found at {archive}: run `make data` (or `fewlabel fetch`) first")
     frames = {}
     try:
-        with tarfile.open(archive) as tar:
+        with tarfile.open(fileobj=io.BytesIO(inputs.read_bytes(archive))) as tar:
             for name, member in MR_MEMBERS.items():
                 raw = tar.extractfile(member).read().decode("utf-8-sig")
                 rows = list(csv.reader(io.StringIO(raw)))
@@ -658,7 +734,7 @@ def read_pattern(source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
     member, label_at, text_at, names = PATTERN_SETS[source]
     try:
-        with tarfile.open(archive) as tar:
+        with tarfile.open(fileobj=io.BytesIO(inputs.read_bytes(archive))) as tar:
             raw = tar.extractfile(CORPORA + member).read().decode("utf-8-sig")
     except (tarfile.TarError, KeyError, OSError, EOFError, UnicodeDecodeError) as exc:
         raise UserError(f"{archive} is damaged ({exc}): delete it and run `make data` again") from None
@@ -686,7 +762,7 @@ def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
     """(300 news documents, 200 labeled sentences) bundled with gensim's tests."""
     from gensim.test.utils import datapath
 
-    lines = Path(datapath("pang_lee_polarity.cor")).read_text(encoding="latin-1").splitlines()
+    lines = inputs.read_bytes(datapath("pang_lee_polarity.cor")).decode("latin-1").splitlines()
     label, text = zip(*(line.split(" ", 1) for line in lines if line.strip()))
     labeled = pd.DataFrame(
         {
@@ -696,7 +772,7 @@ def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
             "row": range(1, len(text) + 1),
         }
     )
-    docs = Path(datapath("lee_background.cor")).read_text(encoding="latin-1").splitlines()
+    docs = inputs.read_bytes(datapath("lee_background.cor")).decode("latin-1").splitlines()
     unlabeled = pd.DataFrame({"text": docs, "origin": "lee_background.cor", "row": range(1, len(docs) + 1)})
     return unlabeled[unlabeled["text"].str.strip() != ""], labeled
 

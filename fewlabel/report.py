@@ -126,6 +126,42 @@ def pseudo_line(stats: dict) -> str:
     return line
 
 
+def label_store_line(stats: dict) -> str | None:
+    """What the label store gave this run: its data set's labels, and the labels without a data set it did not
+    use (with the command that assigns them). None when the store gave nothing and holds no such labels."""
+    store = stats.get("ingest", {}).get("label_store") or {}
+    dataset, ignored = store.get("dataset"), store.get("unassigned_ignored", 0)
+    if not store.get("store_rows") and not ignored:
+        return None
+    line = f"label store (data set {dataset}): {store.get('added', 0)} of its {store.get('store_rows', 0)} labels added"
+    if store.get("in_test"):
+        line += f", {store['in_test']} left out (test sentences)"
+    if ignored:
+        line += (
+            f"; {ignored} labels without a data set NOT used: assign them with "
+            f"`fewlabel labels move --from unassigned --to {dataset}`"
+        )
+    return line
+
+
+def damaged_line(stats: dict) -> str | None:
+    """What ``data.damaged_text`` dropped from the labeled files and the unlabeled shards (None: nothing)."""
+    parts = [("labeled", stats.get("ingest", {}).get("damaged_text"))]
+    parts += [(f"unlabeled {s.get('file', '')}".strip(), s.get("damaged_text")) for s in stats.get("shard", [])]
+    parts = [(where, d) for where, d in parts if d and d.get("replacement_characters")]
+    if not parts:
+        return None
+    setting = parts[0][1]["setting"]
+    said = []
+    for where, d in parts:
+        if setting == "drop_lines":
+            said.append(f"{where}: {d['lines_dropped']} lines holding U+FFFD left out")
+        else:
+            emptied = f", {d['lines_dropped']} lines left empty and left out" if d["lines_dropped"] else ""
+            said.append(f"{where}: {d['characters_dropped']} U+FFFD removed from {d['lines_with_them']} lines{emptied}")
+    return f"damaged text (data.damaged_text={setting}): " + "; ".join(said)
+
+
 def run_markdown(summary: dict, metrics: dict) -> str:
     """The run report: data sizes, vocabulary, out-of-vocabulary share, metrics, artifact locations."""
     st = summary["stats"]
@@ -143,6 +179,8 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         f"- out-of-vocabulary share of test tokens: {_pct(vec['test_pretrained']['oov_share'])} pretrained, "
         f"{_pct(vec['test_no_pretraining']['oov_share'])} without; test sentences with no known word: "
         f"{vec['test_pretrained']['zero_vectors']} and {vec['test_no_pretraining']['zero_vectors']}",
+        *([f"- {damaged_line(st)}"] if damaged_line(st) else []),
+        *([f"- {label_store_line(st)}"] if label_store_line(st) else []),
         f"- {pseudo_line(st)}",
         "",
         "## Test metrics",
@@ -169,6 +207,8 @@ def run_text(summary: dict) -> str:
         "",
         f"data: {ing['train_rows']} training labels {ing['train_per_class']}, {ing['test_rows']} test sentences, "
         f"unlabeled {_unlabeled(summary)}",
+        *([damaged_line(st)] if damaged_line(st) else []),
+        *([label_store_line(st)] if label_store_line(st) else []),
         f"word2vec: {pre['corpus_words']} words{_split(pre)}, vocabulary {pre['vocabulary']} "
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "

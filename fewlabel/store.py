@@ -155,14 +155,6 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 
 
-def file_fingerprint(path: str, **_) -> dict[str, str]:
-    """A stage's fingerprint of the one user file it reads (``path``); a problem is left for the stage."""
-    try:
-        return {path: sha256_file(Path(path))}
-    except OSError as exc:
-        return {"unreadable": str(exc)}
-
-
 def canonical_hash(obj: Any) -> str:
     """SHA-256 of a JSON-able object, independent of dict order."""
     return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())

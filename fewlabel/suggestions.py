@@ -37,9 +37,8 @@ def candidates(record: dict, pool_max: int, seed: int) -> pa.Table:
     table = pool(record)
     keys = pc.utf8_trim_whitespace(table["text"])
     train = store.read_table(record["refs"]["preprocess"], "train.parquet", ["text"])
-    taken = pa.array(
-        sorted(labels.labeled_texts() | set(pc.utf8_trim_whitespace(train["text"]).to_pylist())), pa.string()
-    )
+    stored = labels.labeled_texts(dataset_of(record)["id"])  # labels of this data set only
+    taken = pa.array(sorted(stored | set(pc.utf8_trim_whitespace(train["text"]).to_pylist())), pa.string())
     keep = pc.and_(pc.invert(pc.is_in(keys, value_set=taken)), pc.greater(pc.list_value_length(table["tokens"]), 0))
     table, keys = table.filter(keep), keys.filter(keep)
     _, first = np.unique(keys.to_numpy(zero_copy_only=False), return_index=True)
@@ -51,7 +50,8 @@ def candidates(record: dict, pool_max: int, seed: int) -> pa.Table:
 
 def suggest(record: dict, strategy: str, n: int, pool_max: int = 100_000, seed: int = 0) -> pd.DataFrame:
     """The ``n`` suggested sentences, best first: text, origin, row, the model's guess and its
-    confidence (probability of the guess), and an empty ``label`` column for a person to fill in."""
+    confidence (probability of the guess), an empty ``label`` column for a person to fill in, and the
+    ``dataset`` the labels will belong to."""
     table = candidates(record, pool_max, seed)
     if len(table) == 0:
         raise UserError("no unlabeled sentence left to suggest: every pool sentence is labeled or a test sentence")
@@ -71,6 +71,7 @@ def suggest(record: dict, strategy: str, n: int, pool_max: int = 100_000, seed: 
             "guess": np.asarray(classify.classes, dtype=object)[p.argmax(axis=1)],
             "confidence": np.round(p.max(axis=1), 4),
             "label": "",
+            "dataset": dataset_of(record)["id"],
         }
     )
 
@@ -90,3 +91,9 @@ def write_csv(frame: pd.DataFrame, name: str) -> Path:
 
 def run_config(record: dict) -> Config:
     return Config.model_validate(record["config"])
+
+
+def dataset_of(record: dict) -> dict:
+    """The data set a run was trained on (:func:`fewlabel.labels.dataset_info`): its suggestions are drawn
+    from it, and the labels given for them belong to it."""
+    return labels.dataset_info(run_config(record).data)

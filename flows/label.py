@@ -33,19 +33,25 @@ def label_flow(
     poll_interval: int = POLL_INTERVAL,
 ) -> dict:
     """Pauses (up to ``timeout`` seconds) with a form of ``n`` sentences; stores what was labeled as
-    ``ui:<flow run id>``; with ``train_after`` (and at least one new label) runs the training flow with
-    the run's config."""
+    ``ui:<flow run id>``, as labels of the run's data set; with ``train_after`` (and at least one new
+    label) runs the training flow with the run's config."""
     run_id = str(flow_run.id)
     result = suggest(run, strategy, n, pool_max, seed, run_id)
     publish_suggestions(result)
     form = label_form(result["rows"], result["classes"])
-    text = description(result["rows"], result["classes"], strategy, result["run"])
+    text = description(result["rows"], result["classes"], strategy, result["run"], result["dataset"]["id"])
     answer = pause_flow_run(
         wait_for_input=form.with_initial_data(description=text), timeout=timeout, poll_interval=poll_interval
     )
     rows = [{**row, "label": getattr(answer, field_name(i))} for i, row in enumerate(result["rows"])]
-    stored = store_labels(rows, f"ui:{run_id}")
-    get_run_logger().info("stored %d labels (%d skipped) in %s", stored["stored"], stored["skipped"], stored["file"])
+    stored = store_labels(rows, f"ui:{run_id}", result["dataset"])
+    get_run_logger().info(
+        "stored %d labels (%d skipped) for data set %s in %s",
+        stored["stored"],
+        stored["skipped"],
+        stored["dataset"],
+        stored["file"],
+    )
     out = {"suggestions": result["suggestions"], "labels": stored, "trained": None}
     if train_after and stored["stored"]:
         config = Config.model_validate(runs.read_run(run)["config"])

@@ -16,23 +16,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from fewlabel import readers, store
+from fewlabel import inputs, readers, store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
 
 
-def shard_calls(input_path: str, record: dict, text_column: str, encoding: str) -> list[list]:
+def shard_calls(
+    input_path: str, record: dict, text_column: str, encoding: str, damaged_text: str = "refuse"
+) -> list[list]:
     """One ``predict`` task's arguments per input file, with the run's model artifacts and config."""
     config, refs = Config.model_validate(record["config"]), record["refs"]
     model = [refs[name] for name in MODEL_STAGES]
     return [
-        [str(path.resolve()), *model, config.preprocess, config.vectorize, text_column, encoding]
+        [str(path.resolve()), *model, config.preprocess, config.vectorize, text_column, encoding, damaged_text]
         for path in readers.input_files(input_path, "input")
     ]
 
 
-@stage("predict", fingerprint=store.file_fingerprint, label=lambda params: Path(params["path"]).name)
+@stage("predict", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)
 def predict(
     out: Path,
     path: str,
@@ -43,11 +45,12 @@ def predict(
     vectorize_config: VectorizeConfig,
     text_column: str,
     encoding: str,
+    damaged_text: str = "refuse",
     batch_size: int = 65_536,
 ) -> dict:
     """Classify every row of one input file, ``batch_size`` rows at a time, into ``predictions.parquet``."""
     classify = Classifier(preprocess_config, vectorize_config, pretrain, vectorize, train)
-    frame = readers.read_unlabeled(path, text_column, encoding, what="input")
+    frame = readers.read_unlabeled(path, text_column, encoding, what="input", damaged=damaged_text)
     counts, unknown = dict.fromkeys(classify.classes, 0), 0
     columns = schema(classify.classes)
     with store.table_writer(out, "predictions.parquet", columns) as write:
@@ -77,6 +80,7 @@ def predict(
         "classes": classify.classes,
         "blank_lines": int(frame.attrs.get("blank_lines", 0)),
         "no_known_word": unknown,
+        "damaged_text": frame.attrs["damaged_text"],
     }
 
 
@@ -97,4 +101,8 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
         "shards": len(shards),
         "blank_lines": sum(s["stats"].get("blank_lines", 0) for s in shards),
         "no_known_word": sum(s["stats"].get("no_known_word", 0) for s in shards),
+        "damaged_text": readers.damage_summary(
+            shards[0]["stats"].get("damaged_text", {}).get("setting", "refuse"),
+            *(s["stats"].get("damaged_text") for s in shards),
+        ),
     }

@@ -8,11 +8,12 @@ appends one file to the label store (:mod:`fewlabel.labels`).
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow.parquet as pq
 from prefect import task
 
 from fewlabel import labels, runs
 from fewlabel.orchestration.progress import route_core_logs
-from fewlabel.suggestions import classes_of, write_csv
+from fewlabel.suggestions import classes_of, dataset_of, write_csv
 from fewlabel.suggestions import suggest as suggest_rows
 
 
@@ -22,6 +23,8 @@ def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str
     route_core_logs()
     record = runs.read_run(run)
     frame = suggest_rows(record, strategy, n, pool_max, seed)
+    dataset = dataset_of(record)
+    labels.register(dataset)  # what the CSV's dataset column stands for, for `fewlabel labels add`
     path = write_csv(frame, name)
     return {
         "suggestions": str(path),
@@ -29,15 +32,22 @@ def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str
         "strategy": strategy,
         "run": record["flow_run_id"],
         "classes": classes_of(record),
+        "dataset": dataset,
         "rows": frame.to_dict(orient="records"),
     }
 
 
 @task(name="store-labels", retries=2, retry_delay_seconds=2)
-def store_labels(rows: list[dict], how: str) -> dict:
-    """Append the labeled rows (text, origin, row, label; blank or skip: not stored) to the store."""
+def store_labels(rows: list[dict], how: str, dataset: dict) -> dict:
+    """Append the labeled rows (text, origin, row, label; blank or skip: not stored) to the store, as labels
+    of ``dataset`` (the data set the suggestions were drawn from)."""
     route_core_logs()
     frame = pd.DataFrame(rows, columns=["text", "origin", "row", "label"])
-    path = labels.append(frame, how)
-    stored = 0 if path is None else len(labels.read_store().query("file == @path.name"))
-    return {"file": None if path is None else str(path), "stored": stored, "skipped": len(frame) - stored}
+    path = labels.append(frame, how, dataset)
+    stored = 0 if path is None else pq.ParquetFile(path).metadata.num_rows
+    return {
+        "file": None if path is None else str(path),
+        "stored": stored,
+        "skipped": len(frame) - stored,
+        "dataset": dataset["id"],
+    }

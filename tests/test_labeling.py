@@ -98,7 +98,8 @@ def test_new_labels_invalidate_ingest_onward_only(trained, tiny_config):
     first = train_flow(tiny_config())
     assert set(first["stages"].values()) == {"Cached"}
     pool = pq.read_table(store.data_dir() / trained["artifacts"]["preprocess"] / "unlabeled.parquet").to_pandas()
-    labels.append(pool.iloc[:2].assign(label="positive")[["text", "origin", "row", "label"]], "file:test")
+    tiny = labels.dataset_info(tiny_config().data)
+    labels.append(pool.iloc[:2].assign(label="positive")[["text", "origin", "row", "label"]], "file:test", tiny)
     again = train_flow(tiny_config())
     assert again["stages"]["ingest"] == "Completed"
     assert again["stats"]["train"]["train_rows"] == first["stats"]["train"]["train_rows"] + 2
@@ -110,7 +111,7 @@ def test_conflicting_labels_are_an_error_listing_both_unless_newest(trained, tin
     train = pq.read_table(store.data_dir() / trained["artifacts"]["ingest"] / "train.parquet").to_pandas()
     row = train.iloc[0]
     other = "negative" if row["label"] == "positive" else "positive"
-    labels.append(pd.DataFrame([{**row.to_dict(), "label": other}]), "ui:abc")
+    labels.append(pd.DataFrame([{**row.to_dict(), "label": other}]), "ui:abc", labels.dataset_info(tiny_config().data))
     with pytest.raises(UserError, match=f"is '{row['label']}' in .* and '{other}' in .*labels-.*ui:abc"):
         train_flow(tiny_config())
     chosen = train_flow(tiny_config("data.label_conflicts=newest"))

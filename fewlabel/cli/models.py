@@ -10,6 +10,7 @@ from fewlabel.cli.exits import one_line
 from fewlabel.cli.launch import launch
 from fewlabel.cli.options import check_output, check_run, copy_atomically, encoding, with_dask, with_json
 from fewlabel.errors import UserError
+from fewlabel.readers import DAMAGED_TEXT
 
 
 def cmd_predict(args) -> int:
@@ -22,7 +23,13 @@ def cmd_predict(args) -> int:
     from fewlabel.flows.predict import predict_flow
 
     result = launch(
-        predict_flow, args, input_path=args.input, run=run, text_column=args.text_column, encoding=args.encoding
+        predict_flow,
+        args,
+        input_path=args.input,
+        run=run,
+        text_column=args.text_column,
+        encoding=args.encoding,
+        damaged_text=args.damaged_text,
     )
     if target is not None:  # the flow writes only inside the data folder; the user's copy is made here
         if target.exists() and not args.force:  # appeared while the flow ran
@@ -39,12 +46,27 @@ def cmd_predict(args) -> int:
     print("predicted labels: " + ", ".join(f"{k} {v}" for k, v in result["predicted"].items()))
     if result.get("blank_lines"):
         print(f"blank lines skipped: {result['blank_lines']}")
+    _print_damaged(result.get("damaged_text"))
     if result.get("no_known_word"):
         print(
             f"texts with no word the model knows: {result['no_known_word']} (their label is a guess: "
             "known_words = 0 in the output)"
         )
     return 0
+
+
+def _print_damaged(damaged: dict | None) -> None:
+    """What --damaged-text dropped from the input files (nothing: no line)."""
+    if not damaged or not damaged.get("replacement_characters"):
+        return
+    if damaged["setting"] == "drop_lines":
+        print(f"damaged text: {damaged['lines_dropped']} lines holding U+FFFD left out (--damaged-text drop_lines)")
+    else:
+        print(
+            f"damaged text: {damaged['characters_dropped']} U+FFFD removed from {damaged['lines_with_them']} lines"
+            + (f", {damaged['lines_dropped']} lines left empty and left out" if damaged["lines_dropped"] else "")
+            + " (--damaged-text drop_characters)"
+        )
 
 
 def cmd_models(args) -> int:
@@ -114,6 +136,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         type=encoding,
         default="utf-8",
         help="encoding of the input files (default utf-8; a byte-order mark always wins)",
+    )
+    predict.add_argument(
+        "--damaged-text",
+        choices=list(DAMAGED_TEXT),
+        default="refuse",
+        help="input holding replacement characters U+FFFD: "
+        + "; ".join(f"{name}: {what}" for name, what in DAMAGED_TEXT.items())
+        + " (default refuse; what is dropped is counted in the output)",
     )
     predict.set_defaults(func=cmd_predict)
 

@@ -26,15 +26,19 @@ def title(text: str) -> str:
     return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 1] + "…"
 
 
-def description(rows: list[dict], classes: list[str], strategy: str, run: str) -> str:
+def _for(dataset: str | None) -> str:
+    return f", as labels of data set `{dataset}`: only its runs use them" if dataset else ""
+
+
+def description(rows: list[dict], classes: list[str], strategy: str, run: str, dataset: str | None = None) -> str:
     return "\n".join(
         [
             "## Label these sentences",
             "",
             f"For each sentence below choose its class: **{'**, **'.join(classes)}**, or **{SKIP}** if you cannot "
             "tell (skipped sentences are not stored). Then press **Submit**: the labels are added to the label "
-            "store (`data/labels/`; your own labeled file is never changed) and, if this run was started with "
-            "`train_after`, a training run starts.",
+            f"store (`data/labels/`{_for(dataset)}; your own labeled file is never changed) and, if this run was "
+            "started with `train_after`, a training run starts.",
             "",
             f"{len(rows)} sentences chosen by the `{strategy}` strategy with the model of run `{run}`; the model's "
             "guess for each is in the table artifact `fewlabel-suggestions`.",

@@ -207,5 +207,6 @@ def publish_suggestions(result: dict) -> None:
     create_table_artifact(
         table=[{k: r[k] for k in ("text", "guess", "confidence", "origin", "row")} for r in result["rows"]],
         key="fewlabel-suggestions",
-        description=f"{result['n']} sentences to label ({result['strategy']}); CSV: {result['suggestions']}",
+        description=f"{result['n']} sentences to label ({result['strategy']}) for data set "
+        f"{result.get('dataset', {}).get('id')}; CSV: {result['suggestions']}",
     )

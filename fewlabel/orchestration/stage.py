@@ -28,7 +28,7 @@ from prefect.settings import get_current_settings
 from prefect.tasks import exponential_backoff
 from pydantic import BaseModel
 
-from fewlabel import interrupts, store
+from fewlabel import inputs, interrupts, store
 from fewlabel.catalog import CATALOG, check_outputs
 from fewlabel.orchestration.progress import route_core_logs
 from fewlabel.orchestration.settings import records_dir
@@ -151,36 +151,63 @@ class StagePolicy(CachePolicy):
     fingerprint: Callable | None = field(default=None, repr=False)
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
-        origin = lineage(self.stage, self.module, inputs, self.fingerprint)
-        run_id = getattr(getattr(task_ctx, "task_run", None), "id", None)
-        if run_id is not None:
-            with _LINEAGE_LOCK:
-                _LINEAGES[str(run_id)] = origin
+        origin, kept = _fingerprinted(self.stage, self.module, inputs, self.fingerprint)
         key = key_of(origin)
-        if store.load_ref(self.stage, key) is None:
+        built = store.load_ref(self.stage, key) is not None
+        if not built:
             for folder in record_folders(task_ctx):
                 (folder / key).unlink(missing_ok=True)
+        run_id = getattr(getattr(task_ctx, "task_run", None), "id", None)
+        rebuild = bool(getattr(getattr(task_ctx, "task", None), "refresh_cache", False))  # --from-stage
+        if run_id is not None:  # the input files' bytes are kept only for a build that will run
+            _remember(str(run_id), origin, kept if rebuild or not built else None)
         return key
 
 
-_LINEAGES: dict[str, dict] = {}
-"""Lineage the cache policy computed, by task run id, for the task run itself to reuse: user files
-are hashed once per run, not twice."""
+def _fingerprinted(
+    stage: str, module: str, params: dict[str, Any], fingerprint: Callable | None
+) -> tuple[dict, inputs.Kept]:
+    """(the lineage, the bytes of the input files its fingerprint read and hashed, for the build to parse)."""
+    with inputs.keeping() as kept:
+        return lineage(stage, module, params, fingerprint), kept
+
+
+_LINEAGES: dict[str, tuple[dict, inputs.Kept | None]] = {}
+"""Lineage the cache policy computed, by task run id, with the input files' bytes it hashed, for the
+task run itself to reuse: user files are read and hashed once per run, and the stage parses exactly
+the bytes its key hashed."""
 _LINEAGE_LOCK = threading.Lock()
+KEPT_TOTAL = 1 << 30
+"""At most this many bytes of input files wait in :data:`_LINEAGES` for their task run (the oldest give
+theirs up: that build reads its files again and checks them against their hashes)."""
 
 
-def _policy_lineage(params: dict[str, Any]) -> dict | None:
-    """The lineage the cache policy computed for this task run, if it was for these parameters."""
+def _remember(run_id: str, origin: dict, kept: inputs.Kept | None) -> None:
+    with _LINEAGE_LOCK:
+        _LINEAGES.pop(run_id, None)
+        _LINEAGES[run_id] = (origin, kept)
+        total = sum(k.size for _, k in _LINEAGES.values() if k is not None)
+        for other, (lineage_, k) in list(_LINEAGES.items()):
+            if total <= KEPT_TOTAL:
+                break
+            if k is not None and other != run_id:
+                total -= k.size
+                _LINEAGES[other] = (lineage_, None)
+
+
+def _policy_lineage(params: dict[str, Any]) -> tuple[dict, inputs.Kept | None] | None:
+    """The lineage the cache policy computed for this task run (and the bytes it hashed), if it was for
+    these parameters."""
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
     if ctx is None:
         return None
     with _LINEAGE_LOCK:
-        origin = _LINEAGES.pop(str(ctx.task_run.id), None)
-    if origin is None or origin["params"] != {k: _jsonable(v) for k, v in sorted(params.items())}:
+        found = _LINEAGES.pop(str(ctx.task_run.id), None)
+    if found is None or found[0]["params"] != {k: _jsonable(v) for k, v in sorted(params.items())}:
         return None
-    return origin
+    return found
 
 
 def record_folders(task_ctx) -> set[Path]:
@@ -194,8 +221,9 @@ def record_folders(task_ctx) -> set[Path]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """I/O errors worth retrying; everything else repeats identically and fails at once."""
-    if isinstance(exc, (TimeoutError, ConnectionError, BlockingIOError, InterruptedError)):
+    """I/O errors worth retrying, and an input file that changed while the stage read it (the retry
+    hashes it again); everything else repeats identically and fails at once."""
+    if isinstance(exc, (TimeoutError, ConnectionError, BlockingIOError, InterruptedError, inputs.InputChanged)):
         return True
     return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
@@ -251,11 +279,13 @@ def stage(
         def run(*args, **kwargs) -> store.Ref:
             route_core_logs()  # the core's log lines reach this run's logs, also on a Dask worker
             bound = bind(inspect.Signature(params), *args, **kwargs)
-            origin = _policy_lineage(bound) or lineage(name, build.__module__, bound, fingerprint)
+            origin, kept = _policy_lineage(bound) or _fingerprinted(name, build.__module__, bound, fingerprint)
 
             def build_declared(out: Path) -> dict[str, Any]:
                 mark = interrupts.received()
-                stats = build(out, **bound)
+                # the input files as the key hashed them: kept bytes, or re-read and checked (InputChanged)
+                with inputs.pinned(origin["inputs"] if fingerprint else None, kept):
+                    stats = build(out, **bound)
                 interrupts.raise_if_interrupted_since(mark)  # e.g. a fit that swallowed Ctrl-C: never stored
                 check_outputs(name, {path.name for path in out.iterdir()})
                 return stats
