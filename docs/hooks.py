@@ -79,9 +79,13 @@ def _rewrite_links(markdown: str, page) -> str:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = _rewrite_links(markdown, page)
     for marker, generate in GENERATED.items():
-        tag = f"<!-- generated: {marker} -->"
-        if tag in markdown:
-            markdown = markdown.replace(tag, generate())
+        pattern = re.compile(rf"^([ \t]*)<!-- generated: {re.escape(marker)} -->[ \t]*$", re.M)
+        found = pattern.search(markdown)
+        if found:
+            # the marker's indentation applies to every generated line (e.g. inside an admonition)
+            indent = found.group(1)
+            text = "\n".join(indent + line if line else "" for line in generate().split("\n"))
+            markdown = markdown[: found.start()] + text + markdown[found.end() :]
     return markdown
 
 
@@ -173,7 +177,11 @@ def _default(field) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One table cell: one line, pipes escaped, ``<`` and ``>`` escaped outside code spans (``label<TAB>text``
+    would otherwise be read as an HTML tag and vanish)."""
+    parts = re.split(r"(`+[^`]*`+)", " ".join(str(text).split()))
+    text = "".join(p if p.startswith("`") else p.replace("<", "&lt;").replace(">", "&gt;") for p in parts)
+    return text.replace("|", "\\|")
 
 
 def _choices(dotted: str) -> str:
@@ -199,7 +207,7 @@ def config_reference() -> str:
         model = field.annotation
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise PluginError(f"Config.{section} is not a section model")
-        doc = " ".join((model.__doc__ or "").split())
+        doc = _cell(model.__doc__ or "")
         out += [
             f"### `{section}`",
             "",
@@ -233,7 +241,7 @@ def config_defaults() -> str:
 
     from fewlabel.config import Config
 
-    text = yaml.safe_dump(Config().model_dump(mode="json"), sort_keys=False, default_flow_style=None, width=100)
+    text = yaml.safe_dump(Config().model_dump(mode="json"), sort_keys=False)  # as fewlabel config dumps it
     return "```yaml\n" + text + "```"
 
 
