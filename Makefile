@@ -8,23 +8,23 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install lock data run test server deploy worker clean
+.PHONY: install lock data run test docs server deploy worker clean
 
 install: $(STAMP)
 
-# Installs the locked versions (requirements.lock), then fewlabel itself.
+# Installs the locked versions (requirements.lock), then fewlabel itself with its test and docs extras.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps -e '.[test,docs]'
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 # Re-resolve the dependency ranges of pyproject.toml in a scratch venv and pin the result.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[test,docs]'
 	{ echo "# Exact versions the test suite passed with (Python 3.11, Linux x86_64). Regenerate with 'make lock'."; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock
 	rm -rf .lock-venv
@@ -39,6 +39,11 @@ run: $(STAMP) $(MR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
+
+# The documentation site (docs/, mkdocs.yml) into site/ (git-ignored); --strict: a broken link, a missing
+# page or an unknown config key in a generated reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --clean --site-dir site
 
 server: $(STAMP)
 	$(BIN)/fewlabel server --port $(or $(PORT),4200)

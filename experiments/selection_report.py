@@ -1,5 +1,5 @@
 """Tables and plots of labeling simulations (``fewlabel simulate``) over several data sets: what
-experiments/selection.md and the README's "Choosing what to label next" show.
+experiments/selection.md and docs/measurements/selection.md show.
 
 Usage (from the repository root), one NAME=PATH per data set, PATH a simulate-report artifact's
 ``simulation.parquet`` (``fewlabel simulate --json`` prints it as ``table``):
