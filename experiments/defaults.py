@@ -48,10 +48,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fewlabel.config import ClassifierConfig, DataConfig, PreprocessConfig, Word2VecConfig
+from fewlabel.corpora import read_mr
 from fewlabel.dataset import split, subsample
 from fewlabel.metrics import majority_label
 from fewlabel.model import fit
-from fewlabel.readers import read_mr
 from fewlabel.text import split_lines, tokenize
 from fewlabel.vectors import average, embedding
 from fewlabel.word2vec import fit_word2vec, vectors_table

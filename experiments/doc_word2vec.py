@@ -19,8 +19,8 @@ from gensim.models import Word2Vec
 
 from fewlabel import store
 from fewlabel.config import DataConfig, PreprocessConfig
+from fewlabel.corpora import read_mr
 from fewlabel.dataset import split
-from fewlabel.readers import read_mr
 from fewlabel.text import tokenize
 from fewlabel.word2vec import stable_hash, vectors_table
 

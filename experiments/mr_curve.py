@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 from fewlabel import store
 from fewlabel.config import DataConfig, PreprocessConfig, Word2VecConfig
+from fewlabel.corpora import read_mr
 from fewlabel.dataset import split, with_extra
-from fewlabel.readers import read_mr
 from fewlabel.text import split_lines, tokenize
 from fewlabel.word2vec import fit_word2vec, vectors_table
 

@@ -32,7 +32,7 @@ import mr_curve
 import numpy as np
 import pyarrow as pa
 
-from fewlabel import readers
+from fewlabel import corpora
 from fewlabel.config import ClassifierConfig, DataConfig, PreprocessConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.dataset import split
 from fewlabel.learning_curve import draw
@@ -43,13 +43,13 @@ from fewlabel.vectors import counts_of, embedding, fit_component, sentence_vecto
 
 def review_lines(data_seed: int):
     """(tokens of every unlabeled line, its review's row, review true labels by row) as prepare() builds them."""
-    reviews, labeled = readers.read_mr()
+    reviews, labeled = corpora.read_mr()
     _, test = split(labeled, DataConfig(seed=data_seed))
     test_texts = set(test["text"].str.strip())
     reviews = reviews[~reviews["text"].str.strip().isin(test_texts)]
     lines = split_lines(pa.Table.from_pandas(reviews[["text", "origin", "row"]], preserve_index=False))
-    with tarfile.open(readers.mr_archive()) as tar:
-        raw = tar.extractfile(readers.MR_MEMBERS["unlabeled"]).read().decode("utf-8-sig")
+    with tarfile.open(corpora.mr_archive()) as tar:
+        raw = tar.extractfile(corpora.MR_MEMBERS["unlabeled"]).read().decode("utf-8-sig")
     truth = {i + 1: r[0] for i, r in enumerate(csv.reader(io.StringIO(raw)))}
     return tokenize(lines["text"], PreprocessConfig()), np.asarray(lines["row"].to_numpy()), truth
 
@@ -110,7 +110,7 @@ def main():
                         rev_label[picks] = classes[c]
                     pick = np.concatenate(list(chosen.values()))
                     if not spec.get("sentences"):
-                        mapped = np.array([readers.MR_LABELS[t] for t in true_review[pick]], dtype=object)
+                        mapped = np.array([corpora.MR_LABELS[t] for t in true_review[pick]], dtype=object)
                         pl.append(float(np.mean(mapped == rev_label[pick])))
                     mask = np.isin(inv, pick)
                     Xp, yp = Xu[mask], rev_label[inv[mask]]

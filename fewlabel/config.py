@@ -15,7 +15,7 @@ import yaml
 from annotated_types import Ge
 from pydantic import BaseModel, Field, Strict, ValidationError, field_validator, model_validator
 
-from fewlabel import classifiers, readers, selection, text, vectors
+from fewlabel import classifiers, corpora, encodings, readers, selection, text, vectors
 from fewlabel.errors import UserError
 from fewlabel.fields import Bool, Float, Int, PositiveInt, Section, Seed
 
@@ -72,10 +72,10 @@ class EncodingMap(Section):
 class DataConfig(Section):
     """Where the text comes from and how the labeled set is split."""
 
-    source: Literal["mr", "tiny", "files", "nl-bol", "fr-amazon", "uncertainty"] = Field(
+    source: one_of({**corpora.SOURCES, corpora.FILES: None}) = Field(
         "mr",
-        description="mr: Pang & Lee movie reviews; tiny: gensim's test data; files: your own; nl-bol, fr-amazon, "
-        "uncertainty: Dutch and French book reviews and CoNLL-2010 (un)certain sentences from the MR archive",
+        description=f"{corpora.FILES}: your own files (data.labeled_path, data.unlabeled_path); or a built-in: "
+        + "; ".join(f"{name}: {source.description}" for name, source in corpora.SOURCES.items()),
     )
     unlabeled_path: str | None = Field(
         None, description="files: unlabeled corpus (CSV, Parquet or .txt, one text per line) or a folder of them"
@@ -94,11 +94,11 @@ class DataConfig(Section):
         "unlabeled: utf-8, test: ...} (unnamed inputs: utf-8). A byte-order mark always wins; a wrong choice "
         "(mojibake, C1 control characters) is an error suggesting the right one",
     )
-    damaged_text: one_of(readers.DAMAGED_TEXT) = Field(
+    damaged_text: one_of(encodings.DAMAGED_TEXT) = Field(
         "refuse",
         description="a file holding replacement characters U+FFFD (damaged before it reached you, by a wrong "
         "decode): "
-        + "; ".join(f"{name}: {what}" for name, what in readers.DAMAGED_TEXT.items())
+        + "; ".join(f"{name}: {what}" for name, what in encodings.DAMAGED_TEXT.items())
         + ". What is dropped is counted in the run summary and report",
     )
     label_normalize: one_of(readers.LABEL_MODES) = Field(

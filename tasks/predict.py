@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from fewlabel import inputs, readers, store
+from fewlabel import encodings, inputs, readers, store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
@@ -101,7 +101,7 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
         "shards": len(shards),
         "blank_lines": sum(s["stats"].get("blank_lines", 0) for s in shards),
         "no_known_word": sum(s["stats"].get("no_known_word", 0) for s in shards),
-        "damaged_text": readers.damage_summary(
+        "damaged_text": encodings.damage_summary(
             shards[0]["stats"].get("damaged_text", {}).get("setting", "refuse"),
             *(s["stats"].get("damaged_text") for s in shards),
         ),

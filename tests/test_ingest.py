@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from fewlabel import readers
+from fewlabel import corpora, readers
 from fewlabel.config import DataConfig
 from fewlabel.dataset import check_classes, split, subsample
 from fewlabel.errors import UserError
@@ -129,12 +129,12 @@ def test_ingest_stage_keeps_test_out_of_unlabeled(data_dir, tmp_path):
 @pytest.mark.parametrize(
     "name, origin, minimum",
     [
-        ("wiki", readers.WIKI_SAMPLE, 100),
+        ("wiki", corpora.WIKI_SAMPLE, 100),
         ("lee", "lee_background.cor", 300),
     ],
 )
 def test_extra_unlabeled_corpora(name, origin, minimum):
-    frame = readers.EXTRA_UNLABELED[name]()
+    frame = corpora.EXTRA_UNLABELED[name]()
     assert list(frame.columns) == ["text", "origin", "row"] and len(frame) >= minimum
     assert (frame["origin"] == origin).all() and frame["row"].tolist() == list(range(1, len(frame) + 1))
     assert (frame["text"].str.strip() != "").all()
@@ -149,7 +149,7 @@ def test_with_extra_appends_corpora_once_and_config_refuses_unknown():
     assert with_extra(base, []) is base
     got = with_extra(base, ["lee", "lee"])
     assert got["text"].iloc[0] == "own text" and set(got["origin"]) == {"u.txt", "lee_background.cor"}
-    assert len(got) == 1 + len(readers.read_lee())
+    assert len(got) == 1 + len(corpora.read_lee())
     with pytest.raises(ValueError):
         DataConfig(extra_unlabeled=["imdb"])
 
@@ -164,7 +164,7 @@ def test_ingest_stage_extra_corpora_never_hold_a_test_sentence(data_dir, tmp_pat
     fake = pd.DataFrame(
         {"text": ["news one", *labeled], "origin": "lee_background.cor", "row": range(1, len(labeled) + 2)}
     )
-    monkeypatch.setitem(readers.EXTRA_UNLABELED, "lee", lambda: fake)
+    monkeypatch.setitem(corpora.EXTRA_UNLABELED, "lee", lambda: fake)
     config = DataConfig(source="files", labeled_path=str(lab), unlabeled_path=str(unl), extra_unlabeled=["lee"])
     ref = ingest.fn(config)
     unlabeled = store.read_table(ref, "unlabeled.parquet").to_pandas()

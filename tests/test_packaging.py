@@ -81,7 +81,7 @@ import sys
 import fewlabel.cli, fewlabel.flows.nightly, fewlabel.flows.curve, fewlabel.flows.simulate
 from fewlabel.catalog import CATALOG
 from fewlabel.orchestration.stage import code_version, project_imports
-from fewlabel.readers import source_files
+from fewlabel.corpora import source_files
 for module in ("train", "evaluate", "pretrain", "predict", "curve", "simulate", "ingest", "vectorize"):
     code_version(f"fewlabel.tasks.{module}")
 assert all(p.exists() for p in source_files("tiny"))

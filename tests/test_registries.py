@@ -3,7 +3,7 @@ offers the choice (the CLI's help, the flows' defaults, the model loader's allow
 
 import pytest
 
-from fewlabel import classifiers, readers, selection, text, vectors
+from fewlabel import classifiers, corpora, encodings, readers, selection, text, vectors
 from fewlabel.config import Config, SelectionConfig
 
 
@@ -29,6 +29,8 @@ def schema_choices(*path: str) -> set:
         (("data", "label_normalize"), readers.LABEL_MODES),
         (("preprocess", "language"), text.LANGUAGES),
         (("vectorize", "pooling"), vectors.POOLING),
+        (("data", "source"), {**corpora.SOURCES, corpora.FILES: None}),
+        (("data", "damaged_text"), encodings.DAMAGED_TEXT),
     ],
 )
 def test_the_config_accepts_exactly_the_registry_s_names(path, registry):
@@ -64,3 +66,15 @@ def test_the_flows_and_the_cli_take_their_selection_defaults_from_the_config():
     suggest = parser()._subparsers._group_actions[0].choices["suggest"]
     strategy_help = next(a.help for a in suggest._actions if "--strategy" in a.option_strings)
     assert all(name in strategy_help for name in selection.STRATEGIES)
+
+
+def test_predict_offers_the_damaged_text_choices_of_the_config():
+    import typing
+
+    from fewlabel.cli import parser
+    from fewlabel.flows.predict import predict_flow
+
+    assert set(typing.get_args(typing.get_type_hints(predict_flow.fn)["damaged_text"])) == set(encodings.DAMAGED_TEXT)
+    predict = parser()._subparsers._group_actions[0].choices["predict"]
+    choices = next(a.choices for a in predict._actions if "--damaged-text" in a.option_strings)
+    assert list(choices) == list(encodings.DAMAGED_TEXT)

