@@ -187,6 +187,20 @@ def assemble(config: DataConfig) -> tuple[dict[str, pa.Table], dict]:
     }
 
 
+def check_inputs(config: DataConfig) -> None:
+    """The configured input files exist and are regular files of a supported format: checked before a run
+    starts, so a mistyped path (or a named pipe, which would block the read) fails in one line and starts
+    nothing. Their content is checked by the stages that read them."""
+    if config.source != corpora.FILES:
+        return
+    for key in ("labeled_path", "unlabeled_path", "test_path"):
+        value = getattr(config, key)
+        if value is not None:
+            readers.input_files(value, f"data.{key}")
+        elif key != "test_path":
+            raise UserError(f"data.source=files needs data.{key}: set it, e.g. --set data.{key}=my.csv")
+
+
 def shard_files(config: DataConfig) -> list[str]:
     """The shard files of the configured unlabeled corpus, in name order (none for built-in sources)."""
     if config.source != "files":

@@ -332,18 +332,26 @@ def read_suggestions(path: str | Path) -> pd.DataFrame:
     """A filled-in suggestions CSV: its text, origin, row and label columns (label as text), and the data set
     it was drawn from (``attrs["dataset"]``: its ``dataset`` column; None in a CSV older than that column)."""
     path = Path(path)
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "not found"
+        raise UserError(f"{path}: {what}; give the suggestions CSV written by fewlabel suggest")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: empty; give the suggestions CSV written by fewlabel suggest") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise UserError(f"{path}: cannot read it as a UTF-8 CSV ({' '.join(str(exc).split())})") from None
     missing = [c for c in ("text", "origin", "row", "label") if c not in frame.columns]
     if missing:
         raise UserError(f"{path}: missing columns {missing}; give a suggestions CSV written by fewlabel suggest")
-    rows = pd.to_numeric(frame["row"], errors="coerce")
-    if rows.isna().any():
-        bad = int(rows.isna().to_numpy().argmax()) + 2
-        raise UserError(f"{path}: line {bad}, column row: not a whole number; restore it from the suggestions file")
-    frame["row"] = rows.astype("int64")
+    whole = frame["row"].str.strip().str.fullmatch(r"[0-9]{1,15}")
+    if not whole.all():
+        bad = int((~whole).to_numpy().argmax())
+        raise UserError(
+            f"{path}: line {bad + 2}, column row: {frame['row'].iloc[bad][:30]!r} is not a row number (a whole "
+            "number, as fewlabel suggest wrote it); restore it from the suggestions file"
+        )
+    frame["row"] = frame["row"].str.strip().astype("int64")
     stripped = frame["label"].str.strip()
     frame["label"] = stripped.astype(object).where(stripped != "", None)
     named = sorted(set(frame["dataset"].str.strip()) - {""}) if "dataset" in frame.columns else []

@@ -40,6 +40,8 @@ def input_files(path: str | Path, what: str) -> list[Path]:
         return files
     if not path.exists():
         raise UserError(f"{what}: file {path} not found: check the path (relative to {Path.cwd()})")
+    if not path.is_file():  # a named pipe would block the run until something writes to it
+        raise UserError(f"{what}: {path} is not a regular file (a named pipe, socket or device); give a file")
     if path.suffix.lower() not in FORMATS:
         raise UserError(
             f"{what}: {path} has an unsupported format {path.suffix or '(no extension)'!r}; "

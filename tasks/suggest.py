@@ -13,11 +13,12 @@ from prefect import task
 
 from fewlabel import labels, runs
 from fewlabel.orchestration.progress import route_core_logs
+from fewlabel.orchestration.stage import retry_transient
 from fewlabel.suggestions import classes_of, dataset_of, write_csv
 from fewlabel.suggestions import suggest as suggest_rows
 
 
-@task(name="suggest", retries=2, retry_delay_seconds=2)
+@task(name="suggest", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
 def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str) -> dict:
     """Score the run's unlabeled pool, pick ``n`` sentences, write the suggestions CSV."""
     route_core_logs()
@@ -37,7 +38,7 @@ def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str
     }
 
 
-@task(name="store-labels", retries=2, retry_delay_seconds=2)
+@task(name="store-labels", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
 def store_labels(rows: list[dict], how: str, dataset: dict) -> dict:
     """Append the labeled rows (text, origin, row, label; blank or skip: not stored) to the store, as labels
     of ``dataset`` (the data set the suggestions were drawn from)."""

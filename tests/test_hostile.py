@@ -63,3 +63,38 @@ def test_a_range_error_does_not_list_every_key(cli, tmp_path):
     done = cli("config", "--set", "word2vec.window=0", cwd=tmp_path)
     status, err = done.returncode, done.stderr
     assert status == 2 and "must be > 0 and <= 1000" in only_line(err) and "Valid keys" not in err
+
+
+def test_a_named_pipe_is_refused_at_once_never_read(cli, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "labeled.csv")  # reading it would block until something writes to it
+    write(tmp_path / "unlabeled.txt", "some text\n")
+    files = ["data.source=files", "data.labeled_path=labeled.csv", "data.unlabeled_path=unlabeled.txt"]
+    done = cli("run", *[a for f in files for a in ("--set", f)], cwd=tmp_path)
+    assert done.returncode == 2 and "labeled.csv is not a regular file" in only_line(done.stderr)
+    os.mkfifo(tmp_path / "new.csv")
+    done = cli("predict", "new.csv", cwd=tmp_path)
+    assert done.returncode == 2 and "new.csv is not a regular file" in only_line(done.stderr)
+
+
+@pytest.mark.parametrize(
+    "csv, fragment",
+    [
+        ("", "empty; give the suggestions CSV"),
+        ("text,origin,row,label\nnice,a.txt,1.5,pos\n", "line 2, column row: '1.5' is not a row number"),
+        ("text,origin,row,label\nnice,a.txt,1e30,pos\n", "'1e30' is not a row number"),
+        ("text,origin,row,label\nnice,a.txt,-3,pos\n", "'-3' is not a row number"),
+    ],
+)
+def test_a_damaged_suggestions_csv_is_refused_not_stored(cli, tmp_path, csv, fragment):
+    write(tmp_path / "s.csv", csv)
+    done = cli("labels", "add", "s.csv", cwd=tmp_path)
+    assert done.returncode == 2 and fragment in only_line(done.stderr)
+    assert not list(tmp_path.rglob("labels-*.parquet"))
+
+
+def test_labels_export_refuses_a_folder_even_with_force(cli, tmp_path):
+    (tmp_path / "out").mkdir()
+    done = cli("labels", "export", "--output", "out", "--force", cwd=tmp_path)
+    assert done.returncode == 2 and "--output out: is a folder" in only_line(done.stderr)

@@ -24,8 +24,10 @@ def cmd_curve(args) -> int:
     """Learning curve: accuracy against labels per class, with and without pretraining, over repeated label
     draws."""
     resolved = config(args)
+    from fewlabel.dataset import check_inputs
     from fewlabel.flows.curve import curve_flow
 
+    check_inputs(resolved.data)
     print_curve(launch(curve_flow, args, resolved), args.json)
     return 0
 

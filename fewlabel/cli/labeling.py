@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from fewlabel.cli.launch import launch
-from fewlabel.cli.options import check_run, config, number, with_config, with_json
+from fewlabel.cli.options import check_output, check_run, config, number, with_config, with_json
 from fewlabel.errors import UserError
 from fewlabel.fields import SEED_MAX
 
@@ -180,12 +180,9 @@ def cmd_labels_export(args) -> int:
     """One CSV of every stored label (text, label, origin, row, when, how, file)."""
     from fewlabel import labels, store
 
+    target = check_output(args.output, args.force) if args.output else labels.labels_dir() / "export.csv"
     stored = labels.read_store()
-    target = Path(args.output) if args.output else labels.labels_dir() / "export.csv"
-    if target.exists() and not args.force and args.output:
-        raise UserError(f"--output {args.output}: file exists; pass --force to overwrite it, or choose another name")
-    if not target.parent.is_dir():
-        raise UserError(f"--output {args.output}: folder {target.parent} does not exist; create it first")
+    target.parent.mkdir(parents=True, exist_ok=True)
     with store.atomic_path(target) as tmp:
         stored.to_csv(tmp, index=False, encoding="utf-8")
     if args.json:

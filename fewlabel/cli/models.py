@@ -15,7 +15,10 @@ from fewlabel.errors import UserError
 
 def cmd_predict(args) -> int:
     """Classify new texts with a trained run's model (the production model by default)."""
+    from fewlabel.readers import input_files
+
     run = check_run(args.run)
+    input_files(args.input, "input")  # a missing file, a named pipe...: refused before any work
     target = check_output(args.output, args.force) if args.output else None
     from fewlabel.registry import resolve
 

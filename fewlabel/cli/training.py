@@ -14,8 +14,10 @@ from fewlabel.errors import UserError
 def cmd_run(args) -> int:
     """Run the training flow and print its result."""
     resolved = config(args)
+    from fewlabel.dataset import check_inputs
     from fewlabel.flows.train import STAGES, train_flow
 
+    check_inputs(resolved.data)
     if args.from_stage is not None and args.from_stage not in STAGES:
         raise UserError(f"--from-stage {args.from_stage!r}: not a stage; stages: {', '.join(STAGES)}")
     print_run(launch(train_flow, args, resolved, from_stage=args.from_stage), args.json)

@@ -228,7 +228,8 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 
-def _retry_transient(task, task_run, state) -> bool:
+def retry_transient(task, task_run, state) -> bool:
+    """Prefect's retry condition of every fewlabel task: retry what :func:`is_transient` calls transient."""
     try:
         state.result(raise_on_failure=True)
     except BaseException as exc:  # noqa: BLE001 - we only classify it
@@ -305,7 +306,7 @@ def stage(
             cache_result_in_memory=False,
             retries=retries,
             retry_delay_seconds=exponential_backoff(backoff_factor=2),
-            retry_condition_fn=_retry_transient,
+            retry_condition_fn=retry_transient,
         )
 
     return decorate
