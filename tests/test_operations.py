@@ -84,7 +84,7 @@ def test_run_record_is_a_lineage_manifest(trained):
     assert set(lineage) == set(STAGES)
     assert lineage["ingest"]["source_files"]  # the input files and their hashes
     assert lineage["preprocess"]["inputs"]["ingest"]["sha256"] == lineage["ingest"]["sha256"]
-    assert lineage["train"]["inputs"]["config"]["alpha"] == record["config"]["classifier"]["alpha"]
+    assert lineage["train"]["inputs"]["config"]["estimator"] == record["config"]["classifier"]["estimator"]
     assert lineage["ingest"]["stats"]["train_rows"] == 100
     from fewlabel.report import lineage_markdown
 

@@ -19,8 +19,17 @@ from fewlabel.orchestration.stage import bind, key_of, lineage
 
 
 def _changes(section: str, before: dict, now: dict) -> list[str]:
-    keys = sorted(set(before) | set(now))
-    return [f"{section}.{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in keys if before.get(k) != now.get(k)]
+    """Each changed key of a config section, nested sections key by key (``classifier.estimator.alpha``)."""
+    changes = []
+    for k in sorted(set(before) | set(now)):
+        old, new = before.get(k), now.get(k)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += _changes(f"{section}.{k}", old, new)
+        else:
+            changes.append(f"{section}.{k}: {old!r} -> {new!r}")
+    return changes
 
 
 def explain(wiring: Wiring, now: dict, before: dict | None) -> str:
