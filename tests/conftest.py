@@ -139,6 +139,7 @@ def unlabeled_txt(path: Path, lines: int = 40) -> Path:
 
 LONGEST_FIRST = [
     "test_nightly",
+    "test_servers",  # its locked-database test waits about 80 s (little CPU)
     "test_cli",
     "test_lifecycle",
     "test_faults",
