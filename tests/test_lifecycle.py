@@ -174,6 +174,43 @@ def test_the_next_command_closes_task_runs_of_any_run_ended_by_someone_else(serv
 
 
 @pytest.mark.slow
+def test_cache_gc_never_lists_or_removes_what_a_running_run_made(server, tmp_path):
+    """`cache gc` while a run is in its train stage (a live process): neither the run's record nor the
+    new pretrain and vectorize artifacts it made (referenced by no finished run yet) are listed or
+    removed, with --dry-run or without; it says which run is running."""
+    data = tmp_path / "data"
+    first = fewlabel(tmp_path, server, "run", "--json", *SETS)
+    assert first.returncode == 0, first.stderr
+    cmd = [sys.executable, "-m", "fewlabel.cli", "run", *SETS, "--set", "word2vec.window=3"]
+    env = environment(tmp_path, server, FEWLABEL_FAULT="train:pause")
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        wait_until(lambda: (data / ".paused-train").exists(), 240, "the second run to reach train")
+        (running,) = [
+            r
+            for r in map(json.loads, map(lambda p: p.read_text(), (data / "runs").glob("*-*.json")))
+            if r["status"] == "running"
+        ]
+        made = {p.name for p in (data / "embeddings").glob("pretrain-*")} - {
+            p.name for p in (data / "embeddings").glob("pretrain-*") if p.name in first.stdout
+        }
+        assert made  # the running run's own pretrain artifact: no finished run references it
+        for extra in (["--dry-run"], []):
+            gc = fewlabel(tmp_path, server, "cache", "gc", "--keep", "1", *extra)
+            assert gc.returncode == 0, gc.stderr
+            assert f"runs still running: {running['flow_run_id']}" in gc.stdout
+            assert running["flow_run_id"] not in gc.stdout.replace(f"running: {running['flow_run_id']}", "")
+            assert not any(name in gc.stdout for name in made)
+            assert (data / "runs" / f"{running['flow_run_id']}.json").exists()
+            assert all((data / "embeddings" / name).exists() for name in made)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
 def test_a_worker_run_uses_the_data_folder_records_and_retries_cached(server, tmp_path):
     env = environment(tmp_path, server)
     home = tmp_path / "worker-home"
