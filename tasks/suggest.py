@@ -15,7 +15,9 @@ from fewlabel.suggestions import classes_of, write_csv
 from fewlabel.suggestions import suggest as suggest_rows
 
 
-@task(name="suggest", retries=2, retry_delay_seconds=2)
+# named as the stages are (no random suffix); its output is its own file, so no Prefect result is
+# persisted (a persisted nightly subflow would otherwise make its tasks persist theirs, by pickle)
+@task(name="suggest", task_run_name="suggest", retries=2, retry_delay_seconds=2, persist_result=False)
 def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str) -> dict:
     """Score the run's unlabeled pool, pick ``n`` sentences, write the suggestions CSV."""
     record = runs.read_run(run)
@@ -31,7 +33,9 @@ def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str
     }
 
 
-@task(name="store-labels", retries=2, retry_delay_seconds=2)
+# named as the stages are (no random suffix); its output is its own file, so no Prefect result is
+# persisted (a persisted nightly subflow would otherwise make its tasks persist theirs, by pickle)
+@task(name="store-labels", task_run_name="store-labels", retries=2, retry_delay_seconds=2, persist_result=False)
 def store_labels(rows: list[dict], how: str) -> dict:
     """Append the labeled rows (text, origin, row, label; blank or skip: not stored) to the store."""
     frame = pd.DataFrame(rows, columns=["text", "origin", "row", "label"])
