@@ -51,7 +51,8 @@ class ReplayBusy:
             sent = await self._attempt(scope, body, receive)
             if sent and sent[0].get("status") == BUSY and time.monotonic() < deadline:
                 self.replayed += 1
-                print(f"{REPLAYED} {scope['method']} {scope['path']}", file=sys.stderr, flush=True)
+                sys.stderr.write(f"{REPLAYED} {scope['method']} {scope['path']}\n")
+                sys.stderr.flush()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, LONGEST_PAUSE)
                 continue
