@@ -167,10 +167,12 @@ def test_the_next_command_closes_task_runs_of_any_run_ended_by_someone_else(serv
     crashed = client_call(server, lambda c: started(c, ["fewlabel"], Crashed(message="no heartbeat")))
     cancelled = client_call(server, lambda c: started(c, ["fewlabel", "command:serve"], Cancelled()))
     foreign = client_call(server, lambda c: started(c, ["someone-else"], Crashed()))
-    assert close_ended_runs() >= 2
+    assert close_ended_runs() >= 1
     ids = (crashed, cancelled, foreign)
     states = [client_call(server, lambda c, i=i: c.read_task_run(i).state.name) for i in ids]
-    assert states == ["Crashed", "Crashed", "Running"]
+    # a cancelled run's task runs: closed by this, or already by Prefect's own cancellation-cleanup
+    # service (it cancels them periodically; it never touches a crashed run's)
+    assert states[0] == "Crashed" and states[1] in ("Crashed", "Cancelled") and states[2] == "Running"
 
 
 @pytest.mark.slow
