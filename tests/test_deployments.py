@@ -77,8 +77,8 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
     flows = {client_call(server, lambda c, d=d: c.read_flow(d.flow_id).name): d for d in served}
     # the six the README lists, each parameter with its help text (what the UI shows under it)
     assert set(flows) == {f"fewlabel-{n}" for n in ("nightly", "train", "curve", "predict", "suggest", "label")}
-    for name, dep in flows.items():
-        properties = dep.parameter_openapi_schema["properties"]
+    for name, deployment in flows.items():
+        properties = deployment.parameter_openapi_schema["properties"]
         assert properties and all(p.get("description") for p in properties.values()), name
     nightly = flows["fewlabel-nightly"]
     assert nightly.description.startswith('On cron "0 0 1 1 *", time zone UTC: train')
