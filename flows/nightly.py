@@ -97,8 +97,9 @@ def nightly_flow(config: Config = Config(), inbox_path: str | None = None) -> di
     (log.error if failed else log.info)(summary)
     if failed:
         raise NightlyStepFailed(
-            f"predict failed: {predicted['failed']}; the rest of the night is done and kept ({summary}); fix "
-            "or remove that file, then retry this run: training and the gate come back as they were"
+            f"predict failed: {predicted['failed']}; the rest of the night is done and kept (train "
+            f"{registry.short(trained['flow_run_id'])}; {decision['message']}); fix or remove that file, then retry "
+            "this run: training and the gate come back as they were"
         )
     return {
         "flow_run_id": str(flow_run.id),
