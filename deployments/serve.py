@@ -1,12 +1,17 @@
 """Serve fewlabel's flows from one long-running process (``fewlabel serve``; Prefect's flow.serve).
 
-Every deployment of :data:`fewlabel.deployments.spec.DEPLOYMENTS`: the nightly loop
+Every deployment of :data:`fewlabel.deployments.spec.DEPLOYMENTS` (six): the nightly loop
 (``fewlabel-nightly/nightly``: train, promotion gate, predict the inbox with the production model, and
 with ``nightly.label`` suggest sentences to label or pause for them in the UI, as subflows) on a cron
 schedule (default 02:00 UTC every day) or an interval, with the config given to ``fewlabel serve`` as
 its default parameters; training, the learning curve, predict, suggest and label on demand
-(``<flow>/on-demand``). For a work pool and workers instead of one process, see
-``deployments/prefect.yaml``.
+(``<flow>/on-demand``).
+
+The UI's Schedules column shows a cron schedule's time in the schedule's own time zone without naming
+it ("At 02:00 AM every day"; its tooltip adds "(UTC)"), beside the next run's time in the browser's
+zone: the nightly deployment's description therefore states its schedule with the zone.
+
+For a work pool and workers instead of one process, see ``deployments/prefect.yaml``.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def deployments(
             parameters=parameters if d.takes_config else None,
             tags=["fewlabel", "command:serve"],
             schedule=schedule if d.scheduled else None,
-            description=d.description,
+            description=d.describe(cron, interval),
         )
         for d in DEPLOYMENTS
     ]

@@ -15,6 +15,21 @@ POOL = "fewlabel"
 """The process work pool of ``make deploy`` and ``make worker``."""
 
 
+def schedule_text(cron: str | None = NIGHTLY_CRON, interval: float | None = None) -> str:
+    """The nightly schedule in words, with its time zone (the UI's Schedules column leaves the zone out:
+    "At 02:00 AM every day", "(UTC)" only in its tooltip): ``Every day at 02:00 UTC (cron "0 2 * * *",
+    time zone UTC)``."""
+    if interval:
+        return f"Every {interval:g} s"
+    cron = cron or NIGHTLY_CRON
+    fields = cron.split()
+    if len(fields) == 5 and fields[2:] == ["*", "*", "*"] and fields[0].isdigit() and fields[1].isdigit():
+        return (
+            f'Every day at {int(fields[1]):02d}:{int(fields[0]):02d} {TIMEZONE} (cron "{cron}", time zone {TIMEZONE})'
+        )
+    return f'On cron "{cron}", time zone {TIMEZONE}'
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One deployment: its flow (``flows/<file>.py:<function>``), what it does, and whether it is the
@@ -35,6 +50,10 @@ class Deployment:
         """Its name with a work pool: different, so the two never replace each other."""
         return f"{self.served_name}-pool"
 
+    def describe(self, cron: str | None = NIGHTLY_CRON, interval: float | None = None) -> str:
+        """What it does; the scheduled one starts with its schedule and time zone (:func:`schedule_text`)."""
+        return f"{schedule_text(cron, interval)}: {self.description}" if self.scheduled else self.description
+
     def flow(self):
         """The flow object (``fewlabel.flows.<file>``: the folder installs under fewlabel)."""
         path, function = self.entrypoint.split(":")
@@ -50,7 +69,7 @@ DEPLOYMENTS = (
     ),
     Deployment(
         "flows/nightly.py:nightly_flow",
-        "Train, promote the model only if it is not worse, predict the inbox with production, ask for labels if "
+        "train, promote the model only if it is not worse, predict the inbox with production, ask for labels if "
         "nightly.label says so",
         scheduled=True,
     ),
@@ -70,7 +89,8 @@ HEADER = f"""\
 #   make deploy            # creates the '{POOL}' process work pool, then: prefect deploy --all
 #   make worker            # prefect worker start --pool {POOL}
 # Their names end in -pool, so they never replace the ones `fewlabel serve` registers. The nightly
-# loop runs on the cron schedule below, in {TIMEZONE}; the others run on demand.
+# loop runs on the cron schedule below, in {TIMEZONE}; the others run on demand. The UI's Schedules column
+# shows the time without its zone (its tooltip adds it), so the nightly description states it.
 # Parameters default to the built-in config: override them per run in the UI or with
 #   prefect deployment run fewlabel-nightly/nightly-pool --param config='{{"data": {{"labels_per_class": 16}}}}'
 # e.g. pause every night for 20 sentences to label in the UI (the run's Resume form, up to 12 h):
@@ -92,7 +112,7 @@ def prefect_yaml() -> str:
         entry = {
             "name": d.pool_name,
             "entrypoint": d.entrypoint,
-            "description": d.description,
+            "description": d.describe(),
             "tags": ["fewlabel", "command:worker"],
         }
         if d.scheduled:

@@ -219,7 +219,8 @@ def point_rows(
 def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataFrame:
     """Mean, std and t-interval of accuracy per (method, point), over every split and draw; with several
     test splits also the spread of the per-split means (``split_std``) and the mean within-split std over
-    draws (``draw_std``)."""
+    draws (``draw_std``). The interval is clipped to [0, 1], where an accuracy lies: with few draws a
+    t-interval runs past them (2 draws: the t quantile is 12.7)."""
     out = []
     if "split" not in points:
         points = points.assign(split=0)
@@ -234,8 +235,8 @@ def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataF
                 "labels": int(group["labels"].iloc[0]),
                 "mean": mean,
                 "std": std,
-                "ci_low": low,
-                "ci_high": high,
+                "ci_low": min(max(low, 0.0), 1.0),
+                "ci_high": min(max(high, 0.0), 1.0),
                 "draws": len(group),
                 "splits": len(means),
                 "split_std": float(means.std(ddof=1)) if len(means) > 1 else 0.0,
@@ -269,8 +270,9 @@ def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
-    fig.savefig(path, format="png", metadata={"Software": None})
+    # one column: the methods' names are long; the picture grows to hold the legend, never cuts it
+    fig.legend(loc="outside lower center", ncols=1, fontsize="small")
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
 
 

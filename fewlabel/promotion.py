@@ -8,7 +8,8 @@ labeled set grows). The paired test is the one the evaluate stage reports: the a
 with a paired-bootstrap interval and McNemar's exact p-value (:func:`fewlabel.metrics.compare`).
 
 The candidate is promoted unless it is worse by more than ``promotion.margin`` or significantly worse
-(lower accuracy with McNemar p < ``promotion.alpha``). The first model is promoted. A gate that cannot
+(lower accuracy with McNemar p < ``promotion.alpha``). The first model is promoted. A candidate whose
+model production already serves is ``unchanged``: nothing moves. A gate that cannot
 compare (different classes, different evaluation sentences, production's predictions gone) refuses
 and says why; production stays.
 """
@@ -21,7 +22,10 @@ from fewlabel import registry, runs, store
 from fewlabel.config import Config, EvaluateConfig, PromotionConfig
 from fewlabel.errors import UserError
 
-PROMOTED, KEPT, REFUSED = "promoted", "kept", "refused"
+PROMOTED, KEPT, REFUSED, UNCHANGED = "promoted", "kept", "refused", "unchanged"
+"""The gate's decisions; ``unchanged``: production already is the candidate's model (the same model
+hash, :func:`fewlabel.registry.model_of`: a cached re-run, a retried night), so nothing is compared or
+moved: a model is promoted once."""
 SERVED = "pretrained"
 """The method whose model ``predict`` serves."""
 
@@ -116,8 +120,16 @@ def decide(candidate: dict, production: dict | None) -> dict:
         shown = "" if accuracy is None else f" ({_pct(accuracy)} test accuracy)"
         return {**base, "decision": PROMOTED, "message": f"promoted {registry.short(cid)}: the first model{shown}"}
     pid = production["flow_run_id"]
-    if pid == cid:
-        return {**base, "decision": PROMOTED, "message": f"{registry.short(cid)} is already the production model"}
+    model = registry.model_of(candidate)
+    if pid == cid or model == registry.model_of(production):
+        same = "" if pid == cid else f" (run {registry.short(pid)} made the same model)"
+        return {
+            **base,
+            "decision": UNCHANGED,
+            "model": model,
+            "message": f"unchanged: production already serves candidate {registry.short(cid)}'s model "
+            f"{model[:8]}{same}; nothing promoted",
+        }
     try:
         result = compare_runs(candidate, production, config.promotion, config.evaluate)
     except UserError as exc:

@@ -1,6 +1,10 @@
 """Model versions and aliases.
 
-Every training run's model is a version, named by its run id (its record, ``runs/<id>.json``). An
+A version is a model: what ``predict`` loads (the pretrained vectors, the common component, the
+classifier, and the preprocess and vectorize settings), identified by the content hash of those files
+and settings (:func:`model_of`). Each training run's record (``runs/<id>.json``) holds one; runs that
+produced or reused the same model (a cached re-run, a retried nightly run) are one version, named by
+the first run that made it. An
 alias (``production``) names one version; it is a small JSON record, ``<data>/registry/<alias>.json``,
 replaced atomically (:func:`fewlabel.store.atomic_write`) under a file lock, so two processes moving
 it at once never tear or lose an update. The record holds:
@@ -61,6 +65,23 @@ def who() -> str:
 
 def short(run_id: str | None) -> str:
     return "none" if run_id is None else run_id[:8]
+
+
+SERVED = {"pretrain": "vectors.parquet", "vectorize": "components.parquet", "train": "pretrained.skops"}
+"""The files of a training run that ``predict`` loads, by stage (see :mod:`fewlabel.predictor`)."""
+
+
+def model_of(record: dict) -> str:
+    """A model version's identity: the content hash of the files ``predict`` loads (:data:`SERVED`,
+    their SHA-256 from the run's artifact refs) and of the settings it applies them with (the
+    ``preprocess`` and ``vectorize`` config sections). Two runs with the same model share it, whatever
+    their run ids or other settings. A record whose refs list no files: its train artifact's hash."""
+    refs, config = record.get("refs") or {}, record.get("config") or {}
+    files = {stage: ((refs.get(stage) or {}).get("files") or {}).get(name) for stage, name in SERVED.items()}
+    if files["train"] is None:
+        return str((refs.get("train") or {}).get("sha256"))
+    settings = {section: config.get(section) for section in ("preprocess", "vectorize")}
+    return store.canonical_hash({"files": files, "settings": settings})
 
 
 def model_hash(record: dict) -> str:
@@ -144,9 +165,23 @@ class Transaction:
     def run_id(self) -> str | None:
         return None if self.current is None else self.current["run_id"]
 
+    def serves(self, record: dict) -> bool:
+        """Whether the alias already names ``record``'s model (that run, or another with the same model)."""
+        if self.run_id is None:
+            return False
+        if self.run_id == record["flow_run_id"]:
+            return True
+        try:
+            return model_of(runs.read_run(self.run_id)) == model_of(record)
+        except UserError:
+            return False
+
     def point(self, record: dict, action: str, reason: str, by: str | None = None) -> dict:
         """Point the alias at ``record`` (a training run record), pushing the current target onto
-        ``previous`` (unless it is the same run)."""
+        ``previous``. If it already names that model (:meth:`serves`), nothing moves: a model is
+        promoted once, however many runs reused it."""
+        if self.serves(record):
+            return self.current
         current = self.current or {"previous": [], "history": []}
         previous = list(current["previous"])
         if self.run_id is not None and self.run_id != record["flow_run_id"]:
@@ -177,6 +212,8 @@ class Transaction:
                 continue  # its record was removed (cache gc): an older one
             if model_hash(record) != target["model_sha256"]:
                 raise _refuse(self.alias, f"the run record of {target['run_id']} was altered since it was promoted")
+            if self.serves(record):
+                continue  # the model it serves now (named by another run): an earlier one
             entry = _entry("rollback", target["run_id"], self.run_id, by or who(), reason)
             self.current = _write(
                 self.alias,
@@ -256,11 +293,14 @@ def _created(record: dict, path: Path) -> str:
 
 
 def version(record: dict, created: str) -> dict[str, Any]:
-    """One model version: run id, date, data and config hashes, test accuracy with its interval."""
+    """One model version as a run record shows it: its model hash, the run, date, data and config
+    hashes, test accuracy with its interval."""
     methods = (record.get("metrics_detail") or {}).get("methods", {})
     pretrained = methods.get("pretrained", {})
     return {
+        "model": model_of(record),
         "run_id": record["flow_run_id"],
+        "runs": [record["flow_run_id"]],
         "created": created,
         "accuracy": pretrained.get("accuracy"),
         "accuracy_ci": pretrained.get("accuracy_ci"),
@@ -274,7 +314,9 @@ def version(record: dict, created: str) -> dict[str, Any]:
 
 def versions() -> tuple[list[dict], str | None]:
     """(every model version, oldest first, with the aliases naming it; the error of an alias that does
-    not verify, if any: it then names no version)."""
+    not verify, if any: it then names no version). Runs with the same model (:func:`model_of`) are one
+    version: the first run that made it names it, ``runs`` lists them all, and its gate decision is
+    ``promoted`` if any of them was promoted, else the latest one's."""
     folder = runs.runs_dir()
     found = []
     for path in folder.glob("*.json") if folder.is_dir() else []:
@@ -288,12 +330,20 @@ def versions() -> tuple[list[dict], str | None]:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     found.sort(key=lambda v: (v["created"], v["run_id"]))
+    models: dict[str, dict] = {}
+    for v in found:
+        first = models.setdefault(v["model"], v)
+        if first is not v:
+            first["runs"].append(v["run_id"])
+            if v["promotion"] is not None and first["promotion"] != "promoted":
+                first["promotion"] = v["promotion"]
     error = None
     try:
         alias = read_alias(PRODUCTION)
     except AliasRefused as exc:
         alias, error = None, str(exc)
-    for v in found:
-        if alias is not None and v["run_id"] == alias["run_id"]:
+    listed = list(models.values())
+    for v in listed:
+        if alias is not None and alias["run_id"] in v["runs"]:
             v["aliases"].append(PRODUCTION)
-    return found, error
+    return listed, error

@@ -127,6 +127,11 @@ def records() -> list[dict]:
     return sorted(found, key=lambda r: r.get("started", 0), reverse=True)
 
 
+def records_running() -> list[dict]:
+    """Records of runs still running: ``running`` and their process alive (or not ours to judge)."""
+    return [r for r in records() if r.get("status") == "running" and owner_alive(r.get("owner", {}))]
+
+
 def orphans() -> list[dict]:
     """Records still ``running`` whose process is gone: runs that were killed."""
     return [r for r in records() if r.get("status") == "running" and not owner_alive(r.get("owner", {}))]
@@ -192,6 +197,11 @@ def collect_garbage(
     Also removes older run records and leftovers of interrupted writes (``.tmp-``/``.trash-``
     folders older than ``stale_after`` seconds); the caller then drops the cache records whose
     artifact is gone.
+
+    A run still running (its record says so and its process is alive, or on another machine) is
+    never touched: its record is neither listed nor removed, and since the artifacts it has made or
+    will reuse are known only when it ends, no artifact and no leftover is removed while it runs
+    (``running`` lists those runs; run gc again when they end).
     """
     import shutil
     import time
@@ -206,6 +216,8 @@ def collect_garbage(
         if folder.exists()
         else []
     )
+    running = [r["flow_run_id"] for r in records_running()]
+    records = [p for p in records if p.stem not in running]
     kept, dropped = records[:keep], records[keep:]
     recent = len(kept)
     kept += [p for p in dropped if p.stem in pinned]
@@ -217,7 +229,7 @@ def collect_garbage(
             for paths in each_ref(refs, lambda r: r["path"]).values():
                 referenced |= set(paths) if isinstance(paths, list) else {paths}
     root, now, doomed = store.data_dir(), time.time(), list(dropped)
-    for layer in sorted(set(store.LAYERS.values())):
+    for layer in sorted(set(store.LAYERS.values())) if not running else []:
         for item in sorted((root / layer).glob("*")) if (root / layer).is_dir() else []:
             if not item.is_dir():
                 continue
@@ -233,4 +245,4 @@ def collect_garbage(
                 shutil.rmtree(item, ignore_errors=True)
             else:
                 item.unlink(missing_ok=True)
-    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": recent}
+    return {"paths": [str(p) for p in doomed], "bytes": size, "kept_runs": recent, "running": running}

@@ -29,7 +29,13 @@ CURVE = (
 )
 def curve_flow(config: Config = Config()) -> dict:
     """Pretraining and features as in the training flow (with every training label), then the curve;
-    with ``curve.splits`` > 1, the same on each test split (data.seed, data.seed + 1, ...), one report."""
+    with ``curve.splits`` > 1, the same on each test split (data.seed, data.seed + 1, ...), one report.
+
+    Args:
+        config: fewlabel's settings, one section per stage (`fewlabel config` prints them all, with their
+            defaults); a deployment's default is the config `fewlabel serve` was given. The curve's own
+            settings are its curve section (points, draws, splits).
+    """
     with tracked("curve", config) as run_id:
         step = Steps()
         points, items = [], []

@@ -33,13 +33,26 @@ def label_flow(
     poll_interval: int = POLL_INTERVAL,
 ) -> dict:
     """Pauses (up to ``timeout`` seconds) with a form of ``n`` sentences; stores what was labeled as
-    ``ui:<flow run id>``, as labels of the run's data set; with ``train_after`` (and at least one new
-    label) runs the training flow with the run's config."""
+    ``ui:<flow run id>``, as labels of the run's data set; with ``train_after`` (and at least one new label) runs the training flow with
+    the run's config.
+
+    Args:
+        run: The training run whose model picks the sentences and whose classes the form offers:
+            latest, or a flow-run id.
+        n: How many sentences the form asks about.
+        strategy: How to choose them: margin (least confident), margin_diverse, density_margin,
+            clusters or random.
+        train_after: Once the form is submitted, train again with the new labels (the run's config).
+        timeout: Seconds the run waits for the form before it fails ("paused and never resumed").
+        pool_max: Score at most this many unlabeled sentences (a seeded sample).
+        seed: The seed of that sample and of the strategies that draw at random.
+        poll_interval: Seconds between the paused run's checks for the submitted form.
+    """
     run_id = str(flow_run.id)
     result = suggest(run, strategy, n, pool_max, seed, run_id)
     publish_suggestions(result)
-    form = label_form(result["rows"], result["classes"])
     text = description(result["rows"], result["classes"], strategy, result["run"], result["dataset"]["id"])
+    form = label_form(result["rows"], result["classes"], guide=text)
     answer = pause_flow_run(
         wait_for_input=form.with_initial_data(description=text), timeout=timeout, poll_interval=poll_interval
     )

@@ -25,9 +25,18 @@ def predict_flow(
 ) -> dict:
     """Predictions go to data/predictions/<output_name or the input's name>.parquet; each input file
     is a cached ``predict`` shard (mapped by the task runner), joined in file order at the end.
-    ``run``: production (the alias; before any promotion, the latest run, with a note), latest, an
-    id or a record path. ``damaged_text``: refuse (default), drop_characters or drop_lines, for input files
-    holding replacement characters U+FFFD (as ``data.damaged_text``)."""
+
+    Args:
+        input_path: The file of new texts to classify (CSV, TSV, Parquet, or .txt with one text per
+            line), or a folder of such files, as the machine running the flow sees it.
+        output_name: The name of the predictions file in data/predictions/ (default: the input's name).
+        run: Which model: production (the promoted one; before any promotion, the latest run, with a
+            note), latest, a training run's flow-run id, or the path of a run record.
+        text_column: The column holding the texts in CSV, TSV and Parquet files.
+        encoding: The encoding of the input files (a byte-order mark always wins).
+        damaged_text: Input files holding replacement characters U+FFFD (damaged before they reached you):
+            refuse them (default), drop_characters or drop_lines (as data.damaged_text).
+    """
     output_file(output_name, input_path)  # a bad name fails before any work
     record, note = registry.resolve(run)  # production: the alias; none yet: the latest run, with a note
     if note:

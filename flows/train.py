@@ -39,7 +39,14 @@ assert STAGES == TRAINING, "the pipeline's stages are the catalog's training sta
     description="Pretrain Word2Vec on unlabeled text, train an MLP on few labels, and measure what pretraining bought.",
 )
 def train_flow(config: Config = Config(), from_stage: str | None = None) -> dict:
-    """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached."""
+    """Run the stages; from ``from_stage`` on (one of STAGES), recompute even if cached.
+
+    Args:
+        config: fewlabel's settings, one section per stage (`fewlabel config` prints them all, with their
+            defaults); a deployment's default is the config `fewlabel serve` was given.
+        from_stage: Recompute this stage and every one after it, even if cached (ingest, shard,
+            preprocess, pretrain, vectorize, train or evaluate); empty: reuse every cached stage.
+    """
     with tracked("train", config) as run_id:
         step = Steps(from_stage)
         step.run(PIPELINE, config)

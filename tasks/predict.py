@@ -84,7 +84,11 @@ def predict(
     }
 
 
-@task(name="write-predictions", retries=2, retry_delay_seconds=2)
+# named as the stages are (no random suffix); its output is its own file, so no Prefect result is
+# persisted (a persisted nightly subflow would otherwise make its tasks persist theirs, by pickle)
+@task(
+    name="write-predictions", task_run_name="write-predictions", retries=2, retry_delay_seconds=2, persist_result=False
+)
 def write_predictions(shards: list[store.Ref], output_name: str | None, input_path: str) -> dict:
     """Join the shards' predictions, in input order, into one file, atomically; the counts per label."""
     out = output_file(output_name, input_path)

@@ -18,7 +18,16 @@ from fewlabel.suggestions import classes_of, dataset_of, write_csv
 from fewlabel.suggestions import suggest as suggest_rows
 
 
-@task(name="suggest", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+# named as the stages are (no random suffix); its output is its own file, so no Prefect result is
+# persisted (a persisted nightly subflow would otherwise make its tasks persist theirs, by pickle)
+@task(
+    name="suggest",
+    task_run_name="suggest",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_transient,
+    persist_result=False,
+)
 def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str) -> dict:
     """Score the run's unlabeled pool, pick ``n`` sentences, write the suggestions CSV."""
     route_core_logs()
@@ -38,7 +47,15 @@ def suggest(run: str, strategy: str, n: int, pool_max: int, seed: int, name: str
     }
 
 
-@task(name="store-labels", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+# named as the stages are (no random suffix); see suggest
+@task(
+    name="store-labels",
+    task_run_name="store-labels",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_transient,
+    persist_result=False,
+)
 def store_labels(rows: list[dict], how: str, dataset: dict) -> dict:
     """Append the labeled rows (text, origin, row, label; blank or skip: not stored) to the store, as labels
     of ``dataset`` (the data set the suggestions were drawn from)."""

@@ -15,6 +15,9 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["PREFECT_SERVER_LOGGING_LEVEL"] = "WARNING"
+# the test servers replay a request the locked database answered with 503 for up to 300 s
+# (tests/retrying_server.py): clients wait for that answer rather than time out and send it again
+os.environ["PREFECT_API_REQUEST_TIMEOUT"] = "360"
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -139,6 +142,7 @@ def unlabeled_txt(path: Path, lines: int = 40) -> Path:
 
 LONGEST_FIRST = [
     "test_nightly",
+    "test_servers",  # its locked-database test waits about 80 s (little CPU)
     "test_cli",
     "test_lifecycle",
     "test_faults",

@@ -98,16 +98,24 @@ def seed_home(home: Path) -> Path:
     return home
 
 
+def server_command(port: int) -> list[str]:
+    """Prefect's server on ``port`` (loopback), the app `prefect server start` runs, behind
+    :mod:`tests.retrying_server`'s layer that replays a request the locked SQLite database answered
+    with 503, so a test under load never gets one (PREFECT.md: "database is locked"/503)."""
+    script = Path(__file__).with_name("retrying_server.py")
+    return [sys.executable, str(script), "--host", "127.0.0.1", "--port", str(port)]
+
+
 @contextmanager
 def prefect_server(home: Path, **env):
-    """`prefect server start` on a free loopback port; yields the API URL. Its SQLite database starts
-    as a copy of the session's migrated one (unless ``env`` names another database)."""
+    """Prefect's server (:func:`server_command`) on a free loopback port; yields the API URL. Its SQLite
+    database starts as a copy of the session's migrated one (unless ``env`` names another database)."""
     if "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env:
         seed_home(home)
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     settings = {**server_settings(home), **env}
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = server_command(port)
     with process(cmd, cwd=home, log=home / "server.log", **settings) as server:
         wait_until(lambda: healthy(url) or server.poll() is not None, 180, "the Prefect server")
         if server.poll() is not None:
@@ -134,7 +142,7 @@ def shared_server() -> str:
         home = seed_home(shared / "server-home")
         port = free_port()
         url = f"http://127.0.0.1:{port}/api"
-        cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        cmd = server_command(port)
         with open(home / "server.log", "w") as log:
             server = subprocess.Popen(
                 cmd,

@@ -48,13 +48,11 @@ def test_curve_table_has_every_method_at_every_point(prefect_api, data_dir):
     others = tidy[tidy["method"] == "pretrained_labels_only"].sort_values(["point", "draw"])
     for a, b, c in zip(pretrained["accuracy"], guarded["accuracy"], others["accuracy"], strict=True):
         assert a in (b, c)  # the safeguard's choice: the pseudo-labeled or the labels-only model
-    for r in summary["curve"]:
-        assert r["ci_low"] <= r["mean"] <= r["ci_high"] and r["draws"] == 2
+    for r in summary["curve"]:  # 2 draws: t-intervals wide enough to leave [0, 1], clipped to it
+        assert 0 <= r["ci_low"] <= r["mean"] <= r["ci_high"] <= 1 and r["draws"] == 2
     png = open(summary["plot"], "rb").read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    import matplotlib.image
-
-    assert matplotlib.image.imread(summary["plot"]).shape[2] in (3, 4)
+    assert_nothing_cut_off(summary["plot"])
     again = curve_flow(config)
     assert set(again["stages"].values()) == {"Cached"}  # pretraining ran once per sweep, now nothing runs
 
@@ -183,3 +181,28 @@ def test_summary_spread_is_over_split_means_and_draws_within_splits():
     assert row["mean"] == pytest.approx(0.7) and row["splits"] == 2 and row["draws"] == 4
     assert row["split_std"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
     assert row["draw_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1) / 2)
+
+
+def assert_nothing_cut_off(png) -> None:
+    """Nothing is drawn on the picture's outer edges: the legend and labels fit inside it."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(png)[..., :3]
+    assert pixels.shape[2] == 3
+    for edge in (pixels[:, 0], pixels[:, -1], pixels[0], pixels[-1]):
+        assert (edge > 0.99).all()  # white
+
+
+def test_curve_intervals_stay_in_0_1_and_the_plot_fits_its_legend(tmp_path):
+    rows = pd.DataFrame(
+        [
+            {"method": m, "point": p, "labels": 2 * p, "draw": d, "accuracy": a, "macro_f1": 0.5}
+            for m in fewlabel.learning_curve.METHODS
+            for p in (2, 8)
+            for d, a in enumerate((0.3, 0.95))
+        ]
+    )
+    summary = fewlabel.learning_curve.summarize(rows, 2, 0.95)
+    assert (summary["ci_low"] == 0).all() and (summary["ci_high"] == 1).all()  # t(0.975, 1) = 12.7
+    fewlabel.learning_curve.plot(summary, tmp_path / "curve.png", "a title")
+    assert_nothing_cut_off(tmp_path / "curve.png")

@@ -76,6 +76,15 @@ def test_deployments_fail_retry_trigger_and_schedule(server, tmp_path):
     assert "stage train failed" in state.message
     served = [d for d in client_call(server, lambda c: c.read_deployments()) if d.work_pool_name is None]
     assert {d.name for d in served} == {"nightly", "on-demand"}  # the nightly loop; training, curve, predict
+    flows = {client_call(server, lambda c, d=d: c.read_flow(d.flow_id).name): d for d in served}
+    # the six the README lists, each parameter with its help text (what the UI shows under it)
+    assert set(flows) == {f"fewlabel-{n}" for n in ("nightly", "train", "curve", "predict", "suggest", "label")}
+    for name, deployment in flows.items():
+        properties = deployment.parameter_openapi_schema["properties"]
+        assert properties and all(p.get("description") for p in properties.values()), name
+    nightly = flows["fewlabel-nightly"]
+    assert nightly.description.startswith('On cron "0 0 1 1 *", time zone UTC: train')
+    assert nightly.schedules[0].schedule.timezone == "UTC"
     # 2. fixed (no fault): retry the same flow run; earlier stages come back Cached (no schedule fires
     # meanwhile: a scheduled run would build train first and leave the retry nothing to compute)
     with serve(tmp_path, server, "serve", "--cron", "0 0 1 1 *"):

@@ -40,7 +40,7 @@ from fewlabel import store
 from fewlabel.errors import UserError
 
 from .conftest import TINY
-from .servers import seed_home
+from .servers import seed_home, server_command
 
 pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
@@ -126,21 +126,17 @@ class ServerLoss:
         env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         with open(root / "server.log", "w") as log:
             self.server = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "prefect"),
-                    "server",
-                    "start",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-ui",
-                ],
+                server_command(self.port),  # Prefect's server app, as `prefect server start` runs it
                 cwd=root,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**env, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+                env={
+                    **env,
+                    "PREFECT_HOME": str(home),
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "PREFECT_SERVER_UI_ENABLED": "false",
+                },
             )
         self.job: Job | None = None
         self.error: BaseException | None = None

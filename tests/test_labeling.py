@@ -68,12 +68,28 @@ def test_label_flow_form_stores_the_labels_and_retrains(trained, tiny_config):
     fields = schema["properties"]
     assert list(fields) == [f"sentence_{i}" for i in range(1, 5)]
     assert [fields[f]["title"] for f in fields] == [title(t) for t in suggested["text"]]
-    for f, text in zip(fields, suggested["text"]):  # a sentence cut in its title is whole in the field's help
-        assert len(" ".join(text.split())) <= TITLE_MAX or " ".join(text.split()) in fields[f]["description"]
+    # each sentence once: in its title (whole up to TITLE_MAX characters: tiny's news lines reach 3,300),
+    # never again in a description
+    for f, text in zip(fields, suggested["text"]):
+        whole = " ".join(text.split())
+        assert fields[f]["title"] == (whole if len(whole) <= TITLE_MAX else whole[: TITLE_MAX - 1] + "…")
+        assert len(whole) <= TITLE_MAX or "cut after" in fields[f]["description"]
+        assert all(whole[:200] not in fields[g]["description"] for g in fields)
+        assert fields[f]["description"].endswith(
+            f"The model's guess: {suggested['guess'][int(f[9:]) - 1]} "
+            f"({suggested['confidence'][int(f[9:]) - 1]:.0%} sure)."
+        )
     choices = schema["definitions"] if "definitions" in schema else schema.get("$defs", {})
     enum = fields["sentence_1"].get("enum") or next(iter(choices.values()))["enum"]
     assert set(enum) == {"negative", "positive", "skip"}
-    assert "Label these sentences" in description
+    # the instructions and the classes where the UI draws them: the first field's description
+    first = fields["sentence_1"]["description"]
+    assert first.startswith("**Label these 4 sentences**, then press **Submit**")
+    assert "**negative**, **positive**" in first and "leave **skip** (already chosen)" in first
+    assert "not stored" in first and all("Label these" not in fields[f]["description"] for f in list(fields)[1:])
+    assert "Label these 4 sentences" in description
+    # no "(Optional)" after each title: every field required, and "skip" already chosen
+    assert schema["required"] == list(fields) and {fields[f]["default"] for f in fields} == {"skip"}
     # what the UI sends on Submit: one value per field
     answer = {"sentence_1": "positive", "sentence_2": "negative", "sentence_3": "skip", "sentence_4": "positive"}
     resume_flow_run(run.id, run_input=answer)
@@ -85,6 +101,13 @@ def test_label_flow_form_stores_the_labels_and_retrains(trained, tiny_config):
     for text, label in zip(stored["text"], stored["label"]):
         assert expected[text.strip()] == label
     assert out["labels"]["stored"] == 3 and out["labels"]["skipped"] == 1
+    # the label flow's task runs are named as the stages are, without Prefect's random suffixes
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+
+    with get_client(sync_client=True) as client:
+        names = {t.name for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [run.id]}))}
+    assert {n for n in names if not n.startswith("fewlabel-train")} == {"suggest", "store-labels"}  # + the subflow
     # the retrained model saw the 3 new labels; only ingest onward was recomputed
     retrained = runs.read_run(out["trained"]["flow_run_id"])
     assert retrained["stats"]["train"]["train_rows"] == trained["stats"]["train"]["train_rows"] + 3
@@ -164,3 +187,29 @@ def test_suggest_cli_then_labels_add_list_export(trained, tmp_path, data_dir, cl
     assert exported.returncode == 0, exported.stderr
     table = pd.read_csv(tmp_path / "all.csv")
     assert len(table) == 4 and {"text", "label", "origin", "row", "when", "how"} <= set(table.columns)
+
+
+def test_the_form_schema_shows_each_text_once_and_the_instructions_first():
+    """What the Prefect UI draws from the form's JSON schema: titles (the texts), descriptions (the first
+    with the instructions), no "(Optional)" (every field required), ``skip`` already chosen."""
+    from prefect._internal.pydantic.v2_schema import create_v2_schema
+
+    from fewlabel.orchestration.form import description, label_form
+
+    rows = [
+        {"text": "a  fine\nfilm", "guess": "pos", "confidence": 0.55, "origin": "u.txt", "row": 3},
+        {"text": "word " * 1500, "guess": "neg", "confidence": 0.51, "origin": "u.txt", "row": 9},
+    ]
+    guide = description(rows, ["neg", "pos"], "margin", "run-1")
+    form = label_form(rows, ["neg", "pos"], guide=guide)
+    schema = create_v2_schema(form.__name__, model_base=form)
+    first, second = schema["properties"]["sentence_1"], schema["properties"]["sentence_2"]
+    assert first["title"] == "a fine film"
+    assert first["description"] == f"{guide} The model's guess: pos (55% sure)."
+    assert "**neg**, **pos**" in guide and "**skip**" in guide and "Label these 2 sentences" in guide
+    assert len(second["title"]) == TITLE_MAX and second["title"].endswith("…")  # 7,500 characters, cut
+    assert second["description"] == (
+        "The model's guess: neg (51% sure). The sentence is cut after 5,000 of its 7,499 characters (row 9 of u.txt)."
+    )
+    assert schema["required"] == ["sentence_1", "sentence_2"] and first["default"] == second["default"] == "skip"
+    assert form(sentence_1="pos").sentence_2 == "skip"  # the API may still leave a field out

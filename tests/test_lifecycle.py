@@ -112,6 +112,110 @@ def test_a_killed_run_is_marked_crashed_and_its_leftovers_removed_by_the_next(se
 
 
 @pytest.mark.slow
+def test_a_run_the_automation_marked_crashed_has_no_task_run_left_running_after_the_next_command(server, tmp_path):
+    """The zombie automation marks a silent flow run Crashed (a flow-run state change: it cannot reach
+    task runs) before any fewlabel command runs again: the next command closes its task runs."""
+    from prefect.states import Crashed
+
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "fewlabel.cli", "run", *SETS]
+    env = environment(tmp_path, server, FEWLABEL_FAULT="pretrain:pause")
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        wait_until(lambda: (data / ".paused-pretrain").exists(), 240, "the run to reach pretrain")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    (killed,) = [json.loads(p.read_text()) for p in (data / "runs").glob("*-*.json")]
+    run_id = killed["flow_run_id"]
+    assert task_states(server, run_id)["pretrain"] == "Running"
+    # what the automation's ChangeFlowRunState action does: the flow run alone becomes Crashed
+    client_call(server, lambda c: c.set_flow_run_state(run_id, Crashed(message="fewlabel: no heartbeat")))
+    assert client_call(server, lambda c: c.read_flow_run(run_id).state.name) == "Crashed"
+    # its pretrain task run is left Running (run alone, this test saw it so), until a fewlabel command
+    # runs: this test's next one, or any other test's on the shared server, which is the same behaviour
+
+    after = fewlabel(tmp_path, server, "run", "--json", *SETS)
+    assert after.returncode == 0, after.stderr
+    states = task_states(server, run_id)
+    assert states["pretrain"] == "Crashed" and "Running" not in states.values()
+    assert client_call(server, lambda c: c.read_flow_run(run_id).state.message) == "fewlabel: no heartbeat"
+    assert json.loads((data / "runs" / f"{run_id}.json").read_text())["status"] == "crashed"
+
+
+def test_the_next_command_closes_task_runs_of_any_run_ended_by_someone_else(server):
+    """Without a run record (another data folder's run, or one a user cancelled): the server's crashed
+    and cancelled fewlabel runs lose their Running task runs; other flow runs are not touched."""
+    from prefect import flow, task
+    from prefect.states import Cancelled, Crashed, Running
+
+    from fewlabel.orchestration.lifecycle import close_ended_runs
+
+    @flow(name="fewlabel-sweep-test")
+    def noop():
+        pass
+
+    @task(name="pretrain")
+    def stage():
+        pass
+
+    def started(client, tags, end):
+        flow_run = client.create_flow_run(noop, tags=tags, state=Running())
+        task_run = client.create_task_run(stage, flow_run.id, dynamic_key="0", state=Running())
+        client.set_flow_run_state(flow_run.id, end, force=True)
+        return task_run.id
+
+    crashed = client_call(server, lambda c: started(c, ["fewlabel"], Crashed(message="no heartbeat")))
+    cancelled = client_call(server, lambda c: started(c, ["fewlabel", "command:serve"], Cancelled()))
+    foreign = client_call(server, lambda c: started(c, ["someone-else"], Crashed()))
+    assert close_ended_runs() >= 1
+    ids = (crashed, cancelled, foreign)
+    states = [client_call(server, lambda c, i=i: c.read_task_run(i).state.name) for i in ids]
+    # a cancelled run's task runs: closed by this, or already by Prefect's own cancellation-cleanup
+    # service (it cancels them periodically; it never touches a crashed run's)
+    assert states[0] == "Crashed" and states[1] in ("Crashed", "Cancelled") and states[2] == "Running"
+
+
+@pytest.mark.slow
+def test_cache_gc_never_lists_or_removes_what_a_running_run_made(server, tmp_path):
+    """`cache gc` while a run is in its train stage (a live process): neither the run's record nor the
+    new pretrain and vectorize artifacts it made (referenced by no finished run yet) are listed or
+    removed, with --dry-run or without; it says which run is running."""
+    data = tmp_path / "data"
+    first = fewlabel(tmp_path, server, "run", "--json", *SETS)
+    assert first.returncode == 0, first.stderr
+    cmd = [sys.executable, "-m", "fewlabel.cli", "run", *SETS, "--set", "word2vec.window=3"]
+    env = environment(tmp_path, server, FEWLABEL_FAULT="train:pause")
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        wait_until(lambda: (data / ".paused-train").exists(), 240, "the second run to reach train")
+        (running,) = [
+            r
+            for r in map(json.loads, map(lambda p: p.read_text(), (data / "runs").glob("*-*.json")))
+            if r["status"] == "running"
+        ]
+        made = {p.name for p in (data / "embeddings").glob("pretrain-*")} - {
+            p.name for p in (data / "embeddings").glob("pretrain-*") if p.name in first.stdout
+        }
+        assert made  # the running run's own pretrain artifact: no finished run references it
+        for extra in (["--dry-run"], []):
+            gc = fewlabel(tmp_path, server, "cache", "gc", "--keep", "1", *extra)
+            assert gc.returncode == 0, gc.stderr
+            assert f"runs still running: {running['flow_run_id']}" in gc.stdout
+            assert running["flow_run_id"] not in gc.stdout.replace(f"running: {running['flow_run_id']}", "")
+            assert not any(name in gc.stdout for name in made)
+            assert (data / "runs" / f"{running['flow_run_id']}.json").exists()
+            assert all((data / "embeddings" / name).exists() for name in made)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
 def test_a_worker_run_uses_the_data_folder_records_and_retries_cached(server, tmp_path):
     env = environment(tmp_path, server)
     home = tmp_path / "worker-home"

@@ -1,6 +1,7 @@
 """The nightly loop through real runs: train, the promotion gate, predict the inbox with production."""
 
 import json
+import os
 import random
 import threading
 
@@ -11,6 +12,7 @@ from fewlabel.flows.nightly import nightly_flow
 from fewlabel.flows.train import train_flow
 
 from .conftest import write
+from .servers import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore:Stochastic Optimizer")]
 
@@ -225,7 +227,32 @@ def test_nightly_label_step_pauses_with_the_form_then_suggests_then_times_out(pr
     assert len(pd.read_csv(third["label"]["suggestions"], keep_default_na=False)) == 2
     assert flow_run(prefect_api, third["flow_run_id"]).state.is_completed()
     assert len(labels.read_store()) == 2  # nothing new stored
-    assert third["predict"] is not None and third["promotion"]["decision"] in ("promoted", "kept")
+    assert third["predict"] is not None and third["promotion"]["decision"] in ("promoted", "kept", "unchanged")
+
+
+def test_a_cached_rerun_is_the_same_version_and_promotes_nothing(prefect_api, data_dir, files, cli):
+    """Every stage Cached: the same model, so no new version in `fewlabel models` and no second promotion."""
+    first = nightly_flow(files())
+    again = nightly_flow(files())
+    assert set(again["train"]["stages"].values()) == {"Cached"}
+    made, reused = first["train"]["flow_run_id"], again["train"]["flow_run_id"]
+    decision = again["promotion"]
+    assert decision["decision"] == "unchanged" and "nothing promoted" in decision["message"]
+    alias = registry.read_alias()
+    assert alias["run_id"] == made and [h["action"] for h in alias["history"]] == ["gate"]
+    assert "unchanged" in flow_run(prefect_api, reused).tags and "promoted" not in flow_run(prefect_api, reused).tags
+    listed = cli("models", "--json", cwd=data_dir.parent)
+    assert listed.returncode == 0, listed.stderr
+    (version,) = json.loads(listed.stdout.strip().splitlines()[-1])["versions"]
+    assert version["run_id"] == made and version["runs"] == [made, reused]
+    assert version["promotion"] == "promoted" and version["aliases"] == ["production"]
+    assert version["model"] == registry.model_of(runs.read_run(reused))
+    table = cli("models", cwd=data_dir.parent).stdout
+    assert made in table and reused not in table and version["model"][:8] in table
+    # promoting the same model by hand moves nothing either
+    moved = cli("promote", reused, cwd=data_dir.parent)
+    assert moved.returncode == 0 and "already serves" in moved.stdout
+    assert len(registry.read_alias()["history"]) == 1
 
 
 def test_nightly_label_is_off_by_default(prefect_api, data_dir, files):
@@ -233,3 +260,103 @@ def test_nightly_label_is_off_by_default(prefect_api, data_dir, files):
 
     out = nightly_flow(files())
     assert out["label"] is None and not list(labels.labels_dir().glob("suggestions-*.csv"))
+
+
+@pytest.mark.slow
+def test_a_bad_inbox_file_fails_only_predict_and_a_retry_promotes_nothing_twice(prefect_api, data_dir, files, tmp_path):
+    """A malformed inbox file after the model was promoted: the night trains, decides and says so, then
+    ends Failed naming the file; retried (Prefect's own retry, the same flow run) once the file is fixed,
+    it reuses the finished train and gate subflows: one version, one promotion, predictions written."""
+    import subprocess
+    import sys
+
+    from prefect import tags
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter
+
+    from .conftest import ROOT
+
+    config = files()
+    inbox = tmp_path / "inbox"
+    bad = write(inbox / "b.csv", 'text\n"the film was posword3 and an unclosed quote\n')
+    with tags("fewlabel", "command:serve"):
+        state = nightly_flow(config, return_state=True)
+    assert state.is_failed()
+    night = str(state.state_details.flow_run_id)
+    assert "predict failed: stage predict" in state.message and "b.csv" in state.message
+    assert "the rest of the night is done and kept" in state.message and "retry this run" in state.message
+    alias = registry.read_alias()
+    trained = alias["run_id"]  # promoted before predict failed, and still so
+    assert [h["action"] for h in alias["history"]] == ["gate"]
+
+    def subflows() -> dict[str, list]:
+        """The nightly run's subflow runs, by flow name."""
+        with get_client(sync_client=True) as client:
+            wrappers = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [night]}))
+            parent = FlowRunFilter(parent_task_run_id={"any_": [w.id for w in wrappers]})
+            found = {}
+            for run in client.read_flow_runs(flow_run_filter=parent):
+                found.setdefault(client.read_flow(run.flow_id).name, []).append(run)
+        return found
+
+    by_name = subflows()
+    assert sorted(by_name) == ["fewlabel-gate", "fewlabel-predict", "fewlabel-train"]
+    for name, (run,) in by_name.items():  # each subflow carries the nightly run's fewlabel and command tags
+        assert {"fewlabel", "command:serve"} <= set(run.tags), (name, run.tags)
+    assert by_name["fewlabel-predict"][0].state.is_failed()
+    assert by_name["fewlabel-train"][0].state.is_completed() and by_name["fewlabel-gate"][0].state.is_completed()
+    summary = wait_until(lambda: summary_lines(night), 120, "the nightly run's summary line in its logs")
+    assert len(summary) == 1 and f"promoted {trained[:8]}" in summary[0]
+    assert "predict FAILED" in summary[0] and "b.csv" in summary[0]
+
+    bad.write_text("text\nthe film was posword3 and posword9\n")  # the file fixed
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "FEWLABEL_DATA_DIR": str(data_dir)}
+    retry = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "flow-run",
+        "retry",
+        night,
+        "--entrypoint",
+        "flows/nightly.py:nightly_flow",
+    ]
+    done = subprocess.run(retry, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert flow_run(prefect_api, night).state.is_completed()
+    by_name = subflows()
+    with get_client(sync_client=True) as client:
+        notes = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[night])))
+    # train and gate came back as they were (not run again); predict ran again and wrote the predictions
+    assert [len(by_name[n]) for n in ("fewlabel-train", "fewlabel-gate", "fewlabel-predict")] == [1, 1, 2]
+    assert len([a for a in notes if a.key == "fewlabel-promotion"]) == 1
+    alias = registry.read_alias()
+    assert alias["run_id"] == trained and len(alias["history"]) == 1  # promoted once
+    predictions = data_dir / "predictions" / "inbox.parquet"
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(predictions).num_rows == 3  # a.txt's two lines and b.csv's one row
+    listed = json.loads(cli_models(data_dir))
+    assert [v["run_id"] for v in listed["versions"]] == [trained]
+
+
+def summary_lines(flow_run_id: str) -> list[str]:
+    """The summary lines (``nightly: ...``) in a nightly run's logs on the server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return [log.message for log in logs if log.message.startswith("nightly: ")]
+
+
+def cli_models(data_dir) -> str:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FEWLABEL_DATA_DIR": str(data_dir)}
+    out = subprocess.run(
+        [sys.executable, "-m", "fewlabel.cli", "models", "--json"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]

@@ -15,13 +15,14 @@ from fewlabel.errors import UserError
 CLOCK = itertools.count()
 
 
-def fake_run(run_id: str, accuracy: float = 0.8) -> dict:
+def fake_run(run_id: str, accuracy: float = 0.8, model: str | None = None) -> dict:
+    """A training run's record; its model is ``model`` (default: one of its own)."""
     record = {
         "flow_run_id": run_id,
         "kind": "train",
         "created": f"2025-01-01T00:{next(CLOCK):05d}",
         "config": {"data": {"source": "tiny"}},
-        "refs": {"ingest": {"sha256": "d" * 64}, "train": {"sha256": run_id}},
+        "refs": {"ingest": {"sha256": "d" * 64}, "train": {"sha256": model or run_id}},
         "metrics_detail": {"methods": {"pretrained": {"accuracy": accuracy, "accuracy_ci": [0.7, 0.9], "n": 100}}},
     }
     runs.write_run(record)
@@ -118,11 +119,11 @@ def _promote_many(folder: str, run_ids: list[str], rounds: int) -> None:
 
 @pytest.mark.parametrize("kind", ["threads", "processes"])
 def test_racing_promotions_never_corrupt_the_alias(data_dir, kind):
-    ids = [f"run-{i}" for i in range(4)]
+    rounds, workers = 15, 4
+    ids = [f"run-{i}" for i in range(rounds * workers)]  # each promotion a model of its own: each one moves
     for run_id in ids:
         fake_run(run_id)
-    rounds, workers = 15, 4
-    args = [(str(data_dir), ids[i:] + ids[:i], rounds) for i in range(workers)]
+    args = [(str(data_dir), ids[i * rounds : (i + 1) * rounds], rounds) for i in range(workers)]
     if kind == "threads":
         pool = [threading.Thread(target=_promote_many, args=a) for a in args]
     else:
@@ -166,3 +167,53 @@ def test_judge_refuses_a_significantly_worse_candidate_within_the_margin():
     result = promotion.judge(labels, candidate, production, loose, EVAL)
     assert not result["promote"] and "significantly worse" in result["why"] and result["mcnemar_p"] < 0.05
     assert promotion.judge(labels, candidate, production, PromotionConfig(margin=0.05, alpha=0.001), EVAL)["promote"]
+
+
+def served_run(run_id: str, model_bytes: str, config: dict | None = None, **files) -> dict:
+    """A run record whose refs list the files predict loads, with these hashes."""
+    served = {"pretrain": "vectors.parquet", "vectorize": "components.parquet", "train": "pretrained.skops"}
+    refs = {
+        stage: {"sha256": f"{stage}-{run_id}", "files": {name: files.get(stage, model_bytes), "other": run_id}}
+        for stage, name in served.items()
+    }
+    record = {"flow_run_id": run_id, "kind": "train", "config": config or {"preprocess": {}, "vectorize": {}}}
+    return {**record, "refs": {"ingest": {"sha256": "d" * 64}, **refs}}
+
+
+def test_a_model_is_the_files_predict_loads_and_their_settings():
+    same = registry.model_of(served_run("a", "x")), registry.model_of(served_run("b", "x"))
+    assert same[0] == same[1]  # other files and run ids do not count
+    assert registry.model_of(served_run("c", "x", train="y")) != same[0]
+    assert registry.model_of(served_run("d", "x", pretrain="y")) != same[0]
+    other = served_run("e", "x", {"preprocess": {"lowercase": False}, "vectorize": {}})
+    assert registry.model_of(other) != same[0]
+
+
+def test_runs_that_reuse_a_model_are_one_version_promoted_once(data_dir):
+    fake_run("run-a", model="m1")
+    fake_run("run-b", model="m2")
+    fake_run("run-c", model="m1")  # a cached re-run of run-a's model
+    first = registry.promote("run-a")
+    assert registry.promote("run-c", reason="the same model") == first  # nothing moved, no history
+    assert len(registry.read_alias()["history"]) == 1
+    runs.update_run("run-c", promotion={"decision": "unchanged"})
+    versions, _ = registry.versions()
+    assert [(v["run_id"], v["runs"]) for v in versions] == [("run-a", ["run-a", "run-c"]), ("run-b", ["run-b"])]
+    assert versions[0]["aliases"] == ["production"] and versions[0]["model"] == "m1"
+    registry.promote("run-b")
+    fake_run("run-d", model="m2")
+    alias = registry.promote("run-d")  # run-b's model: still run-b
+    assert alias["run_id"] == "run-b" and [p["run_id"] for p in alias["previous"]] == ["run-a"]
+    assert registry.rollback()["run_id"] == "run-a"
+
+
+def test_the_gate_leaves_production_alone_when_it_already_serves_the_candidate(data_dir):
+    fake_run("run-a", model="m1")
+    assert promotion.gate("run-a", by="night 1")["decision"] == "promoted"
+    fake_run("run-b", model="m1")  # the next night, every stage cached
+    decision = promotion.gate("run-b", by="night 2")
+    assert decision["decision"] == "unchanged" and "(run run-a made the same model)" in decision["message"]
+    assert "nothing promoted" in decision["message"]
+    alias = registry.read_alias()
+    assert alias["run_id"] == "run-a" and len(alias["history"]) == 1
+    assert runs.read_run("run-b")["promotion"]["decision"] == "unchanged"

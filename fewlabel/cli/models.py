@@ -73,7 +73,8 @@ def _print_damaged(damaged: dict | None) -> None:
 
 
 def cmd_models(args) -> int:
-    """List the model versions (one per training run) and the aliases naming them."""
+    """List the model versions (one per model: runs that reused a model share its version) and the aliases
+    naming them."""
     from fewlabel import registry
 
     versions, alias_error = registry.versions()
@@ -85,14 +86,18 @@ def cmd_models(args) -> int:
     if not versions:
         print("no model versions yet: train one with `fewlabel run`")
         return 0
-    print(f"{'run':<36}  {'created':<25}  {'data':<8}  {'config':<8}  {'accuracy':<22}  {'gate':<8}  aliases")
+    print(
+        f"{'model':<8}  {'run (first of its runs)':<36}  {'runs':>4}  {'created':<25}  {'data':<8}  {'config':<8}  "
+        f"{'accuracy':<22}  {'gate':<9}  aliases"
+    )
     for v in versions:
         acc = "-" if v["accuracy"] is None else f"{v['accuracy']:.1%}"
         if v["accuracy_ci"] and None not in v["accuracy_ci"]:
             acc += f" [{v['accuracy_ci'][0]:.1%}, {v['accuracy_ci'][1]:.1%}]"
         print(
-            f"{v['run_id']:<36}  {v['created']:<25}  {(v['data_sha256'] or '-')[:8]:<8}  "
-            f"{v['config_sha256'][:8]:<8}  {acc:<22}  {v['promotion'] or '-':<8}  {', '.join(v['aliases'])}"
+            f"{v['model'][:8]:<8}  {v['run_id']:<36}  {len(v['runs']):>4}  {v['created']:<25}  "
+            f"{(v['data_sha256'] or '-')[:8]:<8}  {v['config_sha256'][:8]:<8}  {acc:<22}  "
+            f"{v['promotion'] or '-':<9}  {', '.join(v['aliases'])}"
         )
     return 0
 
@@ -109,7 +114,11 @@ def cmd_promote(args) -> int:
     check_run(args.run)
     if args.run == registry.PRODUCTION:
         raise UserError("fewlabel promote RUN: give a run id (or latest), not production")
-    print(_alias_line(registry.promote(args.run, reason=args.reason or "")))
+    asked = registry.training_record(args.run)["flow_run_id"]
+    record = registry.promote(args.run, reason=args.reason or "")
+    if record["run_id"] != asked:  # a version is a model: the alias already names this one
+        print(f"production already serves the model of {asked} (run {record['run_id']}): nothing moved")
+    print(_alias_line(record))
     return 0
 
 
@@ -151,7 +160,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     predict.set_defaults(func=cmd_predict)
 
     models = sub.add_parser(
-        "models", help="list model versions (one per training run) and their aliases", description=cmd_models.__doc__
+        "models",
+        help="list model versions (one per model, whatever runs reused it) and their aliases",
+        description=cmd_models.__doc__,
     )
     with_json(models, "the versions")
     models.set_defaults(func=cmd_models)

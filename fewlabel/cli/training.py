@@ -109,6 +109,11 @@ def cmd_gc(args) -> int:
     if not args.dry_run:
         forget_missing_records()
     verb = "would remove" if args.dry_run else "removed"
+    if removed["running"]:
+        print(
+            f"runs still running: {', '.join(removed['running'])}; their records and every artifact are left "
+            "alone (what a run uses is known when it ends): run `fewlabel cache gc` again then"
+        )
     for path in removed["paths"]:
         print(f"{verb} {path}")
     print(

@@ -36,9 +36,10 @@ def _add_tags(flow_run_id: str, tags: list[str]) -> list[str]:
 
 def crash_orphans() -> list[str]:
     """Mark runs whose process died Crashed: in their record and, where the server knows them, in
-    Prefect (the flow run and its unfinished task runs). Returns their ids."""
+    Prefect (the flow run and its unfinished task runs). A flow run someone else already ended (the
+    zombie automation marks it Crashed, a user cancels it) still gets its task runs closed, and so do
+    the other ended fewlabel runs the server holds (:func:`close_ended_runs`). Returns their ids."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.states import Crashed
 
     crashed = []
@@ -49,18 +50,83 @@ def crash_orphans() -> list[str]:
         crashed.append(run_id)
         try:
             with get_client(sync_client=True) as client:
-                if client.read_flow_run(run_id).state.is_final():
-                    continue
-                client.set_flow_run_state(run_id, Crashed(message=f"fewlabel: {why}"), force=True)
-                filtered = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-                for task_run in client.read_task_runs(flow_run_filter=filtered):
-                    if task_run.state and not task_run.state.is_final():
-                        client.set_task_run_state(task_run.id, Crashed(message=f"fewlabel: {why}"), force=True)
+                if not client.read_flow_run(run_id).state.is_final():
+                    client.set_flow_run_state(run_id, Crashed(message=f"fewlabel: {why}"), force=True)
+                close_task_runs(client, run_id, f"fewlabel: {why}")
         except Exception as exc:  # noqa: BLE001 - a run of another (temporary) server: its record says it all
             log.debug("run %s is not on this Prefect server (%s)", run_id, exc)
     if crashed:
         log.warning("marked %d killed run(s) Crashed: %s", len(crashed), ", ".join(crashed))
+    try:
+        close_ended_runs()
+    except Exception as exc:  # noqa: BLE001 - a tidy-up: a run never fails for it
+        log.warning("could not close the task runs of ended runs on the Prefect server: %s", exc)
     return crashed
+
+
+UNFINISHED_TASK_STATES = ("RUNNING", "PENDING", "SCHEDULED", "PAUSED")
+ENDED_ABRUPTLY = ("CRASHED", "CANCELLED")
+"""Flow-run states that end a run without its process closing its task runs: a dead process
+(marked Crashed by fewlabel or by the zombie automation) or a cancelled one."""
+
+
+def close_task_runs(client, flow_run_id, message: str) -> int:
+    """Mark every unfinished task run of flow run ``flow_run_id`` Crashed; how many there were."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.states import Crashed
+
+    closed = 0
+    for task_run in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))):
+        if task_run.state and not task_run.state.is_final():
+            client.set_task_run_state(task_run.id, Crashed(message=message), force=True)
+            closed += 1
+    return closed
+
+
+def close_ended_runs(batch: int = 200) -> int:
+    """On a configured server (``PREFECT_API_URL``), mark Crashed the unfinished task runs of fewlabel
+    flow runs that ended Crashed or Cancelled, whoever ended them (the zombie automation marks a
+    silent run Crashed but leaves its task runs Running: Prefect's actions cannot reach task runs).
+    How many were closed. A temporary server holds only this command's runs: nothing to do."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return 0
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+        TaskRunFilter,
+        TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
+    from prefect.states import Crashed
+
+    ended = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(ENDED_ABRUPTLY))),
+        tags=FlowRunFilterTags(all_=["fewlabel"]),
+    )
+    unfinished = TaskRunFilter(state=TaskRunFilterState(type=TaskRunFilterStateType(any_=list(UNFINISHED_TASK_STATES))))
+    closed, seen = 0, set()
+    with get_client(sync_client=True) as client:
+        while True:
+            found = [
+                t
+                for t in client.read_task_runs(flow_run_filter=ended, task_run_filter=unfinished, limit=batch)
+                if t.id not in seen
+            ]
+            if not found:
+                break
+            for task_run in found:
+                seen.add(task_run.id)
+                message = f"fewlabel: its flow run {task_run.flow_run_id} ended without finishing it"
+                client.set_task_run_state(task_run.id, Crashed(message=message), force=True)
+                closed += 1
+    if closed:
+        log.warning("closed %d task run(s) left unfinished by crashed or cancelled runs", closed)
+    return closed
 
 
 ZOMBIES = "fewlabel: crash runs that stopped beating"

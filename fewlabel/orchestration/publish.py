@@ -136,13 +136,15 @@ def finish_curve(
 
 
 def publish_promotion(decision: dict, tag_runs: list[str]) -> None:
-    """The gate's decision as a markdown artifact on the current run, and a tag (``promoted`` or
-    ``not-promoted``) on the current run and on ``tag_runs`` (the candidate's training run, the
-    nightly run): a refused promotion does not fail a run, it marks it."""
-    from fewlabel.promotion import PROMOTED, markdown
+    """The gate's decision as a markdown artifact on the current run, and a tag (``promoted``,
+    ``not-promoted`` for kept or refused, ``unchanged`` when production already serves the model) on
+    the current run and on ``tag_runs`` (the candidate's training run, the nightly run): a refused
+    promotion does not fail a run, it marks it."""
+    from fewlabel.promotion import PROMOTED, UNCHANGED, markdown
 
     publish_markdown(markdown(decision), "fewlabel-promotion", decision["message"])
-    tag_flow_runs(["promoted" if decision["decision"] == PROMOTED else "not-promoted"], tag_runs)
+    tag = {PROMOTED: "promoted", UNCHANGED: "unchanged"}.get(decision["decision"], "not-promoted")
+    tag_flow_runs([tag], tag_runs)
 
 
 def tag_flow_runs(tags: list[str], flow_run_ids: list[str]) -> None:
@@ -164,10 +166,25 @@ def tag_flow_runs(tags: list[str], flow_run_ids: list[str]) -> None:
         run_logger().warning("could not tag flow runs %s: %s", ", ".join(ids), exc)
 
 
-def publish_markdown(text: str, key: str, description: str) -> None:
+def publish_markdown(text: str, key: str, description: str, once: bool = False) -> None:
+    """A markdown artifact on the current run; with ``once``, not if the run already has one under
+    ``key`` (a retried run, whose first attempt published it)."""
     from prefect.artifacts import create_markdown_artifact
 
+    if once and has_artifact(key):
+        return
     create_markdown_artifact(markdown=text, key=key, description=description[:500])
+
+
+def has_artifact(key: str) -> bool:
+    """Whether the current flow run has an artifact under ``key``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+    from prefect.runtime import flow_run
+
+    mine = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]), key=ArtifactFilterKey(any_=[key]))
+    with get_client(sync_client=True) as client:
+        return bool(client.read_artifacts(artifact_filter=mine, limit=1))
 
 
 def finish_simulation(config, refs: dict[str, Any], states: dict[str, str], flow_run_id: str) -> dict:
