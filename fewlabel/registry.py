@@ -266,12 +266,26 @@ def resolve(run: str) -> tuple[dict, str | None]:
         return runs.read_run(run), None
     alias = read_alias(PRODUCTION)
     if alias is None:
+        _never_promoted()
         record = runs.read_run("latest")
         return record, (
             f"no production model yet (promote one with `fewlabel promote RUN`): using the latest run "
             f"{record['flow_run_id']}"
         )
     return runs.read_run(alias["run_id"]), None
+
+
+def _never_promoted() -> None:
+    """With no alias file: refuse if anything says a model was promoted (a gate's decision in a run record,
+    or the alias's lock left by an earlier move): the alias was lost, and the latest run is not what it named."""
+    promoted = [r["flow_run_id"] for r in runs.records() if (r.get("promotion") or {}).get("decision") == "promoted"]
+    if not promoted and not (registry_dir() / f".{PRODUCTION}.lock").exists():
+        return
+    which = f"run {promoted[0]} was promoted" if promoted else "a model was promoted before"
+    raise UserError(
+        f"{alias_path(PRODUCTION)} is missing, but {which}: re-point the alias with `fewlabel promote "
+        f"{promoted[0] if promoted else 'RUN'}`, or predict with --run latest"
+    )
 
 
 def pinned() -> tuple[str, ...]:

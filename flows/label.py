@@ -33,8 +33,8 @@ def label_flow(
     poll_interval: int = POLL_INTERVAL,
 ) -> dict:
     """Pauses (up to ``timeout`` seconds) with a form of ``n`` sentences; stores what was labeled as
-    ``ui:<flow run id>``, as labels of the run's data set; with ``train_after`` (and at least one new label) runs the training flow with
-    the run's config.
+    ``ui:<flow run id>``, as labels of the run's data set; with ``train_after`` (and at least one new
+    label) runs the training flow with the run's config.
 
     Args:
         run: The training run whose model picks the sentences and whose classes the form offers:

@@ -217,3 +217,19 @@ def test_the_gate_leaves_production_alone_when_it_already_serves_the_candidate(d
     alias = registry.read_alias()
     assert alias["run_id"] == "run-a" and len(alias["history"]) == 1
     assert runs.read_run("run-b")["promotion"]["decision"] == "unchanged"
+
+
+def test_a_lost_alias_is_refused_not_replaced_by_the_latest_run(data_dir):
+    fake_run("run-a")
+    record, note = registry.resolve("production")  # nothing ever promoted: the latest run, said so
+    assert record["flow_run_id"] == "run-a" and "no production model yet" in note
+    registry.promote("run-a")
+    fake_run("run-b")
+    registry.alias_path().unlink()  # deleted by hand after a promotion
+    with pytest.raises(UserError, match=r"production.json is missing, but a model was promoted before.*promote"):
+        registry.resolve("production")
+    gated = fake_run("run-c")
+    runs.write_run({**gated, "promotion": {"decision": "promoted"}})
+    with pytest.raises(UserError, match="run run-c was promoted: re-point the alias with `fewlabel promote run-c`"):
+        registry.resolve("production")
+    assert registry.resolve("latest")[0]["flow_run_id"] == "run-c"
