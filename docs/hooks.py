@@ -7,10 +7,12 @@
   and the link is rewritten to it. A link to a repository file that is not in the site stays as it is,
   and ``mkdocs build --strict`` fails on it.
 - **Generates the references** at build time: the configuration reference from the pydantic models
-  (``fewlabel.config.Config``) in place of ``<!-- generated: config-reference -->``, the default config
-  file in place of ``<!-- generated: config-defaults -->``, and the command-line reference from
-  ``fewlabel.cli``'s argparse parser in place of ``<!-- generated: cli-reference -->``, and the list of
-  modules with their docstrings in place of ``<!-- generated: module-index -->``.
+  (``fewlabel.config.Config``; a key that takes one of several kinds of section, such as
+  ``classifier.estimator``, gets a table per kind) in place of ``<!-- generated: config-reference -->``,
+  the default config file in place of ``<!-- generated: config-defaults -->``, the command-line
+  reference from ``fewlabel.cli``'s argparse parser (each command's help line and description) in place
+  of ``<!-- generated: cli-reference -->``, and the list of modules with their docstrings in place of
+  ``<!-- generated: module-index -->``.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parent.parent
 MOUNTS = ("experiments/*.md", "experiments/*.png", "experiments/*.py", "bench/RESULTS.md", "data/README.md")
 """Repository files rendered (or, for images and scripts, copied) into the site at the same path."""
-
-CHOICES = {"preprocess.language": ("fewlabel.text", "LANGUAGES")}
-"""Keys validated against a registry rather than a Literal: (module, attribute) of the registry, whose keys
-are listed as the choices. A registry that cannot be imported fails the build (move the entry with it)."""
 
 _mounted: dict[Path, str] = {}  # absolute source path -> src_uri in the site
 
@@ -154,10 +152,30 @@ def _type(annotation: Any) -> tuple[str, list[str]]:
         text = f"list of {text}" if text.isalpha() else f"list, each {text}"
         return text, bounds + [f"each {b}" for b in item_bounds]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        kind = _kind_of(annotation)
+        if kind is not None:  # one kind of a section with kinds: its keys are in its own table
+            return f"mapping with `kind: {kind}`", bounds
         keys = ", ".join(f"`{k}`" for k in annotation.model_fields)
         return f"mapping of {keys}", bounds
     names = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "`null`"}
     return names.get(annotation, getattr(annotation, "__name__", str(annotation))), bounds
+
+
+def _kind_of(model: type) -> str | None:
+    """The ``kind`` a section model stands for (a ``kind: Literal["name"]`` field), or None."""
+    field = getattr(model, "model_fields", {}).get("kind")
+    if field is None or get_origin(field.annotation) is not Literal or len(get_args(field.annotation)) != 1:
+        return None
+    return get_args(field.annotation)[0]
+
+
+def _kinds(annotation: Any) -> list[type]:
+    """The section models of a key that takes one of several kinds (``classifier.estimator``), in order."""
+    annotation, _ = _unwrap(annotation)
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return []
+    models = [_unwrap(arm)[0] for arm in get_args(annotation)]
+    return [m for m in models if _kind_of(m) is not None]
 
 
 def _default(field) -> str:
@@ -167,6 +185,8 @@ def _default(field) -> str:
         value = field.default_factory()
     else:
         value = field.default
+    if _kind_of(type(value)) is not None:  # a kind's section: its keys' defaults are in its own table
+        return f"`kind: {value.kind}` (its defaults below)"
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json")
     if isinstance(value, tuple):
@@ -176,28 +196,50 @@ def _default(field) -> str:
     return f"`{text}`"
 
 
+def _markdown(text: str) -> str:
+    """A docstring's reStructuredText markup as Markdown code spans: a role (:data:`x.Y`) and a double
+    backquoted literal each become one single-backquoted span."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", str(text))
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
+
+
 def _cell(text: str) -> str:
     """One table cell: one line, pipes escaped, ``<`` and ``>`` escaped outside code spans (``label<TAB>text``
     would otherwise be read as an HTML tag and vanish)."""
-    parts = re.split(r"(`+[^`]*`+)", " ".join(str(text).split()))
-    text = "".join(p if p.startswith("`") else p.replace("<", "&lt;").replace(">", "&gt;") for p in parts)
+    parts = re.split(r"(`+[^`]*`+)", " ".join(_markdown(text).split()))
+    text = "".join(p if p.startswith("`") else _link(p.replace("<", "&lt;").replace(">", "&gt;")) for p in parts)
     return text.replace("|", "\\|")
 
 
-def _choices(dotted: str) -> str:
-    where = CHOICES.get(dotted)
-    if where is None:
-        return ""
-    module, attribute = where
-    try:
-        registry = getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise PluginError(f"docs/hooks.py CHOICES[{dotted!r}]: cannot read {module}.{attribute} ({exc})") from exc
-    return "one of " + ", ".join(f"`{k}`" for k in registry)
+def _link(text: str) -> str:
+    """Bare web addresses (a section's scikit-learn page) made links: ``<https://...>``."""
+    return re.sub(r"(https?://[^\s)<>|]+)", r"<\1>", text)
+
+
+def _key_rows(prefix: str, model: type) -> list[str]:
+    """The table rows of a section model's keys, each named ``prefix.key``."""
+    rows = []
+    for key, sub in model.model_fields.items():
+        kind, inner = _type(sub.annotation)
+        _, field_meta = _unwrap(sub.annotation)
+        bounds = _bounds(list(sub.metadata)) + inner
+        lengths = _lengths(list(sub.metadata) + field_meta)
+        if lengths:
+            bounds.append(lengths)
+        description = sub.description or ""
+        rows.append(
+            f"| `{prefix}.{key}` | {_cell(kind)} | {_cell(_default(sub))} | {_cell(', '.join(bounds))} "
+            f"| {_cell(description)} |"
+        )
+    return rows
+
+
+HEADER = ["| key | type | default | bounds | description |", "|---|---|---|---|---|"]
 
 
 def config_reference() -> str:
-    """Every section and key of the config: type, default, bounds and description, from the pydantic models."""
+    """Every section and key of the config: type, default, bounds and description, from the pydantic models;
+    a key that takes one of several kinds of section gets one table per kind, after its section's."""
     from pydantic import BaseModel
 
     from fewlabel.config import Config
@@ -207,31 +249,19 @@ def config_reference() -> str:
         model = field.annotation
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise PluginError(f"Config.{section} is not a section model")
-        doc = _cell(model.__doc__ or "")
-        out += [
-            f"### `{section}`",
-            "",
-            doc,
-            "",
-            "| key | type | default | bounds | description |",
-            "|---|---|---|---|---|",
-        ]
+        out += [f"### `{section}`", "", _cell(model.__doc__ or ""), "", *HEADER, *_key_rows(section, model), ""]
         for key, sub in model.model_fields.items():
-            kind, inner = _type(sub.annotation)
-            choices = _choices(f"{section}.{key}")
-            if choices:
-                kind = f"{kind}: {choices}"
-            _, field_meta = _unwrap(sub.annotation)
-            bounds = _bounds(list(sub.metadata)) + inner
-            lengths = _lengths(list(sub.metadata) + field_meta)
-            if lengths:
-                bounds.append(lengths)
-            description = sub.description or ""
-            out.append(
-                f"| `{section}.{key}` | {_cell(kind)} | {_cell(_default(sub))} | {_cell(', '.join(bounds))} "
-                f"| {_cell(description)} |"
-            )
-        out.append("")
+            for kind in _kinds(sub.annotation):
+                name = _kind_of(kind)
+                out += [
+                    f"#### `{section}.{key}` with `kind: {name}`",
+                    "",
+                    _cell(kind.__doc__ or ""),
+                    "",
+                    *HEADER,
+                    *_key_rows(f"{section}.{key}", kind),
+                    "",
+                ]
     return "\n".join(out)
 
 
@@ -306,8 +336,12 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
 def _command_section(path: list[str], help_text: str, parser: argparse.ArgumentParser, out: list[str]) -> None:
     subs = _subcommands(parser)
     out += [f"{'#' * min(len(path) + 1, 4)} `{' '.join(path)}`", ""]
-    if help_text:
-        out += [help_text[0].upper() + help_text[1:] + ".", ""]
+    # its description (the command's docstring, as --help shows it), else its help line
+    paragraphs = [p for p in re.split(r"\n\s*\n", parser.description or "") if p.strip()]
+    if not paragraphs and help_text:
+        paragraphs = [help_text[0].upper() + help_text[1:] + "."]
+    for paragraph in paragraphs:
+        out += [_cell(paragraph), ""]
     out += ["```text", parser.format_usage().strip(), "```", ""]
     rows = _argument_rows(parser)
     if rows:
