@@ -60,7 +60,7 @@ clean:
 
 .PHONY: suite
 
-# The learning curve on MR, nl-bol, fr-amazon, uncertainty and tiny, one table (README, "The suite").
+# The learning curve on MR, nl-bol, fr-amazon, uncertainty and tiny, one table (docs/guide/curves.md, "The suite").
 suite: $(STAMP) $(MR)
 	nice -n 19 $(BIN)/fewlabel suite $(SUITE_ARGS)
 

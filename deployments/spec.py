@@ -83,7 +83,7 @@ DEPLOYMENTS = (
 
 HEADER = f"""\
 # GENERATED from deployments/spec.py by `python -m fewlabel.deployments.spec > deployments/prefect.yaml`:
-# edit the list there, not this file (tests/test_deployments_spec.py checks that they agree).
+# edit the list there, not this file (tests/test_packaging.py checks that they agree).
 #
 # Deployments for a Prefect work pool (process workers), from the project folder:
 #   make deploy            # creates the '{POOL}' process work pool, then: prefect deploy --all

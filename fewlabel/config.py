@@ -427,7 +427,7 @@ class Config(Section):
         weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
         if weights > MAX_MLP_WEIGHTS:
             raise ValueError(
-                f"classifier.hidden_layer_sizes: the MLP would have {weights:,} weights (at most "
+                f"classifier.estimator.hidden_layer_sizes: the MLP would have {weights:,} weights (at most "
                 f"{MAX_MLP_WEIGHTS:,}); use smaller layers or a smaller word2vec.vector_size"
             )
         return self

@@ -169,9 +169,9 @@ def pick_density_margin(
 
 
 DEFAULT = "margin"
-"""The default strategy: the one that measured best over data sets and seeds (README, "Choosing what to
-label next": the only one ahead of random on all four development splits, +1.4 points pooled; on the
-test splits +0.45, not significant), ``random`` when none beats it."""
+"""The default strategy: the one that measured best over data sets and seeds (docs/measurements/selection.md:
+the only one ahead of random on all four development splits, +1.4 points pooled; on the test splits
++0.45, not significant), ``random`` when none beats it."""
 
 
 def check_strategy(name: str, where: str = "--strategy") -> str:

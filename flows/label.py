@@ -40,8 +40,7 @@ def label_flow(
         run: The training run whose model picks the sentences and whose classes the form offers:
             latest, or a flow-run id.
         n: How many sentences the form asks about.
-        strategy: How to choose them: margin (least confident), margin_diverse, density_margin,
-            clusters or random.
+        strategy: How to choose them: one of the selection strategies (fewlabel/selection.py describes each).
         train_after: Once the form is submitted, train again with the new labels (the run's config).
         timeout: Seconds the run waits for the form before it fails ("paused and never resumed").
         pool_max: Score at most this many unlabeled sentences (a seeded sample).

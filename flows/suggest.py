@@ -18,8 +18,7 @@ def suggest_flow(run: str = "latest", n: int = 20, strategy: str = DEFAULT, pool
     Args:
         run: The training run whose model scores the unlabeled sentences: latest, or a flow-run id.
         n: How many sentences to suggest.
-        strategy: How to choose them: margin (least confident), margin_diverse, density_margin,
-            clusters (no model needed) or random.
+        strategy: How to choose them: one of the selection strategies (fewlabel/selection.py describes each).
         pool_max: Score at most this many unlabeled sentences (a seeded sample).
         seed: The seed of that sample and of the strategies that draw at random.
     """

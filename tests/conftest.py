@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fewlabel.catalog import TRAINING
+
 # Before anything imports prefect: a private Prefect home, no telemetry, patient server start.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="fewlabel-test-prefect-")
 atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
@@ -21,6 +23,9 @@ os.environ["PREFECT_API_REQUEST_TIMEOUT"] = "360"
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
+
+TINY_STAGES = tuple(stage for stage in TRAINING if stage != "shard")
+"""The training stages a run on ``tiny`` has (no unlabeled folder: no shard stage)."""
 
 TINY = [
     "data.source=tiny",

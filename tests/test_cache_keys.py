@@ -9,11 +9,11 @@ from fewlabel.flows.train import train_flow
 from fewlabel.orchestration import stage
 from fewlabel.report import curve_markdown
 
-from .conftest import TINY
+from .conftest import TINY, TINY_STAGES
 
 pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
-TRAINING = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
+TRAINING = list(TINY_STAGES)
 
 
 @pytest.fixture

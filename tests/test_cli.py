@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import TINY, labeled_csv, unlabeled_txt, write
+from .conftest import TINY, TINY_STAGES, labeled_csv, unlabeled_txt, write
 
 
 def fewlabel(*args, cwd, **env):
@@ -35,7 +35,7 @@ def test_run_json_then_cached(prefect_api, tmp_path):
     first = fewlabel("run", "--json", *sets(*TINY), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout.strip().splitlines()[-1])
-    assert set(result["stages"]) == {"ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"}
+    assert set(result["stages"]) == set(TINY_STAGES)
     assert set(result["metrics"]) == {"pretrained", "no_pretraining", "majority"}
     assert all(set(m) == {"accuracy", "macro_f1"} for m in result["metrics"].values())
     assert all(os.path.isdir(p) for p in result["artifacts"].values())

@@ -12,12 +12,12 @@ from prefect.client.schemas.filters import (
     DeploymentFilterId,
 )
 
-from .conftest import TINY
+from .conftest import TINY, TINY_STAGES
 from .servers import client_call, process, wait_until
 
 pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
-STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
+STAGES = list(TINY_STAGES)
 
 
 @pytest.fixture

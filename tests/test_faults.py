@@ -39,12 +39,12 @@ import pytest
 from fewlabel import store
 from fewlabel.errors import UserError
 
-from .conftest import TINY
+from .conftest import TINY, TINY_STAGES
 from .servers import seed_home, server_command
 
 pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
-STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")
+STAGES = TINY_STAGES
 SETS = [arg for pair in [*TINY, "word2vec.workers=1"] for arg in ("--set", pair)]
 RUN = ["run", "--json", *SETS]
 CLI = [sys.executable, "-m", "fewlabel.cli", *RUN]

@@ -10,9 +10,11 @@ from fewlabel import store
 from fewlabel.flows.predict import predict_flow
 from fewlabel.flows.train import train_flow
 
+from .conftest import TINY_STAGES
+
 pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
-STAGES = ["ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate"]
+STAGES = list(TINY_STAGES)
 
 
 def states(summary):

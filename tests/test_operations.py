@@ -9,9 +9,11 @@ from fewlabel.flows.train import PIPELINE, train_flow
 from fewlabel.orchestration.pipeline import StageFailed
 from fewlabel.orchestration.plan import plan
 
+from .conftest import TINY_STAGES
+
 pytestmark = pytest.mark.server  # every test here uses a Prefect server
 
-STAGES = ("ingest", "preprocess", "pretrain", "vectorize", "train", "evaluate")  # tiny has no shards
+STAGES = TINY_STAGES
 
 
 @pytest.fixture

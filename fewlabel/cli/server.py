@@ -87,7 +87,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     serve = sub.add_parser(
         "serve",
-        help="serve the deployments: nightly training, curve and predict on demand",
+        help="serve the deployments: the nightly loop on its schedule; training, curve, predict, suggest and "
+        "label on demand",
         description=cmd_serve.__doc__,
     )
     with_dask(with_config(serve))
