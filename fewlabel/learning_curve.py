@@ -12,6 +12,7 @@ into a tidy table, a summary with mean, std and t-intervals, and a PNG plot (:fu
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from sklearn.semi_supervised import LabelSpreading
 from fewlabel import stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.metrics import majority_label
-from fewlabel.model import check_pseudo, fit, fit_with_pseudo
+from fewlabel.model import check_pseudo, fit, fit_with_pseudo, one_blas_thread
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 from fewlabel.word2vec import fit_ensemble, vectors_table
 
@@ -73,8 +74,25 @@ def predict_all(
     pseudo-labeled model as if it had kept them: ``pretrained_pseudo``). Returns (predictions by
     method, whether the safeguard kept the pseudo-labels). The no-pretraining arm turns sentences
     into vectors as the pretrained features were (``vectorize``: weighting from its own corpus counts,
-    common component from the drawn sentences, pooling).
+    common component from the drawn sentences, pooling). BLAS runs on one thread (every product here is
+    small: :func:`fewlabel.model.one_blas_thread`).
     """
+    with one_blas_thread():
+        return _predict_all(train, test, unlabeled, idx, classifier, word2vec, tfidf_C, seed, vectorize, spreading)
+
+
+def _predict_all(
+    train: dict,
+    test: dict,
+    unlabeled: dict,
+    idx: np.ndarray,
+    classifier: ClassifierConfig,
+    word2vec: Word2VecConfig,
+    tfidf_C: float,
+    seed: int,
+    vectorize: VectorizeConfig,
+    spreading: bool,
+) -> tuple[dict[str, np.ndarray], bool]:
     y = train["labels"][idx]
     classifier = classifier.model_copy(update={"random_state": seed})
     X = train["vectors"][idx]
@@ -186,12 +204,20 @@ def point_rows(
         log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
     else:
         for d in range(draws):
+            start = time.perf_counter()
             draw_seed = seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([draw_seed, n or 0]))
             predictions, used = predict_all(
                 train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize, spreading
             )
             kept += used
+            log.info(
+                "learning curve, %s labels per class: draw %d/%d in %.1f s",
+                labels_per_class,
+                d + 1,
+                draws,
+                time.perf_counter() - start,
+            )
             for method, pred in predictions.items():
                 rows.append(
                     {

@@ -8,11 +8,20 @@ same rule and nothing of the test split ever reaches it.
 The pretrained arm adds document pseudo-labels from the unlabeled text (:func:`fit_pretrained`,
 :mod:`fewlabel.pseudo`): its model is then a soft-voting average of the labels-only MLP and the
 pseudo-labeled one.
+
+Every fit and prediction here runs with BLAS on one thread (:func:`one_blas_thread`), and with a
+:class:`Progress` the fits log what they do (:func:`fit_pretrained`, the train stage).
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import logging
+import threading
+import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.ensemble import VotingClassifier
@@ -21,9 +30,12 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from fewlabel import pseudo
 from fewlabel.config import ClassifierConfig
+
+log = logging.getLogger(__name__)
 
 SELECTION_KEYS = {
     "alpha_grid",
@@ -37,6 +49,116 @@ SELECTION_KEYS = {
 }
 """ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
 
+_blas = {"lock": threading.Lock(), "depth": 0, "limiter": None}
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS (OpenBLAS, MKL) on one thread inside: the MLP's products are small (a mini-batch of 200 rows x
+    300 x 32), and OpenBLAS's threads spend more CPU waiting for each other than computing them. On MR's
+    train stage (2 cores, loaded) an epoch over 10,000 rows took 0.027 CPU s on one thread and 0.36 to
+    0.47 CPU s on two, with bitwise the same weights and probabilities. The limit is process-wide, so
+    it is counted: with several threads inside (the curve's points run in a thread pool), the first
+    one in sets it and the last one out restores it, so no thread's fit is put back on two threads
+    while another still runs. (OpenBLAS 0.3.31 ignores a thread raising the count another thread
+    lowered: when the last one out is not the first one in, one thread stays.)"""
+    with _blas["lock"]:
+        if _blas["depth"] == 0:
+            _blas["limiter"] = threadpool_limits(1, user_api="blas")
+        _blas["depth"] += 1
+    try:
+        yield
+    finally:
+        with _blas["lock"]:
+            _blas["depth"] -= 1
+            if _blas["depth"] == 0:
+                _blas["limiter"].restore_original_limits()
+                _blas["limiter"] = None
+
+
+def _one_thread(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with one_blas_thread():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class Progress:
+    """Log lines of a long fit (the ``fewlabel.model`` logger: the terminal and, in a run, its logs).
+
+    :meth:`within` names the part being fitted (``pretrained arm``, ``safeguard fold 2/3``,
+    ``pseudo-label round 1/2``); each finished MLP fit logs one line with that path, its rows, epochs
+    and seconds; and while one fit runs, a line every ``every`` seconds without any other says which one
+    and at which epoch. ``Progress(None)`` logs nothing. Use it as a context manager (it starts and
+    stops the thread that writes those lines)."""
+
+    def __init__(self, prefix: str | None, every: float = 10.0, logger: logging.Logger = log):
+        self.prefix, self.every, self.logger = prefix, every, logger
+        self.path: list[str] = []
+        self.current: tuple[str, float, object] | None = None  # (what, start, estimator) of the running fit
+        self.last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Progress:
+        if self.prefix is not None:
+            self.last = time.monotonic()
+            # the caller's context goes along: inside a Prefect run, the run's log handler finds the run in it
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(
+                target=context.run, args=(self._beat,), name="fewlabel-fit-progress", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def say(self, message: str, *args) -> None:
+        if self.prefix is not None:
+            self.last = time.monotonic()
+            where = ": ".join([self.prefix, *self.path])
+            self.logger.info("%s: " + message, where, *args)
+
+    @contextmanager
+    def within(self, part: str):
+        self.path.append(part)
+        try:
+            yield
+        finally:
+            self.path.pop()
+
+    @contextmanager
+    def fitting(self, what: str, estimator=None):
+        """One fit: ``estimator`` (an MLP), if given, tells the waiting lines its epoch."""
+        start = time.monotonic()
+        self.current = (what, start, estimator)
+        try:
+            yield
+        finally:
+            self.current = None
+        epochs = getattr(estimator, "n_iter_", None)
+        self.say("%s: %s%.1f s", what, "" if epochs is None else f"{epochs} epochs, ", time.monotonic() - start)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(min(1.0, self.every)):
+            current = self.current
+            if current is None or time.monotonic() - self.last < self.every:
+                continue
+            what, start, estimator = current
+            epochs = getattr(estimator, "n_iter_", None)
+            self.say(
+                "%s: running, %s%.0f s", what, "" if epochs is None else f"epoch {epochs}, ", time.monotonic() - start
+            )
+
+
+NO_PROGRESS = Progress(None)
+"""Logs nothing: the default of every fit (the curve's draws and the simulation's rounds stay quiet)."""
+
 
 def make_classifier(config: ClassifierConfig) -> Pipeline:
     """Optional L2 normalization of each row, optional standardization, then the MLP, as configured
@@ -48,7 +170,10 @@ def make_classifier(config: ClassifierConfig) -> Pipeline:
     return Pipeline([*steps, ("mlp", MLPClassifier(**params))])
 
 
-def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict:
+@_one_thread
+def cross_validate_alpha(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, progress: Progress = NO_PROGRESS
+) -> dict:
     """The L2 penalty among ``config.alpha_grid`` with the best cross-validated accuracy on (X, y).
 
     Stratified k-fold with k = min(``cv_folds``, smallest class count), shuffled with the
@@ -73,16 +198,22 @@ def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig)
         warnings.simplefilter("ignore", ConvergenceWarning)  # inner fits: only the final fit is reported
         for alpha in grid:
             candidate = make_classifier(config.model_copy(update={"alpha": alpha}))
-            scores[alpha] = float(
-                np.mean(
-                    [np.mean(candidate.fit(X[train], y[train]).predict(X[held]) == y[held]) for train, held in splits]
-                )
-            )
+            right = []
+            for i, (train, held) in enumerate(splits):
+                with progress.fitting(
+                    f"alpha {alpha:g}, fold {i + 1}/{folds}: MLP on {len(train):,} rows", candidate[-1]
+                ):
+                    candidate.fit(X[train], y[train])
+                right.append(np.mean(candidate.predict(X[held]) == y[held]))
+            scores[alpha] = float(np.mean(right))
     best = max(scores.values())
     return {"alpha": max(a for a in grid if scores[a] >= best - 1e-12), "folds": folds, "scores": scores}
 
 
-def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool, dict]:
+@_one_thread
+def fit_selected(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, progress: Progress = NO_PROGRESS, what: str = "MLP"
+) -> tuple[Pipeline, bool, dict]:
     """(pipeline fitted on all of (X, y), converged?, how its alpha was chosen).
 
     The alpha is ``config.alpha``, or with ``alpha_grid`` set the :func:`cross_validate_alpha` choice;
@@ -91,14 +222,19 @@ def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tupl
     without it alpha=10 weighs 2.5 per row on 4 rows (every weight shrinks to zero, one class is
     predicted) but 0.08 on 128. Only ``X`` and ``y`` are read.
 
-    The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``.
+    The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``. With ``progress``
+    the fit logs a line named ``what``.
     """
     selection = (
-        cross_validate_alpha(X, y, config) if config.alpha_grid else {"alpha": config.alpha, "folds": 0, "scores": {}}
+        cross_validate_alpha(X, y, config, progress)
+        if config.alpha_grid
+        else {"alpha": config.alpha, "folds": 0, "scores": {}}
     )
     if config.alpha_max_per_row is not None:
         selection["alpha"] = min(selection["alpha"], config.alpha_max_per_row * len(y))
-    model = make_classifier(config.model_copy(update={"alpha": selection["alpha"]})).fit(X, y)
+    model = make_classifier(config.model_copy(update={"alpha": selection["alpha"]}))
+    with progress.fitting(f"{what} on {len(y):,} rows", model[-1]):
+        model.fit(X, y)
     return model, model[-1].n_iter_ < config.max_iter, selection
 
 
@@ -119,14 +255,24 @@ def _held_out(model, X: np.ndarray, y: np.ndarray) -> tuple[int, float]:
     return right, float(-np.log(np.clip(proba[np.arange(len(y)), truth], 1e-12, None)).sum())
 
 
-def fit_with_pseudo(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray):
+@_one_thread
+def fit_with_pseudo(
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    progress: Progress = NO_PROGRESS,
+):
     """(labels-only pipeline, converged?, selection, final model, pseudo record, refits converged?)."""
-    base, converged, selection = fit_selected(X, y, config)
+    base, converged, selection = fit_selected(X, y, config, progress, "labels-only MLP")
     refit_config = config.model_copy(update={"alpha_grid": ()})
     flags: list[bool] = []
 
     def refit(X2, y2):
-        model, refit_converged, _ = fit_selected(X2, y2, refit_config)
+        lines = len(y2) - len(y)
+        what = f"pseudo-label round {len(flags) + 1}/{config.pseudo_rounds}: {lines:,} lines pseudo-labeled: MLP"
+        model, refit_converged, _ = fit_selected(X2, y2, refit_config, progress, what)
         flags.append(refit_converged)
         return model
 
@@ -145,8 +291,14 @@ def fit_with_pseudo(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool
     return base, converged, selection, model, record, all(flags)
 
 
+@_one_thread
 def check_pseudo(
-    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    progress: Progress = NO_PROGRESS,
 ) -> dict:
     """Do the pseudo-labels help these labels? Decided from the training labels alone.
 
@@ -170,8 +322,9 @@ def check_pseudo(
     fold_config = config.model_copy(update={"alpha_grid": ()})  # the fold's alpha rule only: no nested CV
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for train, held in splits:
-            base, _, _, model, _, _ = fit_with_pseudo(X[train], y[train], fold_config, pool, documents)
+        for i, (train, held) in enumerate(splits):
+            with progress.within(f"safeguard fold {i + 1}/{folds}"):
+                base, _, _, model, _, _ = fit_with_pseudo(X[train], y[train], fold_config, pool, documents, progress)
             for i, candidate in enumerate((base, model)):
                 r, ll = _held_out(candidate, X[held], y[held])
                 right[i] += r
@@ -193,8 +346,14 @@ def check_pseudo(
     }
 
 
+@_one_thread
 def fit_pretrained(
-    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
     """The pretrained arm: (final model, labels-only pipeline, converged?, record).
 
@@ -204,10 +363,14 @@ def fit_pretrained(
     and with ``pseudo_check_folds`` the safeguard (:func:`check_pseudo`) decides from the training
     labels whether they are kept or the labels-only model is the final one.
     The record: ``{"alpha", "folds", "scores", "pseudo": {..., "safeguard": {"use", "reason", ...}}}``.
+    With ``progress``, every fit logs a line (:class:`Progress`).
     """
-    base, converged, selection, model, record, refits_converged = fit_with_pseudo(X, y, config, pool, documents)
+    base, converged, selection, model, record, refits_converged = fit_with_pseudo(
+        X, y, config, pool, documents, progress
+    )
     if model is not base and config.pseudo_check_folds:
-        check = check_pseudo(X, y, config, pool, documents)
+        check = check_pseudo(X, y, config, pool, documents, progress)
+        progress.say("%s", check["reason"])
         record = {**record, "safeguard": check, "used": check["use"]}
         if not check["use"]:
             model = base

@@ -177,3 +177,26 @@ def test_document_sample_keeps_documents_whole_and_bounded(monkeypatch):
     assert all(group in map(sorted, lines.values()) for group in map(sorted, kept.values()))  # whole documents
     again = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=5)
     assert again.equals(some)  # seeded
+
+
+def test_pretrained_fit_logs_every_fit_by_round_and_safeguard_fold(caplog):
+    import logging
+    import re
+
+    from fewlabel.model import Progress
+
+    X, y, pool, documents, _, _, _ = documents_data()
+    config = ClassifierConfig(max_iter=50, pseudo_rounds=2, pseudo_check_folds=3)
+    with caplog.at_level(logging.INFO, logger="fewlabel.model"):
+        quiet = fit_pretrained(X, y, config, pool, documents)
+        assert not caplog.records  # no Progress, no lines (the curve's draws)
+        with Progress("train: pretrained arm") as progress:
+            logged = fit_pretrained(X, y, config, pool, documents, progress)
+    assert dump_model(logged[0]) == dump_model(quiet[0])  # logging changes nothing
+    lines = [r.getMessage() for r in caplog.records]
+    assert all(line.startswith("train: pretrained arm: ") for line in lines)
+    fits = [re.sub(r"[\d,]+ lines", "N lines", line.split(" on ")[0]) for line in lines if " epochs, " in line]
+    one = ["labels-only MLP", *(f"pseudo-label round {r}/2: N lines pseudo-labeled: MLP" for r in (1, 2))]
+    folds = [f"safeguard fold {i}/3: {fit}" for i in (1, 2, 3) for fit in one]
+    assert fits == [f"train: pretrained arm: {fit}" for fit in one + folds]
+    assert lines[-1].startswith("train: pretrained arm: 3-fold check on the training labels: pseudo-labeled")
