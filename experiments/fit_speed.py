@@ -39,8 +39,9 @@ def cpu() -> float:
 
 def build_refs(sets: list[str]) -> tuple[dict, object]:
     """The Refs of every stage up to vectorize (built or reused) and the config."""
-    from fewlabel.config import load_config
     from fewlabel.flows.train import PIPELINE
+
+    from fewlabel.config import load_config
 
     config = load_config(None, sets)
     refs = {}
