@@ -23,6 +23,7 @@ Choose only with ``--set data.development=true`` (the test split is set aside, a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import tempfile
@@ -69,6 +70,10 @@ def cmd_train(args) -> None:
             c, w = cpu(), time.perf_counter()
             stats = build(Path(out), vectorize=refs["vectorize"], config=config.classifier)
             runs.append({"cpu_seconds": cpu() - c, "seconds": time.perf_counter() - w})
+            runs[-1]["models"] = {
+                path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+                for path in sorted(Path(out).glob("*.skops"))
+            }
             print(json.dumps({"rep": rep, **runs[-1]}), flush=True)
     summary = {
         key: {"min": min(r[key] for r in runs), "median": float(np.median([r[key] for r in runs]))}

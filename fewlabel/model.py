@@ -46,6 +46,7 @@ SELECTION_KEYS = {
     "pseudo_weight",
     "pseudo_min_lines",
     "pseudo_check_folds",
+    "pseudo_min_share",
 }
 """ClassifierConfig fields that steer :func:`fit` and :func:`fit_pretrained`, not MLPClassifier parameters."""
 
@@ -287,6 +288,7 @@ def fit_with_pseudo(
         config.pseudo_rounds,
         config.pseudo_weight,
         config.pseudo_min_lines,
+        config.pseudo_min_share,
     )
     return base, converged, selection, model, record, all(flags)
 
@@ -368,6 +370,8 @@ def fit_pretrained(
     base, converged, selection, model, record, refits_converged = fit_with_pseudo(
         X, y, config, pool, documents, progress
     )
+    if record.get("skipped"):
+        progress.say("document pseudo-labels %s", record["skipped"])
     if model is not base and config.pseudo_check_folds:
         check = check_pseudo(X, y, config, pool, documents, progress)
         progress.say("%s", check["reason"])

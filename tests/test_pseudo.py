@@ -200,3 +200,28 @@ def test_pretrained_fit_logs_every_fit_by_round_and_safeguard_fold(caplog):
     folds = [f"safeguard fold {i}/3: {fit}" for i in (1, 2, 3) for fit in one]
     assert fits == [f"train: pretrained arm: {fit}" for fit in one + folds]
     assert lines[-1].startswith("train: pretrained arm: 3-fold check on the training labels: pseudo-labeled")
+
+
+def test_pseudo_labels_are_skipped_when_they_would_weigh_less_than_the_min_share(monkeypatch):
+    from sklearn.neural_network import MLPClassifier
+
+    from fewlabel.report import pseudo_line
+
+    X, y, pool, documents, _, _, _ = documents_data()  # 6 labels
+    fits = []
+    real = MLPClassifier.fit
+    monkeypatch.setattr(MLPClassifier, "fit", lambda self, *a, **k: fits.append(len(a[1])) or real(self, *a, **k))
+    light = ClassifierConfig(max_iter=50, pseudo_weight=0.06)  # 0.06 / 6.06 = 0.99% of the vote: below 1%
+    model, base, _, record = fit_pretrained(X, y, light, pool, documents)
+    assert model is base and fits == [6]  # the labels-only MLP alone: nothing scored, no safeguard
+    assert record["pseudo"]["used"] is False and "safeguard" not in record["pseudo"]
+    assert record["pseudo"]["skipped"].startswith("skipped: with 6 labels the pseudo-labeled model would weigh 0.99%")
+    assert pseudo_line({"train": {"pretrained": {"pseudo_labels": record["pseudo"]}}}).startswith(
+        "document pseudo-labels: skipped: with 6 labels"
+    )
+    fits.clear()
+    kept = fit_pretrained(X, y, light.model_copy(update={"pseudo_min_share": 0.0}), pool, documents)[3]["pseudo"]
+    assert "skipped" not in kept and kept["documents"] > 0 and len(fits) == 3 + 3 * 3  # 0: never skipped
+    fits.clear()
+    heavier = fit_pretrained(X, y, light.model_copy(update={"pseudo_weight": 0.07}), pool, documents)[3]["pseudo"]
+    assert "skipped" not in heavier and len(fits) == 12  # 0.07 / 6.07 = 1.15%: at least 1%, as before
