@@ -82,12 +82,33 @@ def cmd_train(args) -> None:
     print(json.dumps({"runs": runs, **summary, "stats": stats}, default=str))
 
 
+def patch_mlp(settings: list[str]) -> dict:
+    """Extra MLPClassifier parameters for every fit (``--mlp n_iter_no_change=5``): a lever tried before it
+    becomes a setting (fewlabel.model.make_classifier is wrapped)."""
+    import yaml
+
+    from fewlabel import model
+
+    extra = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in settings)}
+    if extra:
+        make = model.make_classifier
+
+        def patched(config):
+            pipeline = make(config)
+            pipeline[-1].set_params(**extra)
+            return pipeline
+
+        model.make_classifier = patched
+    return extra
+
+
 def cmd_curve(args) -> None:
     from fewlabel.learning_curve import point_rows
 
+    extra = patch_mlp(args.mlp)
     refs, config = build_refs(args.set)
     curve = config.curve
-    out = {"sets": args.set, "points": {}}
+    out = {"sets": args.set, "mlp": extra, "points": {}}
     for n in [p if p == "all" else int(p) for p in args.points.split(",")]:
         c, w = cpu(), time.perf_counter()
         table, counts = point_rows(
@@ -148,6 +169,7 @@ def main() -> None:
             p.add_argument("--points", default="4,16,64")
             p.add_argument("--draws", type=int, default=10)
             p.add_argument("--out", required=True)
+            p.add_argument("--mlp", action="append", default=[], help="extra MLPClassifier parameter, KEY=VALUE")
     p = sub.add_parser("compare")
     p.add_argument("first")
     p.add_argument("second")
