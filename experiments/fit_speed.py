@@ -85,11 +85,10 @@ def cmd_train(args) -> None:
 def patch_mlp(settings: list[str]) -> dict:
     """Extra MLPClassifier parameters for every fit (``--mlp n_iter_no_change=5``): a lever tried before it
     becomes a setting (fewlabel.model.make_classifier is wrapped)."""
-    import yaml
-
     from fewlabel import model
+    from fewlabel.config import load_yaml
 
-    extra = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in settings)}
+    extra = {key: load_yaml(value) for key, value in (item.split("=", 1) for item in settings)}
     if extra:
         make = model.make_classifier
 
