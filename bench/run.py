@@ -1016,6 +1016,9 @@ def report(r: dict, label: str) -> None:
     e = r["end_to_end"]
     say("\n| measure | value | goal | met |\n|---|---|---|---|")
     for key, (sign, goal) in GOALS.items():
+        if key == "train_cpu_vs_before" and r["source"] != "mr":  # tiny's train stage is its imports
+            say(f"| {key} | {r[key]} | {sign} {goal} on MR (make bench) | |")
+            continue
         met = r[key] <= goal if sign == "<=" else r[key] >= goal
         say(f"| {key} | {r[key]} | {sign} {goal} | {'yes' if met else 'NO'} |")
     for key, goal in (("pretrain_vs_gensim_corpus_file", 0.9), ("pretrain_vs_gensim_corpus_file_w2", 0.95)):
