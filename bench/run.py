@@ -10,6 +10,11 @@ Measures, in one run, side by side:
    FEWLABEL_DATA_DIR and cache records) and a warm one (the same data folder again: every stage
    Cached). The flow runs report to one local `prefect server` started for the whole bench (its
    start time is reported apart). Medians of wall time; peak RSS of each process (os.wait4).
+   Then the train stage at the classifier's defaults on the last cold run's vectorize artifact: the code
+   of issue 28's starting commit (FIT_BASE, installed apart under bench/out/base-<commit>) and of this
+   tree, each in its own process (`train.fn.__wrapped__`: no cache), alternated; CPU seconds (user +
+   sys, every thread) and wall seconds of the call, min and median, the ratios of the medians, and
+   whether both wrote the same model bytes.
 2. Per stage on synthetic corpora (bench/synth.py): preprocess tokens/s (fewlabel.text.tokenize),
    vectorize sentences/s like for like (fewlabel.vectors.average against the plain per-sentence loop;
    sentence_vectors with the default sif weighting and common component against a loop doing the same
@@ -63,6 +68,7 @@ STREAMING = ("shard", "preprocess", "vectorize", "predict")
 """The stages that tokenize, vectorize or classify the 1M sentences (shard: the unlabeled file)."""
 GOALS = {
     "cold_vs_bare": ("<=", 1.15),  # the median of the pairs' ratios (see end_to_end)
+    "train_cpu_vs_before": ("<=", 0.2),  # issue 28: the train stage's CPU seconds against FIT_BASE's (see fit_speed)
     "warm_vs_cold": ("<=", 0.15),
     "pretrain_vs_gensim": (">=", 0.9),
     "vectorize_vs_loop_per_core": (">=", 10.0),
@@ -71,6 +77,8 @@ GOALS = {
 """vectorize_vs_loop(_per_core): the smallest ratio over sizes, repetitions and the two kinds (plain mean
 against the plain loop; sif + component removal against the loop doing the same), per core (one
 thread each) and on the whole machine, with the tokens as the vectorize stage reads them."""
+FIT_BASE = "d958c57"
+"""Issue 28's starting commit: the train stage "before" (``BENCH_FIT_BASE`` names another commit)."""
 
 
 def fmt(spread: dict) -> str:
@@ -621,12 +629,122 @@ def child_stage(args: dict) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_mib(), "peak_before_mib": before}
 
 
+def child_vectorize(args: dict) -> dict:
+    """The stages up to vectorize for ``sets`` with their plain functions (built, or reused when intact):
+    the vectorize artifact's manifest."""
+    os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
+    from fewlabel import store
+    from fewlabel.config import load_config
+    from fewlabel.flows.train import PIPELINE
+
+    config = load_config(None, args["sets"])
+    refs = {}
+    for wiring in PIPELINE:
+        built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+        refs[wiring.name] = built if wiring.each else built[0]
+        if wiring.name == "vectorize":
+            return {"manifest": str(store.data_dir() / refs["vectorize"]["path"] / store.MANIFEST)}
+    raise RuntimeError("no vectorize stage in the pipeline")
+
+
+def child_train(args: dict) -> dict:
+    """The train stage's own function (``train.fn.__wrapped__``: no cache, no Prefect) on one vectorize
+    artifact at the classifier's defaults, with whichever fewlabel is first on the path: CPU seconds
+    (user + sys of this process, every thread) and wall seconds of the call alone."""
+    import hashlib
+    import tempfile
+
+    os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
+    from fewlabel.tasks.train import train  # noqa: I001 (whichever fewlabel is first on the path)
+
+    import fewlabel
+    from fewlabel.config import ClassifierConfig
+
+    ref = json.loads(Path(args["ref"]).read_text())
+    with tempfile.TemporaryDirectory(dir=WORK) as out:
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        start = time.perf_counter()
+        stats = train.fn.__wrapped__(Path(out), vectorize=ref, config=ClassifierConfig())
+        seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(Path(out).glob("*.skops"))}
+    pseudo = stats["pretrained"].get("pseudo_labels", {})
+    return {
+        "cpu_seconds": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+        "seconds": seconds,
+        "code": str(Path(fewlabel.__file__).parent),
+        "models": digests,
+        "pseudo_labels_used": pseudo.get("used"),
+        "safeguard": pseudo.get("safeguard", {}).get("reason"),
+    }
+
+
 CHILDREN = {
+    "train": child_train,
+    "vectorize": child_vectorize,
     "throughput": child_throughput,
     "pretrain": child_pretrain,
     "pretrain_trial": child_pretrain_trial,
     "stage": child_stage,
 }
+
+
+def base_install(commit: str) -> Path:
+    """fewlabel as of ``commit``, installed apart (``pip install --target``, the layout of an install) under
+    bench/out: put first on PYTHONPATH, it is imported instead of the working tree's."""
+    full = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = WORK / f"base-{full[:7]}"
+    if not (target / "fewlabel" / "tasks" / "train.py").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        source = WORK / f"base-{full[:7]}-src"
+        shutil.rmtree(source, ignore_errors=True)
+        source.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", full], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        subprocess.run(
+            [PY, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)], check=True
+        )
+        shutil.rmtree(source)
+    return target
+
+
+def fit_speed(data_dir: str, pairs: int, manifest: str | None = None) -> dict:
+    """The train stage at the classifier's defaults on a vectorize artifact (``manifest``, or the only one in
+    ``data_dir``): the code of FIT_BASE (before) and of this tree (after), each in its own process,
+    alternating (before first in odd pairs); min and median of CPU and wall seconds, and the ratios of
+    the medians."""
+    commit = os.environ.get("BENCH_FIT_BASE", FIT_BASE)
+    base = base_install(commit)
+    manifests = [Path(manifest)] if manifest else sorted(Path(data_dir).glob("features/vectorize-*/manifest.json"))
+    if len(manifests) != 1:
+        raise RuntimeError(f"expected one vectorize artifact in {data_dir}, found {len(manifests)}")
+    args = {"data_dir": data_dir, "ref": str(manifests[0])}
+    envs = {"before": {**os.environ, "PYTHONPATH": str(base)}, "after": dict(os.environ)}
+    runs = {"before": [], "after": []}
+    for i in range(pairs):
+        for side in ("before", "after") if i % 2 == 0 else ("after", "before"):
+            r = run_child("train", args, WORK / f"fit-{side}-{i}", envs[side])
+            runs[side].append(r)
+            say(
+                f"  pair {i + 1}/{pairs}, {side}: CPU {r['cpu_seconds']:.1f} s, wall {r['seconds']:.1f} s ({r['code']})"
+            )
+    out = {"base": commit, "pairs": pairs, "order": "before first in odd pairs", "vectorize": manifests[0].parent.name}
+    for side, rows in runs.items():
+        out[side] = {
+            key: {
+                "min": round(min(r[key] for r in rows), 2),
+                "median": round(statistics.median(r[key] for r in rows), 2),
+            }
+            for key in ("cpu_seconds", "seconds")
+        }
+        out[side]["models"] = rows[-1]["models"]
+        out[side]["safeguard"] = rows[-1]["safeguard"]
+    for key in ("cpu_seconds", "seconds"):
+        out[f"{key}_ratio"] = round(out["after"][key]["median"] / out["before"][key]["median"], 3)
+    out["same_models"] = out["before"]["models"] == out["after"]["models"]
+    return out
 
 
 def run_child(kind: str, args: dict, log: Path, env: dict | None = None) -> dict:
@@ -664,10 +782,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one pair, tiny end to end (< 3 min)")
     parser.add_argument("--out", type=Path, help="JSON results (default bench/latest.json, latest-quick.json)")
+    parser.add_argument(
+        "--fit-only",
+        action="store_true",
+        help="only the train stage before/after, on MR's vectorize artifact in $FEWLABEL_DATA_DIR or ./data "
+        "(built there if missing); BENCH_FIT_PAIRS pairs (default 3)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "ARGS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(CHILDREN[args.child[0]](json.loads(args.child[1]))))
+        return
+    if args.fit_only:
+        WORK.mkdir(parents=True, exist_ok=True)
+        data = str(Path(os.environ.get("FEWLABEL_DATA_DIR", ROOT / "data")).resolve())
+        say(f"fewlabel bench, train stage only: load {machine()['load_avg_at_start']}, data {data}")
+        built = run_child("vectorize", {"data_dir": data, "sets": ["data.source=mr"]}, WORK / "fit-vectorize")
+        fit = fit_speed(data, int(os.environ.get("BENCH_FIT_PAIRS", 3)), built["manifest"])
+        say(json.dumps(fit, indent=2))
+        (args.out or WORK / "fit-only.json").write_text(json.dumps(fit, indent=2) + "\n")
         return
 
     quick = args.quick
@@ -702,6 +835,17 @@ def main() -> None:
         say(f"end to end on {source}: {pairs} pairs of whole processes (bare; cold, warm), order alternating")
         e2e = end_to_end([f"data.source={source}"], pairs, api_url)
         result["end_to_end"] = e2e
+
+        fit_pairs = int(os.environ.get("BENCH_FIT_PAIRS", 1 if quick else 3))
+        say(f"train stage on {source} at the defaults: {FIT_BASE} (before) and this tree (after), {fit_pairs} pairs")
+        fit = fit_speed(e2e["data_dir"], fit_pairs)
+        result["fit"] = fit
+        say(
+            f"  CPU s median before {fit['before']['cpu_seconds']['median']}, after "
+            f"{fit['after']['cpu_seconds']['median']} ({fit['cpu_seconds_ratio']}x); wall s before "
+            f"{fit['before']['seconds']['median']}, after {fit['after']['seconds']['median']} "
+            f"({fit['seconds_ratio']}x); same model bytes: {fit['same_models']}"
+        )
 
         say("per stage on synthetic corpora")
         rows = []
@@ -843,6 +987,8 @@ def main() -> None:
     result.update(
         {
             "cold_vs_bare": e2e["cold_vs_bare"],
+            "train_cpu_vs_before": fit["cpu_seconds_ratio"],
+            "train_wall_vs_before": fit["seconds_ratio"],
             "warm_vs_cold": e2e["warm_vs_cold"],
             "pretrain_vs_gensim": round(list_w1["ratio"], 3),
             "pretrain_vs_gensim_corpus_file": round(pre["modes"]["corpus_file_w1"]["ratio"], 3),
@@ -868,6 +1014,9 @@ def report(r: dict, label: str) -> None:
     e = r["end_to_end"]
     say("\n| measure | value | goal | met |\n|---|---|---|---|")
     for key, (sign, goal) in GOALS.items():
+        if key == "train_cpu_vs_before" and r["source"] != "mr":  # tiny's train stage is its imports
+            say(f"| {key} | {r[key]} | {sign} {goal} on MR (make bench) | |")
+            continue
         met = r[key] <= goal if sign == "<=" else r[key] >= goal
         say(f"| {key} | {r[key]} | {sign} {goal} | {'yes' if met else 'NO'} |")
     for key, goal in (("pretrain_vs_gensim_corpus_file", 0.9), ("pretrain_vs_gensim_corpus_file_w2", 0.95)):
@@ -893,6 +1042,17 @@ def report(r: dict, label: str) -> None:
         f"of the medians {e['cold_vs_bare_of_medians']}; peak RSS {e['peak_rss_mib']} MiB; "
         f"server start {r['server_start_s']} s; "
         f"same metrics bare/flow: {e['same_metrics']} {e['metrics']}"
+    )
+    f = r["fit"]
+    sides = "; ".join(
+        f"{side} CPU {f[side]['cpu_seconds']['median']} s ({f[side]['cpu_seconds']['min']}), wall "
+        f"{f[side]['seconds']['median']} s ({f[side]['seconds']['min']})"
+        for side in ("before", "after")
+    )
+    say(
+        f"train stage ({r['source']}, defaults, medians of {f['pairs']} pairs, min in brackets; before = {f['base']}): "
+        f"{sides}; after / before: CPU {f['cpu_seconds_ratio']}, wall {f['seconds_ratio']}; same model bytes "
+        f"{f['same_models']}"
     )
     say("growth exponent of time between sizes (1.0 = linear): " + ", ".join(f"{k} {v}" for k, v in r["slope"].items()))
 

@@ -39,6 +39,14 @@ class MLPParams(Section):
     alpha: Float = Field(10.0, ge=0, description="L2 penalty (capped per training row by classifier.alpha_max_per_row)")
     learning_rate_init: Float = Field(1e-3, gt=0)
     max_iter: PositiveInt = Field(500, le=100_000)
+    tol: Float = Field(
+        3e-4,
+        ge=0,
+        description="the MLP stops when its training loss has not improved by tol for n_iter_no_change epochs in "
+        "a row (scikit-learn's defaults 1e-4 and 10 take twice the CPU for the same development-split curves: "
+        "experiments/fit_speed.md)",
+    )
+    n_iter_no_change: PositiveInt = Field(5, le=100_000)
     early_stopping: Bool = False
     random_state: Seed = 0
 
@@ -76,6 +84,8 @@ class Kind:
     """Those of :attr:`types` skops does not load unless told to (passed as ``trusted=``)."""
     penalty: str | None = None
     """The parameter fewlabel's alpha rule sets per fit (larger: more regularized)."""
+    title: str = ""
+    """How logs and reports name it ("MLP"); empty: the kind's own name."""
 
 
 KINDS: dict[str, Kind] = {
@@ -95,10 +105,21 @@ KINDS: dict[str, Kind] = {
             "sklearn.utils._bunch.Bunch",
         ),
         penalty="alpha",
+        title="MLP",
     ),
-    "logistic": Kind(LogisticParams, _logistic, types=("sklearn.linear_model._logistic.LogisticRegression",)),
+    "logistic": Kind(
+        LogisticParams,
+        _logistic,
+        types=("sklearn.linear_model._logistic.LogisticRegression",),
+        title="logistic regression",
+    ),
 }
 DEFAULT = "mlp"
+
+
+def title(kind: str) -> str:
+    """How logs and reports name the classifier kind ``kind``."""
+    return KINDS[kind].title or kind
 
 
 def _kind_of(value: Any) -> str:

@@ -284,6 +284,14 @@ class ClassifierConfig(Section):
         description="the pseudo-labeled classifier's probabilities count as this many labeled rows when "
         "averaged with the labels-only classifier's",
     )
+    pseudo_min_share: Float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="skip pseudo-labels (no scoring, no pseudo-labeled fits, no safeguard) when the pseudo-labeled "
+        "classifier would weigh less than this share of the vote, pseudo_weight / (pseudo_weight + labels): it "
+        "could move no probability by more (0.01 with weight 16: above 1,584 labels); 0: never skip",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ into a tidy table, a summary with mean, std and t-intervals, and a PNG plot (:fu
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from sklearn.semi_supervised import LabelSpreading
 
 from fewlabel import stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
+from fewlabel.fitting import on_one_blas_thread
 from fewlabel.metrics import majority_label
 from fewlabel.model import check_pseudo, fit, fit_with_pseudo, seeded
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
@@ -54,6 +56,7 @@ def _identity(tokens):
     return tokens
 
 
+@on_one_blas_thread
 def predict_all(
     train: dict,
     test: dict,
@@ -73,7 +76,8 @@ def predict_all(
     pseudo-labeled model as if it had kept them: ``pretrained_pseudo``). Returns (predictions by
     method, whether the safeguard kept the pseudo-labels). The no-pretraining arm turns sentences
     into vectors as the pretrained features were (``vectorize``: weighting from its own corpus counts,
-    common component from the drawn sentences, pooling).
+    common component from the drawn sentences, pooling). BLAS runs on one thread (every product here is
+    small: :func:`fewlabel.fitting.one_blas_thread`).
     """
     y = train["labels"][idx]
     classifier = seeded(classifier, seed)
@@ -186,12 +190,20 @@ def point_rows(
         log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
     else:
         for d in range(draws):
+            start = time.perf_counter()
             draw_seed = seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([draw_seed, n or 0]))
             predictions, used = predict_all(
                 train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize, spreading
             )
             kept += used
+            log.info(
+                "learning curve, %s labels per class: draw %d/%d in %.1f s",
+                labels_per_class,
+                d + 1,
+                draws,
+                time.perf_counter() - start,
+            )
             for method, pred in predictions.items():
                 rows.append(
                     {

@@ -8,6 +8,9 @@ same rule and nothing of the test split ever reaches it.
 The pretrained arm adds document pseudo-labels from the unlabeled text (:func:`fit_pretrained`,
 :mod:`fewlabel.pseudo`): its model is then a soft-voting average of the labels-only MLP and the
 pseudo-labeled one.
+
+Every fit and prediction here runs with BLAS on one thread (:func:`one_blas_thread`), and with a
+:class:`Progress` the fits log what they do (:func:`fit_pretrained`, the train stage).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sklearn.preprocessing import Normalizer, StandardScaler
 
 from fewlabel import classifiers, interrupts, pseudo
 from fewlabel.config import ClassifierConfig
+from fewlabel.fitting import NO_PROGRESS, Progress, on_one_blas_thread
 
 
 def make_classifier(config: ClassifierConfig) -> Pipeline:
@@ -37,6 +41,11 @@ def make_classifier(config: ClassifierConfig) -> Pipeline:
 def penalty_of(config: ClassifierConfig) -> str | None:
     """The name of the estimator's L2 penalty that the alpha rule sets (None: its kind has no rule)."""
     return classifiers.KINDS[config.estimator.kind].penalty
+
+
+def title_of(config: ClassifierConfig) -> str:
+    """How logs and reports name the configured classifier ("MLP")."""
+    return classifiers.title(config.estimator.kind)
 
 
 def with_estimator(config: ClassifierConfig, **params) -> ClassifierConfig:
@@ -59,7 +68,10 @@ def fit_estimator(estimator, X: np.ndarray, y: np.ndarray):
     return estimator
 
 
-def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict:
+@on_one_blas_thread
+def cross_validate_alpha(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, progress: Progress = NO_PROGRESS
+) -> dict:
     """The L2 penalty among ``config.alpha_grid`` with the best cross-validated accuracy on (X, y).
 
     Stratified k-fold with k = min(``cv_folds``, smallest class count), shuffled with the
@@ -85,19 +97,23 @@ def cross_validate_alpha(X: np.ndarray, y: np.ndarray, config: ClassifierConfig)
         warnings.simplefilter("ignore", ConvergenceWarning)  # inner fits: only the final fit is reported
         for alpha in grid:
             candidate = make_classifier(with_estimator(config, **{penalty: alpha}))
-            scores[alpha] = float(
-                np.mean(
-                    [
-                        np.mean(fit_estimator(candidate, X[train], y[train]).predict(X[held]) == y[held])
-                        for train, held in splits
-                    ]
-                )
-            )
+            right = []
+            for i, (train, held) in enumerate(splits):
+                with progress.fitting(
+                    f"alpha {alpha:g}, fold {i + 1}/{folds}: {title_of(config)} on {len(train):,} rows",
+                    candidate[-1],
+                ):
+                    fit_estimator(candidate, X[train], y[train])
+                right.append(np.mean(candidate.predict(X[held]) == y[held]))
+            scores[alpha] = float(np.mean(right))
     best = max(scores.values())
     return {"alpha": max(a for a in grid if scores[a] >= best - 1e-12), "folds": folds, "scores": scores}
 
 
-def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tuple[Pipeline, bool, dict]:
+@on_one_blas_thread
+def fit_selected(
+    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, progress: Progress = NO_PROGRESS, what: str = "MLP"
+) -> tuple[Pipeline, bool, dict]:
     """(pipeline fitted on all of (X, y), converged?, how its alpha was chosen).
 
     The alpha (the estimator's L2 penalty: the MLP's ``alpha``) is the estimator's own, or with
@@ -107,19 +123,22 @@ def fit_selected(X: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> tupl
     4 rows (every weight shrinks to zero, one class is predicted) but 0.08 on 128. Only ``X`` and
     ``y`` are read. A kind without such a penalty is fitted as configured (``alpha`` None).
 
-    The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``.
+    The record: ``{"alpha", "folds", "scores": {alpha: cross-validated accuracy}}``. With ``progress``
+    the fit logs a line named ``what``.
     """
     penalty = penalty_of(config)
     if penalty is None:
         selection = {"alpha": None, "folds": 0, "scores": {}}
     elif config.alpha_grid:
-        selection = cross_validate_alpha(X, y, config)
+        selection = cross_validate_alpha(X, y, config, progress)
     else:
         selection = {"alpha": getattr(config.estimator, penalty), "folds": 0, "scores": {}}
     if penalty is not None and config.alpha_max_per_row is not None:
         selection["alpha"] = min(selection["alpha"], config.alpha_max_per_row * len(y))
     chosen = config if penalty is None else with_estimator(config, **{penalty: selection["alpha"]})
-    model = fit_estimator(make_classifier(chosen), X, y)
+    model = make_classifier(chosen)
+    with progress.fitting(f"{what} on {len(y):,} rows", model[-1]):
+        fit_estimator(model, X, y)
     return model, converged(model, config), selection
 
 
@@ -150,14 +169,25 @@ def _held_out(model, X: np.ndarray, y: np.ndarray) -> tuple[int, float]:
     return right, float(-np.log(np.clip(proba[np.arange(len(y)), truth], 1e-12, None)).sum())
 
 
-def fit_with_pseudo(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray):
+@on_one_blas_thread
+def fit_with_pseudo(
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    progress: Progress = NO_PROGRESS,
+):
     """(labels-only pipeline, converged?, selection, final model, pseudo record, refits converged?)."""
-    base, converged, selection = fit_selected(X, y, config)
+    base, converged, selection = fit_selected(X, y, config, progress, f"labels-only {title_of(config)}")
     refit_config = config.model_copy(update={"alpha_grid": ()})
     flags: list[bool] = []
 
     def refit(X2, y2):
-        model, refit_converged, _ = fit_selected(X2, y2, refit_config)
+        lines = len(y2) - len(y)
+        round_ = f"pseudo-label round {len(flags) + 1}/{config.pseudo_rounds}"
+        what = f"{round_}: {lines:,} lines pseudo-labeled: {title_of(config)}"
+        model, refit_converged, _ = fit_selected(X2, y2, refit_config, progress, what)
         flags.append(refit_converged)
         return model
 
@@ -172,12 +202,19 @@ def fit_with_pseudo(X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool
         config.pseudo_rounds,
         config.pseudo_weight,
         config.pseudo_min_lines,
+        config.pseudo_min_share,
     )
     return base, converged, selection, model, record, all(flags)
 
 
+@on_one_blas_thread
 def check_pseudo(
-    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    progress: Progress = NO_PROGRESS,
 ) -> dict:
     """Do the pseudo-labels help these labels? Decided from the training labels alone.
 
@@ -201,8 +238,9 @@ def check_pseudo(
     fold_config = config.model_copy(update={"alpha_grid": ()})  # the fold's alpha rule only: no nested CV
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for train, held in splits:
-            base, _, _, model, _, _ = fit_with_pseudo(X[train], y[train], fold_config, pool, documents)
+        for i, (train, held) in enumerate(splits):
+            with progress.within(f"safeguard fold {i + 1}/{folds}"):
+                base, _, _, model, _, _ = fit_with_pseudo(X[train], y[train], fold_config, pool, documents, progress)
             for i, candidate in enumerate((base, model)):
                 r, ll = _held_out(candidate, X[held], y[held])
                 right[i] += r
@@ -224,8 +262,14 @@ def check_pseudo(
     }
 
 
+@on_one_blas_thread
 def fit_pretrained(
-    X: np.ndarray, y: np.ndarray, config: ClassifierConfig, pool: np.ndarray, documents: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    config: ClassifierConfig,
+    pool: np.ndarray,
+    documents: np.ndarray,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[Pipeline | VotingClassifier, Pipeline, bool, dict]:
     """The pretrained arm: (final model, labels-only pipeline, converged?, record).
 
@@ -235,10 +279,16 @@ def fit_pretrained(
     and with ``pseudo_check_folds`` the safeguard (:func:`check_pseudo`) decides from the training
     labels whether they are kept or the labels-only model is the final one.
     The record: ``{"alpha", "folds", "scores", "pseudo": {..., "safeguard": {"use", "reason", ...}}}``.
+    With ``progress``, every fit logs a line (:class:`Progress`).
     """
-    base, converged, selection, model, record, refits_converged = fit_with_pseudo(X, y, config, pool, documents)
+    base, converged, selection, model, record, refits_converged = fit_with_pseudo(
+        X, y, config, pool, documents, progress
+    )
+    if record.get("skipped"):
+        progress.say("document pseudo-labels %s", record["skipped"])
     if model is not base and config.pseudo_check_folds:
-        check = check_pseudo(X, y, config, pool, documents)
+        check = check_pseudo(X, y, config, pool, documents, progress)
+        progress.say("%s", check["reason"])
         record = {**record, "safeguard": check, "used": check["use"]}
         if not check["use"]:
             model = base

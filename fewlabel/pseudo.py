@@ -60,16 +60,27 @@ def fit_with_documents(
     rounds: int,
     weight: float,
     min_lines: int = 1,
+    min_share: float = 0.0,
 ):
     """(final model, record) from ``base``, the classifier fitted on the training rows (X, y), and the
     unlabeled lines ``pool`` grouped by ``documents``; ``refit(X, y)`` fits one more classifier. Only
     documents of at least ``min_lines`` lines take part. Without any, or without share, rounds or
-    weight, the final model is ``base`` itself.
+    weight, the final model is ``base`` itself; so it is, with nothing scored or fitted, when the
+    pseudo-labeled model's share of the average, ``weight / (weight + len(y))``, is below ``min_share``
+    (it could move no probability by more than that share).
 
     The record: ``{"eligible_documents", "documents": selected, "lines": their lines,
-    "per_class": {class: documents}, "rounds", "weight": the pseudo-labeled model's share of the average}``.
+    "per_class": {class: documents}, "rounds", "weight": the pseudo-labeled model's share of the average}``,
+    and ``"skipped": why`` when ``min_share`` ruled them out.
     """
     record = {"documents": 0, "lines": 0, "per_class": {}, "rounds": 0, "weight": 0.0}
+    vote = weight / (weight + len(y)) if weight > 0 else 0.0
+    if 0 < vote < min_share:
+        reason = (
+            f"skipped: with {len(y):,} labels the pseudo-labeled model would weigh {vote:.2%} of the vote, "
+            f"below {min_share:.2%}: labels only"
+        )
+        return base, {**record, "skipped": reason}
     _, inverse, sizes = np.unique(documents, return_inverse=True, return_counts=True)
     eligible = sizes[inverse] >= min_lines
     pool, documents = pool[eligible], documents[eligible]

@@ -108,6 +108,8 @@ def pseudo_line(stats: dict) -> str:
     record = stats.get("train", {}).get("pretrained", {}).get("pseudo_labels")
     if not record:
         return "document pseudo-labels: none recorded"
+    if record.get("skipped"):
+        return f"document pseudo-labels: {record['skipped']}"
     if not record["documents"]:
         return (
             f"document pseudo-labels: none ({record.get('eligible_documents', 0)} of "

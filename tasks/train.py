@@ -19,8 +19,10 @@ from fewlabel.vectors import ARMS, matrix_of
 @stage("train")
 def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     """Fit one classifier per arm (the pretrained arm with document pseudo-labels, :func:`fit_pretrained`);
-    write the models and their metadata."""
-    from fewlabel.model import fit_pretrained, fit_selected, iterations  # loaded when the stage runs
+    write the models and their metadata. Every fit logs a line, and a running one every 10 s
+    (:class:`fewlabel.fitting.Progress`)."""
+    from fewlabel.fitting import Progress
+    from fewlabel.model import fit_pretrained, fit_selected, iterations, title_of  # loaded when the stage runs
     from fewlabel.modelio import dump_model
 
     table = store.read_table(vectorize, "train.parquet")
@@ -29,13 +31,14 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     stats = {}
     for arm in ARMS:
         X = matrix_of(table, arm)
-        if arm == "pretrained":
-            model, base, converged, selection = fit_pretrained(
-                X, y, config, matrix_of(unlabeled, "pretrained"), unlabeled["document"].to_numpy()
-            )
-        else:
-            model, converged, selection = fit_selected(X, y, config)
-            base = model
+        with Progress(f"train: {arm} arm") as progress:
+            if arm == "pretrained":
+                model, base, converged, selection = fit_pretrained(
+                    X, y, config, matrix_of(unlabeled, "pretrained"), unlabeled["document"].to_numpy(), progress
+                )
+            else:
+                model, converged, selection = fit_selected(X, y, config, progress, f"labels-only {title_of(config)}")
+                base = model
         (out / f"{arm}.skops").write_bytes(dump_model(model))
         stats[arm] = {
             "iterations": iterations(base),

@@ -85,8 +85,8 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
 
     fits = []
 
-    def recording_fit(X, y, config):
-        model, converged, selection = real_fit(X, y, config)
+    def recording_fit(X, y, config, *progress):
+        model, converged, selection = real_fit(X, y, config, *progress)
         fits.append((X.copy(), list(y), model[-1].alpha))
         return model, converged, selection
 

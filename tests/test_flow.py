@@ -178,11 +178,16 @@ def test_core_log_lines_reach_the_run_logs_in_the_ui(first_run):
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     flt = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[first_run["flow_run_id"]]))
-    names = set()
+    names, fits = set(), []
     for _ in range(60):  # logs travel to the API in the background
         with get_client(sync_client=True) as client:
-            names = {log.name for log in client.read_logs(log_filter=flt)}
-        if "fewlabel.store" in names and "fewlabel.word2vec" in names:
+            logs = client.read_logs(log_filter=flt)
+        names = {log.name for log in logs}
+        fits = [log.message for log in logs if log.name == "fewlabel.model" and " epochs, " in log.message]
+        if {"fewlabel.store", "fewlabel.word2vec", "fewlabel.model"} <= names and len(fits) >= 2:
             break
         time.sleep(0.5)
-    assert {"fewlabel.store", "fewlabel.word2vec"} <= names, names
+    assert {"fewlabel.store", "fewlabel.word2vec", "fewlabel.model"} <= names, names
+    # the train stage's progress: every MLP fit, by arm (issue 28)
+    assert any(m.startswith("train: pretrained arm: labels-only MLP on ") for m in fits), fits
+    assert any(m.startswith("train: no_pretraining arm: labels-only MLP on ") for m in fits), fits

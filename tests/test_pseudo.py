@@ -94,10 +94,18 @@ def misleading_documents(seed=0, dim=4):
     return X, y, pool, documents
 
 
+LONG_FITS = {"tol": 1e-4, "n_iter_no_change": 10}
+"""scikit-learn's stopping rule (the default before issue 28): the fits of the misleading scenario below run
+long enough to learn the wrong pseudo-labels by heart, so the held-out labels show it in accuracy."""
+
+
 def test_safeguard_falls_back_to_labels_only_when_pseudo_labels_mislead():
     X, y, pool, documents = misleading_documents()
     config = ClassifierConfig(
-        pseudo_documents=1.0, pseudo_weight=1000, pseudo_check_folds=3, estimator={"max_iter": 300, "alpha": 1e-3}
+        pseudo_documents=1.0,
+        pseudo_weight=1000,
+        pseudo_check_folds=3,
+        estimator={"max_iter": 300, "alpha": 1e-3, **LONG_FITS},
     )
     model, base, _, record = fit_pretrained(X, y, config, pool, documents)
     check = record["pseudo"]["safeguard"]
@@ -189,3 +197,52 @@ def test_document_sample_keeps_documents_whole_and_bounded(monkeypatch):
     assert all(group in map(sorted, lines.values()) for group in map(sorted, kept.values()))  # whole documents
     again = fewlabel.corpus.sampled_documents([("a", "x"), ("b", "x")], limit=5)
     assert again.equals(some)  # seeded
+
+
+def test_pretrained_fit_logs_every_fit_by_round_and_safeguard_fold(caplog):
+    import logging
+    import re
+
+    from fewlabel.fitting import Progress
+
+    X, y, pool, documents, _, _, _ = documents_data()
+    config = ClassifierConfig(estimator={"max_iter": 50}, pseudo_rounds=2, pseudo_check_folds=3)
+    with caplog.at_level(logging.INFO, logger="fewlabel.model"):
+        quiet = fit_pretrained(X, y, config, pool, documents)
+        assert not caplog.records  # no Progress, no lines (the curve's draws)
+        with Progress("train: pretrained arm") as progress:
+            logged = fit_pretrained(X, y, config, pool, documents, progress)
+    assert dump_model(logged[0]) == dump_model(quiet[0])  # logging changes nothing
+    lines = [r.getMessage() for r in caplog.records]
+    assert all(line.startswith("train: pretrained arm: ") for line in lines)
+    fits = [re.sub(r"[\d,]+ lines", "N lines", line.split(" on ")[0]) for line in lines if " epochs, " in line]
+    one = ["labels-only MLP", *(f"pseudo-label round {r}/2: N lines pseudo-labeled: MLP" for r in (1, 2))]
+    folds = [f"safeguard fold {i}/3: {fit}" for i in (1, 2, 3) for fit in one]
+    assert fits == [f"train: pretrained arm: {fit}" for fit in one + folds]
+    assert lines[-1].startswith("train: pretrained arm: 3-fold check on the training labels: pseudo-labeled")
+
+
+def test_pseudo_labels_are_skipped_when_they_would_weigh_less_than_the_min_share(monkeypatch):
+    from sklearn.neural_network import MLPClassifier
+
+    from fewlabel.report import pseudo_line
+
+    X, y, pool, documents, _, _, _ = documents_data()  # 6 labels
+    fits = []
+    real = MLPClassifier.fit
+    monkeypatch.setattr(MLPClassifier, "fit", lambda self, *a, **k: fits.append(len(a[1])) or real(self, *a, **k))
+    # 0.06 / 6.06 = 0.99% of the vote: below 1%
+    light = ClassifierConfig(estimator={"max_iter": 50}, pseudo_weight=0.06)
+    model, base, _, record = fit_pretrained(X, y, light, pool, documents)
+    assert model is base and fits == [6]  # the labels-only MLP alone: nothing scored, no safeguard
+    assert record["pseudo"]["used"] is False and "safeguard" not in record["pseudo"]
+    assert record["pseudo"]["skipped"].startswith("skipped: with 6 labels the pseudo-labeled model would weigh 0.99%")
+    assert pseudo_line({"train": {"pretrained": {"pseudo_labels": record["pseudo"]}}}).startswith(
+        "document pseudo-labels: skipped: with 6 labels"
+    )
+    fits.clear()
+    kept = fit_pretrained(X, y, light.model_copy(update={"pseudo_min_share": 0.0}), pool, documents)[3]["pseudo"]
+    assert "skipped" not in kept and kept["documents"] > 0 and len(fits) == 3 + 3 * 3  # 0: never skipped
+    fits.clear()
+    heavier = fit_pretrained(X, y, light.model_copy(update={"pseudo_weight": 0.07}), pool, documents)[3]["pseudo"]
+    assert "skipped" not in heavier and len(fits) == 12  # 0.07 / 6.07 = 1.15%: at least 1%, as before

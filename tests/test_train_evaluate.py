@@ -155,3 +155,127 @@ def test_the_penalty_rule_sets_only_a_kind_that_has_a_penalty():
     assert record["alpha"] == pytest.approx(0.3 * 8)  # the MLP's alpha, capped per row
     model, _, record = fit_selected(X, y, ClassifierConfig(estimator={"kind": "logistic", "C": 0.5}))
     assert record["alpha"] is None and model[-1].C == 0.5
+
+
+def blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+def test_one_blas_thread_holds_until_the_last_thread_is_out():
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from fewlabel.fitting import one_blas_thread
+
+    def run(first_out: str) -> dict:
+        entered, leave = threading.Event(), threading.Event()
+        seen = {}
+
+        def other():
+            with one_blas_thread():
+                entered.set()
+                leave.wait(10)
+                seen["other, last in"] = blas_threads()
+
+        thread = threading.Thread(target=other)
+        with one_blas_thread():
+            seen["first in"] = blas_threads()
+            thread.start()
+            assert entered.wait(10)
+            if first_out == "other":
+                leave.set()
+                thread.join()
+        seen["first, out"] = blas_threads()
+        leave.set()
+        thread.join()
+        seen["all out"] = blas_threads()
+        return seen
+
+    with threadpool_limits(2, user_api="blas"):  # a known starting point, whatever the machine
+        # the first one in leaves first: the other one still fits on one thread
+        assert {k: v for k, v in run("first").items() if k != "all out"} == {
+            "first in": 1,
+            "other, last in": 1,
+            "first, out": 1,
+        }
+    with threadpool_limits(2, user_api="blas"):
+        # the one that set the limit is the last out: restored
+        assert run("other") == {"first in": 1, "other, last in": 1, "first, out": 2, "all out": 2}
+
+
+def test_fits_run_on_one_blas_thread(monkeypatch):
+    from sklearn.neural_network import MLPClassifier
+
+    threads = []
+    real = MLPClassifier.fit
+
+    def recording(self, *args, **kwargs):
+        threads.append(blas_threads())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLPClassifier, "fit", recording)
+    X, y = blobs(6)
+    fit_selected(X, y, ClassifierConfig(estimator={"max_iter": 20}, alpha_grid=(0.1, 1.0), cv_folds=2))
+    assert threads == [1] * 5  # 2 alphas x 2 folds, then the final fit
+
+
+def test_progress_names_each_fit_and_reports_a_long_one_while_it_runs(caplog):
+    import logging
+    import time
+    from types import SimpleNamespace
+
+    from fewlabel.fitting import Progress
+
+    with caplog.at_level(logging.INFO, logger="fewlabel.model"):
+        with Progress("train: test arm", every=0.1) as progress:
+            with progress.within("safeguard fold 2/3"):
+                estimator = SimpleNamespace(n_iter_=7)
+                with progress.fitting("slow MLP on 10 rows", estimator):
+                    time.sleep(0.45)
+            with progress.fitting("quick MLP on 10 rows"):
+                pass
+        with Progress(None, every=0.01) as quiet:
+            with quiet.fitting("never logged"):
+                time.sleep(0.05)
+    lines = [r.getMessage() for r in caplog.records]
+    running = [line for line in lines if "running" in line]
+    assert len(running) >= 2, lines  # at least one line every 0.1 s while the fit ran
+    assert all(
+        line.startswith("train: test arm: safeguard fold 2/3: slow MLP on 10 rows: running, epoch 7,")
+        for line in running
+    )
+    assert lines[-2].startswith("train: test arm: safeguard fold 2/3: slow MLP on 10 rows: 7 epochs, 0.")
+    assert lines[-1].startswith("train: test arm: quick MLP on 10 rows: 0.0 s")
+    assert not any("never logged" in line for line in lines)
+
+
+def test_progress_lines_from_its_thread_carry_the_callers_context():
+    """Inside a Prefect run, the run's log handler finds the run in the context: the waiting lines, written
+    by Progress's own thread, must carry the caller's."""
+    import contextvars
+    import logging
+    import time
+
+    from fewlabel.fitting import Progress
+
+    run = contextvars.ContextVar("run", default=None)
+    seen = []
+
+    class Context(logging.Handler):
+        def emit(self, record):
+            seen.append((record.getMessage(), run.get()))
+
+    logger = logging.getLogger("fewlabel.test_progress")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Context())
+    token = run.set("run-1")
+    try:
+        with Progress("train", every=0.05, logger=logger) as progress, progress.fitting("slow MLP"):
+            time.sleep(0.2)
+    finally:
+        run.reset(token)
+    assert any("running" in message for message, _ in seen)
+    assert {context for _, context in seen} == {"run-1"}
