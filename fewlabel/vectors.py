@@ -304,9 +304,15 @@ GRAM_BLOCK = 16_384
 """Rows per float64 block in :func:`first_component` (a 40 MB copy at 300 dimensions)."""
 
 
-def _gram(vectors: np.ndarray, block: int = GRAM_BLOCK) -> np.ndarray:
-    """The upper triangle of X'X (dim x dim float64, Fortran order), accumulated ``block`` rows at a
-    time with BLAS's symmetric rank-k update, on one BLAS thread (see :func:`first_component`)."""
+def _eigen(vectors: np.ndarray, block: int = GRAM_BLOCK) -> tuple[np.ndarray, np.ndarray] | None:
+    """(eigenvalues ascending, eigenvectors) of X'X, or None when X is zero.
+
+    The upper triangle of X'X (dim x dim float64) is accumulated ``block`` rows at a time with BLAS's
+    symmetric rank-k update, then decomposed by LAPACK; both on one BLAS thread. With two threads on a
+    2-core machine with anything else running, OpenBLAS's threads spin waiting for each other: the
+    300 x 300 decomposition took 0.8 to 6.7 s there instead of 0.13 s (10 to 30 times the CPU), and
+    its float64 result depended on the thread count (1e-13; the same float32 vector).
+    """
     from scipy.linalg.blas import dsyrk as syrk  # scipy loads where a component is fitted
 
     dim = vectors.shape[1]
@@ -316,7 +322,9 @@ def _gram(vectors: np.ndarray, block: int = GRAM_BLOCK) -> np.ndarray:
             rows = vectors[start : start + block].astype(np.float64)
             # rows.T is a Fortran-ordered dim x rows view: upper triangle of gram += rows.T @ rows, in place
             gram = syrk(1.0, rows.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-    return gram
+        if not gram.any():
+            return None
+        return np.linalg.eigh(gram, UPLO="U")
 
 
 def _signed(vector: np.ndarray) -> np.ndarray:
@@ -331,14 +339,13 @@ def first_component(vectors: np.ndarray, block: int = GRAM_BLOCK) -> np.ndarray:
     in 0.3 s instead of 32 s for 100k x 300, without the n x dim left factor), accumulated in
     float64 ``block`` rows at a time with BLAS's symmetric rank-k update (half the multiply-adds of
     X'X, no n x dim float64 copy). Zero rows (sentences without a known word) add exactly nothing.
-    BLAS runs on one thread here: 100k x 300 takes 0.22 s on one, and 2-3 s on two threads of a
-    2-core machine with anything else running (OpenBLAS's threads wait for each other).
+    BLAS runs on one thread here (:func:`_eigen`): 100k x 300 takes 0.22 s on one, and 2-3 s on two
+    threads of a 2-core machine with anything else running (OpenBLAS's threads wait for each other).
     """
-    gram = _gram(vectors, block)
-    if not gram.any():
+    eigen = _eigen(vectors, block)
+    if eigen is None:
         return np.zeros(vectors.shape[1], np.float32)
-    _, eigenvectors = np.linalg.eigh(gram, UPLO="U")
-    return _signed(eigenvectors[:, -1]).astype(np.float32)
+    return _signed(eigen[1][:, -1]).astype(np.float32)
 
 
 def principal_components(vectors: np.ndarray, k: int, block: int = GRAM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
@@ -346,12 +353,12 @@ def principal_components(vectors: np.ndarray, k: int, block: int = GRAM_BLOCK) -
     vectors and lambda_i = s_i^2 / sum_j s_j^2 over those k, uSIF's weights (fse computes them with a
     randomized truncated SVD; here exactly, from the eigenvectors of X'X as :func:`first_component`).
     Fewer rows when X has fewer dimensions; none when X is zero."""
-    gram = _gram(vectors, block)
     dim = vectors.shape[1]
     k = min(k, dim)
-    if not k or not gram.any():
+    eigen = _eigen(vectors, block) if k else None
+    if eigen is None:
         return np.zeros((0, dim), np.float32), np.zeros(0, np.float32)
-    values, eigenvectors = np.linalg.eigh(gram, UPLO="U")  # ascending
+    values, eigenvectors = eigen  # ascending
     values = np.clip(values[::-1][:k], 0, None)  # s_i^2; a rounding error below zero is zero
     components = np.vstack([_signed(eigenvectors[:, -1 - i]) for i in range(k)])
     return components.astype(np.float32), (values / values.sum()).astype(np.float32)
@@ -469,7 +476,7 @@ def fit_common(
     counts: np.ndarray | None,
     config: VectorizeConfig,
     sample: int = COMPONENT_SAMPLE,
-    means: np.ndarray | None = None,
+    means: np.ndarray | list[np.ndarray] | None = None,
     threads: int = THREADS,
 ) -> np.ndarray | Common | None:
     """What sentence vectors need fitted on the fitting text (unlabeled and training text, never the
@@ -482,28 +489,32 @@ def fit_common(
     one dictionary lookup per piece) and counts every row's tokens (uSIF's n); then the compiled
     kernel computes the sample's weighted means, and the component(s) come from their Gram matrix.
 
-    ``means``: the weighted means (this config, no component) of the first ``len(means)`` rows, when
-    they were computed anyway (the vectorize stage's unlabeled lines); ``pieces`` then hold only the
-    rows after them. Only for a sif/tfidf/mean fit with every row in the sample (``total <= sample``):
-    the component is then computed from the same numbers as without them.
+    ``means``: the weighted means (this config, no component) of the first rows, one array or several
+    in order, when they were computed anyway (the vectorize stage's unlabeled lines); ``pieces`` then
+    hold only the rows after them. Only for a sif/tfidf/mean fit with every row in the sample
+    (``total <= sample``): the component is then computed from the same numbers as without them.
     """
     if not needs_fit(config):
         return None
     if config.weighting != "mean" and counts is None:
         raise ValueError(f"vectorize.weighting={config.weighting} needs word counts (the 'count' column)")
     keep = sample_rows(total, sample)
-    first = 0 if means is None else len(means)
-    if means is not None and (keep is not None or config.weighting == "usif"):
+    given = [] if means is None else [means] if isinstance(means, np.ndarray) else list(means)
+    first = sum(len(m) for m in given)
+    if given and (keep is not None or config.weighting == "usif"):
         raise ValueError("means of the first rows stand in only for a sif, tfidf or mean fit on every row")
     offsets, ids, tokens = _sampled_ids(pieces, total, first, keep, vocabulary)
     length = max(1, tokens // max(total, 1))  # n: fse's int(total words / total sentences); at least 1
     matrix = _prepared(np.ascontiguousarray(matrix, np.float32), config)
     weights = _weights(counts, config, length if config.weighting == "usif" else None)
-    if means is None:
+    if not given:
         sampled = _means_of_ids(offsets, ids, matrix, weights, threads)
+    elif len(given) == 1 and first == total:
+        sampled = given[0]  # nothing after them: the gram reads them in place
     else:
         sampled = np.empty((total, matrix.shape[1]), np.float32)
-        sampled[:first] = means
+        for start, block in zip(np.cumsum([0] + [len(m) for m in given]), given, strict=False):
+            sampled[start : start + len(block)] = block
         sampled[first:] = _means_of_ids(offsets, ids, matrix, weights, threads)
     if config.weighting == "usif":
         k = config.usif_components if config.remove_component else 0

@@ -558,6 +558,9 @@ def test_fit_on_given_first_means_equals_the_whole_fit():
     head, _ = sentence_vectors(tokens[:70], vocab, matrix, counts, config)
     given = fit_common([tokens[70:]], 90, vocab, matrix, counts, config, means=head[:, :4])
     np.testing.assert_array_equal(given, whole)
+    tail, _ = sentence_vectors(tokens[70:], vocab, matrix, counts, config)
+    pieces = [head[:30, :4], head[30:, :4], tail[:, :4]]  # every row given, in pieces: nothing left to stream
+    np.testing.assert_array_equal(fit_common([], 90, vocab, matrix, counts, config, means=pieces), whole)
     assert np.abs(whole).max() > 0.1
     with pytest.raises(ValueError, match="stand in only"):
         fit_common([tokens[70:]], 90, vocab, matrix, counts, USIF, means=head[:, :4])
