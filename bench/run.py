@@ -17,7 +17,10 @@ Measures, in one run, side by side:
    / max over reps of each rep's ratio against its own loop. The vectorized side gets the tokens as the
    vectorize stage does: written as preprocess writes them, read batch by batch dictionary-encoded
    (fewlabel.store.parquet_batches); from in-memory string lists (as predict) it is timed too, for
-   information, and both reads are timed. The component fit timed apart; predict
+   information, and both reads are timed. The default path (the common component fitted on the
+   corpus as the vectorize stage fits it, then removed) with its component fit timed apart, and the
+   vectorize stage itself (its ``.fn``, default config, on n synthetic unlabeled lines) with the
+   component fits inside it (goal: at most half of the stage's time); predict
    sentences/s (fewlabel.predictor.Classifier with the end-to-end run's record), and the growth exponent
    of time with size between sizes (1.0 = linear); pretrain words/s of fewlabel.word2vec.fit_word2vec
    against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
@@ -518,7 +521,8 @@ def child_vectorize_stage(args: dict) -> dict:
     """The vectorize stage (its ``.fn``, default config) on a synthetic corpus of n unlabeled lines, 200
     training and 2,000 test sentences, with the throughput child's kind of embedding; its seconds and
     those of the component fits inside it (every ``fit_common`` call the stage makes, wrapped), per rep
-    (the artifact folder removed before each)."""
+    (the artifact folder removed before each). An older stage's fit (``sampled_tokens`` then
+    ``fit_component``) is timed the same way, so that this child can time either."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -568,25 +572,39 @@ def child_vectorize_stage(args: dict) -> dict:
     pre = store.materialize("preprocess", "fewlabel-preprocess-bench", preprocess)
     vec = store.materialize("pretrain", "fewlabel-pretrain-bench", pretrain)
     fits = []
-    fit_common = stage_module.fit_common
 
-    def timed_fit(*a, **k):
-        start = time.perf_counter()
-        try:
-            return fit_common(*a, **k)
-        finally:
-            fits.append(time.perf_counter() - start)
+    def timed(function):
+        def run(*a, **k):
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*a, **k)
+            finally:
+                fits.append((time.perf_counter() - start, time.process_time() - cpu))
 
-    stage_module.fit_common = timed_fit
+        return run
+
+    # the fit's functions as the stage module calls them (an older stage: its sample's read and its fit)
+    for name in ("fit_common", "sampled_tokens", "fit_component"):
+        if hasattr(stage_module, name):
+            setattr(stage_module, name, timed(getattr(stage_module, name)))
     reps = []
     for _ in range(args["reps"]):
         shutil.rmtree(store.data_dir() / "features", ignore_errors=True)
         fits.clear()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         ref = stage_module.vectorize.fn(pre, [], vec, VectorizeConfig())
-        reps.append({"stage_s": round(time.perf_counter() - start, 3), "fit_s": round(sum(fits), 3), "fits": len(fits)})
+        reps.append(
+            {
+                "stage_s": round(time.perf_counter() - start, 3),
+                "fit_s": round(sum(w for w, _ in fits), 3),
+                "stage_cpu_s": round(time.process_time() - cpu, 3),
+                "fit_cpu_s": round(sum(c for _, c in fits), 3),
+                "fits": len(fits),
+            }
+        )
     shutil.rmtree(args["data_dir"], ignore_errors=True)
     shares = [r["fit_s"] / r["stage_s"] for r in reps]
+    cpu_shares = [r["fit_cpu_s"] / r["stage_cpu_s"] for r in reps]
     return {
         "sentences": len(splits["unlabeled"]),
         "train": len(splits["train"]),
@@ -595,6 +613,7 @@ def child_vectorize_stage(args: dict) -> dict:
         "stage_s": statistics.median(r["stage_s"] for r in reps),
         "fit_s": statistics.median(r["fit_s"] for r in reps),
         "fit_share": {"min": min(shares), "median": statistics.median(shares), "max": max(shares)},
+        "fit_cpu_share": statistics.median(cpu_shares),
         "files": ref["files"],
     }
 
@@ -766,11 +785,16 @@ def machine() -> dict:
     mem = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
     from importlib.metadata import version
 
+    autogroup = Path("/proc/self/autogroup")
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "mem_gib": round(mem / 2**20, 1),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        # Linux shares the CPU between sessions first (autogroup), then by nice within a session: a bench
+        # at nice 19 beside a busy nice-0 process of its own session runs many times slower (RESULTS.md)
+        "nice": os.nice(0),
+        "autogroup": autogroup.read_text().strip() if autogroup.exists() else None,
         "python": platform.python_version(),
         **{lib: version(lib) for lib in ("prefect", "gensim", "scikit-learn", "numpy", "pyarrow")},
     }
@@ -812,7 +836,8 @@ def main() -> None:
     }
     say(
         f"fewlabel bench ({'quick' if quick else 'full'}): {result['date']}, {result['machine']['nproc']} cores, "
-        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}"
+        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}, nice {result['machine']['nice']} "
+        f"({result['machine']['autogroup']})"
     )
 
     for n in sizes:  # generate the corpora first, so their time counts nowhere else
@@ -889,7 +914,8 @@ def main() -> None:
             staged.append(row)
             say(
                 f"  {size_label(n)}: stage {row['stage_s']:.2f} s, component fits {row['fit_s']:.2f} s (median of "
-                f"{len(row['reps'])}); fit / stage per rep min/median/max {fmt_share(row['fit_share'])} (goal <= 0.5)"
+                f"{len(row['reps'])}); fit / stage per rep min/median/max {fmt_share(row['fit_share'])} (goal <= 0.5); "
+                f"in CPU seconds (every thread) {row['fit_cpu_share']:.2f}"
             )
         result["vectorize_stage"] = staged
         result["slope"] = {
