@@ -87,7 +87,9 @@ class Common(NamedTuple):
     rows; k = 0 removes nothing."""
     weights: np.ndarray
     """k float32: lambda_i = s_i^2 / sum_j s_j^2 over those k singular values; each vector loses
-    sum_i lambda_i (v . u_i) u_i."""
+    sum_i lambda_i (v . u_i) u_i, as in the paper and its reference code (kawine/usif). fse's
+    ``remove_principal_components`` weights both factors of the projection, so that for k > 1 it
+    subtracts lambda_i^2 (v . u_i) u_i; with k = 1 (lambda = 1) both are SIF's removal."""
 
 
 def needs_fit(config: VectorizeConfig) -> bool:
