@@ -332,6 +332,12 @@ def test_first_component_in_blocks_equals_the_whole_gram_and_ignores_zero_rows()
     np.testing.assert_allclose(
         first_component(vectors, block=13), first_component(vectors[vectors.any(axis=1)]), rtol=1e-6, atol=1e-7
     )
+    pieces = [vectors[:100], vectors[100:100], vectors[100:250], vectors[250:]]  # blocks of 13 straddle them
+    for block in (13, 50, 1000):
+        np.testing.assert_array_equal(first_component(pieces, block=block), first_component(vectors, block=block))
+        np.testing.assert_array_equal(
+            principal_components(pieces, 3, block)[0], principal_components(vectors, 3, block)[0]
+        )
 
 
 @pytest.mark.parametrize("pooling", ["mean", "mean_max_min"])
