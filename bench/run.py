@@ -22,7 +22,10 @@ Measures, in one run, side by side:
    / max over reps of each rep's ratio against its own loop. The vectorized side gets the tokens as the
    vectorize stage does: written as preprocess writes them, read batch by batch dictionary-encoded
    (fewlabel.store.parquet_batches); from in-memory string lists (as predict) it is timed too, for
-   information, and both reads are timed. The component fit timed apart; predict
+   information, and both reads are timed. The default path (the common component fitted on the
+   corpus as the vectorize stage fits it, then removed) with its component fit timed apart, and the
+   vectorize stage itself (its ``.fn``, default config, on n synthetic unlabeled lines) with the
+   component fits inside it (goal: at most half of the stage's time); predict
    sentences/s (fewlabel.predictor.Classifier with the end-to-end run's record), and the growth exponent
    of time with size between sizes (1.0 = linear); pretrain words/s of fewlabel.word2vec.fit_word2vec
    against raw gensim Word2Vec with identical params on the same token lists, and in corpus_file
@@ -83,6 +86,10 @@ FIT_BASE = "d958c57"
 
 def fmt(spread: dict) -> str:
     return f"{spread['min']:.1f} / {spread['median']:.1f} / {spread['max']:.1f}x"
+
+
+def fmt_share(spread: dict) -> str:
+    return f"{spread['min']:.2f} / {spread['median']:.2f} / {spread['max']:.2f}"
 
 
 def say(*parts, end: str = "\n") -> None:
@@ -302,7 +309,16 @@ def child_throughput(args: dict) -> dict:
     from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
     from fewlabel.predictor import Classifier
     from fewlabel.text import TOKENS, tokenize
-    from fewlabel.vectors import THREADS, average, fit_component, sentence_vectors, word_weights
+    from fewlabel.vectors import (
+        THREADS,
+        average,
+        fit_common,
+        fit_component,
+        remove_from_means,
+        sample_rows,
+        sentence_vectors,
+        word_weights,
+    )
 
     texts = pq.read_table(args["corpus"])["text"].combine_chunks()
     n = len(texts)
@@ -326,9 +342,9 @@ def child_throughput(args: dict) -> dict:
     matrix = np.random.default_rng(0).standard_normal((len(vocabulary), dim)).astype(np.float32)
     configured = VectorizeConfig()  # the defaults: sif weighting, common component removed
     weights = word_weights(word_counts, configured.weighting, configured.sif_a)
-    start = time.perf_counter()
+    # the component of the loops and the vectorized side; the first fit also loads the kernel and scipy,
+    # so the fit timed below is warm
     component = fit_component(tokens, vocabulary, matrix, word_counts, configured)
-    t_fit = time.perf_counter() - start
     batch = 65_536  # as the vectorize stage and predict call it: one Parquet batch at a time
     m = min(n, args["loop_max"])
     lists = tokens.slice(0, m).to_pylist()
@@ -376,7 +392,6 @@ def child_throughput(args: dict) -> dict:
         start = time.perf_counter()
         pieces = [t["tokens"] for t in store.parquet_batches(stored, batch, ["tokens"], encoded)[1]]
         reads[form] = time.perf_counter() - start
-    stored.unlink()
     forms = {"stage": pieces, "strings": [tokens.slice(offset, batch) for offset in range(0, n, batch)]}
 
     passes = max(1, 500_000 // n)  # each timing at least ~500k sentences: small sizes are not timed on 0.2 s
@@ -442,16 +457,39 @@ def child_throughput(args: dict) -> dict:
     average(tokens, vocabulary, matrix)  # one call returning all n vectors
     t_whole = time.perf_counter() - start
     t_vec = statistics.median(timing["plain_stage_machine"])
-    start = time.perf_counter()  # the default path as the vectorize stage runs it: fit the component, then apply
-    sentence_vectors(
-        tokens,
-        vocabulary,
-        matrix,
-        word_counts,
-        configured,
-        fit_component(tokens, vocabulary, matrix, word_counts, configured),
-    )
-    t_conf = time.perf_counter() - start
+
+    def default_path() -> tuple[float, float]:
+        """(component fit, whole) seconds of the default config on the n sentences as the vectorize stage
+        runs it on a corpus, read from the stored file batch by batch, dictionary-encoded: with at most
+        100k lines (every line in the fit's sample) the fit takes the averages of the pass itself, as the
+        stage does with its unlabeled lines, and the component is removed from them after; with more, the
+        fit streams the file for a seeded 100k sample, then the pass removes the component as it goes."""
+
+        def read():
+            return (t["tokens"] for t in store.parquet_batches(stored, batch, ["tokens"], ("tokens",))[1])
+
+        begin = time.perf_counter()
+        if sample_rows(n) is None:
+            plain = [sentence_vectors(piece, vocabulary, matrix, word_counts, configured)[0] for piece in read()]
+            start = time.perf_counter()
+            fitted = fit_common([], n, vocabulary, matrix, word_counts, configured, means=plain)
+            fit = time.perf_counter() - start
+            for vectors in plain:
+                remove_from_means(vectors, fitted, dim)
+        else:
+            start = time.perf_counter()
+            fitted = fit_common(read(), n, vocabulary, matrix, word_counts, configured)
+            fit = time.perf_counter() - start
+            for piece in read():
+                sentence_vectors(piece, vocabulary, matrix, word_counts, configured, fitted)
+        if not np.array_equal(fitted, component):
+            raise AssertionError("the default path's component is not fit_component's")
+        return fit, time.perf_counter() - begin
+
+    default = [default_path() for _ in range(reps)]
+    stored.unlink()
+    t_fit = statistics.median(f for f, _ in default)
+    t_conf = statistics.median(w for _, w in default)
 
     t_pred = math.nan
     if args.get("record"):  # without one (a vectorize-only run of this child), predict is not measured
@@ -475,6 +513,8 @@ def child_throughput(args: dict) -> dict:
         "vectorize_default_config": configured.model_dump(),
         "vectorize_component_fit_s": t_fit,
         "vectorize_default_s": t_conf,
+        "vectorize_fit_share": spread([f / w for f, w in default]),
+        "vectorize_default_reps_s": [[round(f, 3), round(w, 3)] for f, w in default],
         "vectorize_default_sentences_per_s": n / t_conf,
         "vectorize": vectorize,
         "vectorize_vs_loop_per_core": min(vectorize[k]["core"]["ratio"]["min"] for k in ("plain", "sif")),
@@ -482,6 +522,106 @@ def child_throughput(args: dict) -> dict:
         "predict_s": t_pred,
         "predict_sentences_per_s": n / t_pred,
         "peak_rss_mib": peak_mib(),
+    }
+
+
+def child_vectorize_stage(args: dict) -> dict:
+    """The vectorize stage (its ``.fn``, default config) on a synthetic corpus of n unlabeled lines, 200
+    training and 2,000 test sentences, with the throughput child's kind of embedding; its seconds and
+    those of the component fits inside it (every ``fit_common`` call the stage makes, wrapped), per rep
+    (the artifact folder removed before each). An older stage's fit (``sampled_tokens`` then
+    ``fit_component``) is timed the same way, so that this child can time either."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
+    shutil.rmtree(args["data_dir"], ignore_errors=True)
+    from fewlabel import store
+    from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
+    from fewlabel.tasks import vectorize as stage_module
+    from fewlabel.text import tokenize
+
+    splits = {
+        name: tokenize(pq.read_table(args[name])["text"].combine_chunks(), PreprocessConfig())
+        for name in ("unlabeled", "train", "test")
+    }
+    dim = Word2VecConfig().vector_size
+    rng = np.random.default_rng(0)
+
+    def vectors_table(tokens: pa.Array, least: int) -> pa.Table:
+        counts = pc.value_counts(pc.list_flatten(tokens))
+        known = pc.greater_equal(counts.field("counts"), least)
+        words, n = counts.field("values").filter(known), counts.field("counts").filter(known).to_numpy()
+        order = np.argsort(-n, kind="stable")  # gensim's order: most frequent first
+        matrix = rng.standard_normal((len(order), dim)).astype(np.float32)
+        vector = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim)
+        return pa.table({"token": words.take(pa.array(order)), "count": pa.array(n[order]), "vector": vector})
+
+    def preprocess(out: Path) -> dict:
+        for name, tokens in splits.items():
+            rows = np.arange(len(tokens))
+            table = {"origin": pa.array([name] * len(tokens)), "row": pa.array(rows), "tokens": tokens}
+            if name != "unlabeled":
+                table = {"label": pa.array(np.where(rows % 2 == 0, "pos", "neg")), **table}
+            with store.table_writer(out, f"{name}.parquet", pa.table(table).schema) as write:
+                for start in range(0, len(tokens), 65_536):  # one row group per batch, as preprocess writes
+                    write(pa.table(table).slice(start, 65_536))
+        return {}
+
+    def pretrain(out: Path) -> dict:
+        store.write_table(out, "vectors.parquet", vectors_table(splits["unlabeled"], 2))
+        store.write_table(out, "baseline_vectors.parquet", vectors_table(splits["train"], 1))
+        (out / "word2vec.model").write_bytes(b"")
+        return {}
+
+    pre = store.materialize("preprocess", "fewlabel-preprocess-bench", preprocess)
+    vec = store.materialize("pretrain", "fewlabel-pretrain-bench", pretrain)
+    fits = []
+
+    def timed(function):
+        def run(*a, **k):
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*a, **k)
+            finally:
+                fits.append((time.perf_counter() - start, time.process_time() - cpu))
+
+        return run
+
+    # the fit's functions as the stage module calls them (an older stage: its sample's read and its fit)
+    for name in ("fit_common", "sampled_tokens", "fit_component"):
+        if hasattr(stage_module, name):
+            setattr(stage_module, name, timed(getattr(stage_module, name)))
+    reps = []
+    for _ in range(args["reps"]):
+        shutil.rmtree(store.data_dir() / "features", ignore_errors=True)
+        fits.clear()
+        start, cpu = time.perf_counter(), time.process_time()
+        ref = stage_module.vectorize.fn(pre, [], vec, VectorizeConfig())
+        reps.append(
+            {
+                "stage_s": round(time.perf_counter() - start, 3),
+                "fit_s": round(sum(w for w, _ in fits), 3),
+                "stage_cpu_s": round(time.process_time() - cpu, 3),
+                "fit_cpu_s": round(sum(c for _, c in fits), 3),
+                "fits": len(fits),
+            }
+        )
+    shutil.rmtree(args["data_dir"], ignore_errors=True)
+    shares = [r["fit_s"] / r["stage_s"] for r in reps]
+    cpu_shares = [r["fit_cpu_s"] / r["stage_cpu_s"] for r in reps]
+    return {
+        "sentences": len(splits["unlabeled"]),
+        "train": len(splits["train"]),
+        "test": len(splits["test"]),
+        "reps": reps,
+        "stage_s": statistics.median(r["stage_s"] for r in reps),
+        "fit_s": statistics.median(r["fit_s"] for r in reps),
+        "fit_share": {"min": min(shares), "median": statistics.median(shares), "max": max(shares)},
+        "fit_cpu_share": statistics.median(cpu_shares),
+        "files": ref["files"],
     }
 
 
@@ -683,6 +823,7 @@ CHILDREN = {
     "train": child_train,
     "vectorize": child_vectorize,
     "throughput": child_throughput,
+    "vectorize_stage": child_vectorize_stage,
     "pretrain": child_pretrain,
     "pretrain_trial": child_pretrain_trial,
     "stage": child_stage,
@@ -760,11 +901,16 @@ def machine() -> dict:
     mem = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
     from importlib.metadata import version
 
+    autogroup = Path("/proc/self/autogroup")
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "mem_gib": round(mem / 2**20, 1),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        # Linux shares the CPU between sessions first (autogroup), then by nice within a session: a bench
+        # at nice 19 beside a busy nice-0 process of its own session runs many times slower (RESULTS.md)
+        "nice": os.nice(0),
+        "autogroup": autogroup.read_text().strip() if autogroup.exists() else None,
         "python": platform.python_version(),
         **{lib: version(lib) for lib in ("prefect", "gensim", "scikit-learn", "numpy", "pyarrow")},
     }
@@ -821,7 +967,8 @@ def main() -> None:
     }
     say(
         f"fewlabel bench ({'quick' if quick else 'full'}): {result['date']}, {result['machine']['nproc']} cores, "
-        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}"
+        f"{result['machine']['cpu']}, load {result['machine']['load_avg_at_start']}, nice {result['machine']['nice']} "
+        f"({result['machine']['autogroup']})"
     )
 
     for n in sizes:  # generate the corpora first, so their time counts nowhere else
@@ -882,13 +1029,37 @@ def main() -> None:
                 f"as strings {v['token_read_s']['strings']:.2f} s"
             )
             say(
-                f"    component fit {row['vectorize_component_fit_s']:.2f} s; default path (fit + apply) "
-                f"{row['vectorize_default_sentences_per_s'] / 1e3:.0f}k sent/s; one whole call "
+                f"    default path (the stage's way: component fit, then apply) {row['vectorize_default_s']:.2f} s "
+                f"({row['vectorize_default_sentences_per_s'] / 1e3:.0f}k sent/s), of which the component fit "
+                f"{row['vectorize_component_fit_s']:.2f} s: fit / default {fmt_share(row['vectorize_fit_share'])}; "
+                "one whole call "
                 f"{row['vectorize_one_call_sentences_per_s'] / 1e3:.0f}k; fancy-indexed loop "
                 f"{v['indexed_loop_sentences_per_s'] / 1e3:.1f}k "
                 f"(one core / it: {fmt(v['plain_core_vs_indexed_loop'])})"
             )
         result["throughput"] = rows
+
+        say("vectorize stage, default config (n unlabeled lines, 200 training, 2,000 test sentences; 3 reps)")
+        staged = []
+        for n in sizes:
+            row = run_child(
+                "vectorize_stage",
+                {
+                    "unlabeled": str(synth(n)),
+                    "train": str(synth(200, seed=1)),
+                    "test": str(synth(2_000, seed=2)),
+                    "reps": 3,
+                    "data_dir": str(WORK / f"vectorize-stage-{size_label(n)}"),
+                },
+                WORK / f"vectorize-stage-{size_label(n)}",
+            )
+            staged.append(row)
+            say(
+                f"  {size_label(n)}: stage {row['stage_s']:.2f} s, component fits {row['fit_s']:.2f} s (median of "
+                f"{len(row['reps'])}); fit / stage per rep min/median/max {fmt_share(row['fit_share'])} (goal <= 0.5); "
+                f"in CPU seconds (every thread) {row['fit_cpu_share']:.2f}"
+            )
+        result["vectorize_stage"] = staged
         result["slope"] = {
             stage: exponent(rows, f"{stage}_s") for stage in ("preprocess", "vectorize", "vectorize_default", "predict")
         }
@@ -1034,6 +1205,17 @@ def report(r: dict, label: str) -> None:
                     f"| (from string lists) {kind} / loop, {where}, {size_label(row['sentences'])} | "
                     f"{fmt(v[kind][f'strings_{where}']['ratio'])} | printed | |"
                 )
+    for row in r["vectorize_stage"]:
+        share = row["fit_share"]["median"]
+        say(
+            f"| vectorize stage: component fit / stage, {size_label(row['sentences'])} | {share:.2f} "
+            f"({row['fit_s']:.2f} / {row['stage_s']:.2f} s) | <= 0.5 | {'yes' if share <= 0.5 else 'NO'} |"
+        )
+    for row in r["throughput"]:
+        say(
+            f"| default path: component fit / fit + apply, {size_label(row['sentences'])} | "
+            f"{fmt_share(row['vectorize_fit_share'])} (min / median / max) | printed | |"
+        )
     say(f"| peak_rss_mib_{label} | {r[f'peak_rss_mib_{label}']} | printed | |")
     say(
         f"\nend to end ({r['source']}, medians of {r['pairs']}): bare {e['median_seconds']['bare']} s, cold "

@@ -207,13 +207,18 @@ class Word2VecConfig(Section):
 class VectorizeConfig(Section):
     """How word vectors become one sentence vector."""
 
-    weighting: Literal["mean", "sif", "tfidf"] = Field(
-        "sif", description="mean; sif: a/(a+p(w)); tfidf: log(1/p(w)); p(w) from the Word2Vec corpus counts"
+    weighting: one_of(vectors.WEIGHTINGS) = Field(
+        "sif", description="how the words of a sentence are weighed; p(w) from the Word2Vec corpus counts"
     )
     sif_a: Float = Field(1e-3, gt=0, description="the a of sif weighting")
     unit_vectors: Bool = Field(False, description="scale every word vector to length 1 before averaging")
     remove_component: Bool = Field(
-        True, description="remove SIF's first principal component, estimated on unlabeled + training text"
+        True,
+        description="remove SIF's first principal component (usif: its usif_components weighted ones), "
+        "estimated on unlabeled + training text",
+    )
+    usif_components: Int = Field(
+        5, ge=0, le=100, description="usif: principal components removed, each weighted by its share of their s^2"
     )
     pooling: one_of(vectors.POOLING) = Field(
         "mean",

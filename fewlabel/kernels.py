@@ -1,5 +1,5 @@
-"""Compiled kernels (numba) for sentence vectors: the weighted mean of token vectors, and the projection
-of a common component out of vectors.
+"""Compiled kernels (numba) for sentence vectors: the weighted mean of token vectors, and the removal of
+common components (SIF's first principal component, uSIF's weighted ones) from vectors.
 
 Why compiled: averaging is a gather of one embedding row per token followed by multiply-adds, and a
 sparse-matrix product (scipy) or numpy per sentence spends most of its time moving rows through memory
@@ -68,17 +68,41 @@ def project_out_row(row, component):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True, fastmath=FAST)
-def project_out(vectors, component):  # pragma: no cover - compiled
-    """Each row of ``vectors`` minus its projection on ``component``, in place (as :func:`means` does)."""
-    for i in range(len(vectors)):
-        project_out_row(vectors[i], component)
+def remove_row(row, components, weights, along):  # pragma: no cover - compiled
+    """The common components out of ``row``, in place.
+
+    Without ``weights`` (SIF), each row of ``components`` projected out in turn
+    (:func:`project_out_row`); with them (uSIF), row -= sum_i weights[i] (row . components[i])
+    components[i], every projection taken from the row as it came in (``along``: k scratch floats).
+    """
+    if len(weights) == 0:
+        for i in range(len(components)):
+            project_out_row(row, components[i])
+        return
+    for i in range(len(components)):
+        total = np.float32(0)
+        for d in range(len(row)):
+            total += row[d] * components[i, d]
+        along[i] = weights[i] * total
+    for i in range(len(components)):
+        for d in range(len(row)):
+            row[d] -= along[i] * components[i, d]
 
 
 @numba.njit(nogil=True, cache=True, fastmath=FAST)
-def means(offsets, ids, matrix, weights, component, out, known):  # pragma: no cover - compiled
+def project_out(vectors, components, weights):  # pragma: no cover - compiled
+    """Each row of ``vectors`` without the common components, in place (as :func:`means` does)."""
+    along = np.empty(len(components), np.float32)
+    for i in range(len(vectors)):
+        remove_row(vectors[i], components, weights, along)
+
+
+@numba.njit(nogil=True, cache=True, fastmath=FAST)
+def means(offsets, ids, matrix, weights, components, removal, out, known):  # pragma: no cover - compiled
     """Row i of ``out``: the (weighted) mean of the embedding rows ``ids[offsets[i]:offsets[i+1]]``
-    (an id < 0 is an unknown token and is skipped), minus its projection on ``component`` if that is not
-    empty; ``known[i]``: how many ids were known.
+    (an id < 0 is an unknown token and is skipped), without the rows of ``components`` (k x dim, none
+    when k = 0) as :func:`remove_row` removes them with the weights ``removal``; ``known[i]``: how
+    many ids were known.
 
     The sum of weight x vector divided by the known count (SIF's form); weight 1 when ``weights`` is
     empty. Tokens are added four at a time, in sentence order.
@@ -88,6 +112,7 @@ def means(offsets, ids, matrix, weights, component, out, known):  # pragma: no c
     weighted = len(weights) > 0
     group = np.empty(4, np.int64)
     scales = np.empty(4, np.float32)
+    along = np.empty(len(components), np.float32)
     for i in range(len(offsets) - 1):
         row = out[i]
         row[:] = 0
@@ -120,5 +145,5 @@ def means(offsets, ids, matrix, weights, component, out, known):  # pragma: no c
         scale = np.float32(1) / np.float32(count)
         for d in range(dim):
             row[d] *= scale
-        if len(component):
-            project_out_row(row, component)
+        if len(components):
+            remove_row(row, components, removal, along)

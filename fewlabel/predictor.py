@@ -13,7 +13,7 @@ from fewlabel import store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.errors import UserError
 from fewlabel.text import tokenize
-from fewlabel.vectors import counts_of, embedding, matrix_of, sentence_vectors
+from fewlabel.vectors import common_of, counts_of, embedding, needs_fit, sentence_vectors
 
 MODEL_STAGES = ("pretrain", "vectorize", "train")
 """The artifacts of a training run that a prediction depends on."""
@@ -27,9 +27,8 @@ def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, conf
     vocabulary, matrix = embedding(table)
     counts = counts_of(table)
     component = None
-    if config.remove_component:
-        components = store.read_table(vectorize, "components.parquet")
-        component = matrix_of(components, "vector")[components["arm"].to_pylist().index("pretrained")]
+    if needs_fit(config):
+        component = common_of(store.read_table(vectorize, "components.parquet"), "pretrained")
     return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)
 
 

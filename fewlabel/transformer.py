@@ -6,7 +6,7 @@
     pipe.fit(texts, labels)
 
 It tokenizes exactly like the preprocess stage and averages exactly like the vectorize stage (same
-weighting, common-component removal and pooling options).
+weighting, common-component removal and pooling options; uSIF's fit included).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from fewlabel.config import PreprocessConfig, VectorizeConfig
 from fewlabel.text import tokenize
-from fewlabel.vectors import POOLING, counts_of, embedding, first_component, sentence_vectors
+from fewlabel.vectors import POOLING, WEIGHTINGS, counts_of, embedding, fit_component, needs_fit, sentence_vectors
 
 
 class AveragedWordVectors(TransformerMixin, BaseEstimator):
@@ -28,9 +28,11 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
     Args:
         vectors: a fewlabel ``vectors.parquet`` path (columns token, count, vector) or gensim KeyedVectors.
         lowercase, stopwords, keep_negations, language: tokenization, as in the preprocess config.
-        weighting, sif_a, unit_vectors, remove_component, pooling: as in the vectorize config. sif and tfidf need
-            word counts (the ``count`` column, or the KeyedVectors' ``count`` attribute); the common
-            component is estimated in ``fit`` on the texts given to it (never pass test texts).
+        weighting, sif_a, unit_vectors, remove_component, usif_components, pooling: as in the vectorize
+            config. sif, usif and tfidf need word counts (the ``count`` column, or the KeyedVectors'
+            ``count`` attribute); the common component (usif: the components and the mean sentence
+            length its weights use) is estimated in ``fit`` on the texts given to it (never pass test
+            texts).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
         unit_vectors=False,
         remove_component=False,
         pooling="mean",
+        usif_components=5,
     ):
         self.vectors = vectors
         self.lowercase = lowercase
@@ -56,9 +59,11 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
         self.unit_vectors = unit_vectors
         self.remove_component = remove_component
         self.pooling = pooling
+        self.usif_components = usif_components
 
     def fit(self, X=None, y=None):
-        """Load the word vectors; with ``remove_component``, estimate the common component on X (y unused)."""
+        """Load the word vectors; with ``remove_component`` (or usif weighting), fit the common component
+        (uSIF's fit) on X (y unused)."""
         if self.vectors is None:
             raise ValueError("AveragedWordVectors needs vectors: a vectors.parquet path or gensim KeyedVectors")
         if hasattr(self.vectors, "index_to_key"):
@@ -84,9 +89,10 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
             sif_a=self.sif_a,
             unit_vectors=self.unit_vectors,
             remove_component=self.remove_component,
+            usif_components=self.usif_components,
             pooling=self.pooling,
         )
-        if self.weighting != "mean" and (self.counts_ is None or not self.counts_.any()):
+        if WEIGHTINGS[self.weighting].weigh is not None and (self.counts_ is None or not self.counts_.any()):
             raise ValueError(f"weighting={self.weighting!r} needs word counts, and these vectors have none")
         self.preprocess_ = PreprocessConfig(
             lowercase=self.lowercase,
@@ -97,15 +103,25 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
         dim = self.embedding_.shape[1]
         self.n_features_out_ = dim * (1 + len(POOLING[self.pooling]))
         self.component_ = None
-        if self.remove_component:
+        if needs_fit(self.vectorize_):
             if X is None:
-                raise ValueError("remove_component=True estimates the common component on the texts passed to fit")
-            self.component_ = first_component(self.transform(X)[:, :dim])
+                why = "remove_component=True" if self.remove_component else "weighting='usif'"
+                raise ValueError(f"{why} estimates the common component on the texts passed to fit")
+            self.component_ = fit_component(
+                self._tokens(X), self.vocabulary_, self.embedding_, self.counts_, self.vectorize_
+            )
         return self
 
     def transform(self, X) -> np.ndarray:
         """An (n_texts, n_features_out_) float32 array; texts without a known word give zeros."""
         check_is_fitted(self, "embedding_")
+        vectors, _ = sentence_vectors(
+            self._tokens(X), self.vocabulary_, self.embedding_, self.counts_, self.vectorize_, self.component_
+        )
+        return vectors
+
+    def _tokens(self, X) -> pa.ListArray:
+        """X's texts tokenized as the preprocess stage does (lists of tokens are taken as they are)."""
         if isinstance(X, str):
             raise ValueError("X must be a sequence of texts, not a single string")
         items = list(X)
@@ -116,10 +132,7 @@ class AveragedWordVectors(TransformerMixin, BaseEstimator):
             tokens = pa.array([list(map(str, x)) for x in items], pa.list_(pa.string()))
         else:
             tokens = tokenize(pa.array([str(x) for x in items], pa.string()), self.preprocess_)
-        vectors, _ = sentence_vectors(
-            tokens, self.vocabulary_, self.embedding_, self.counts_, self.vectorize_, self.component_
-        )
-        return vectors
+        return tokens
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "embedding_")

@@ -1,8 +1,11 @@
 """Stage vectorize: sentence vectors of the train and test sentences for both arms (:mod:`fewlabel.vectors`).
 
-SIF's common component (``remove_component``) is estimated from each arm's own Word2Vec corpus: the
-unlabeled sentences (with the shards) and training sentences for ``pretrained``, the training
-sentences for ``no_pretraining``; never from the test split. Writes ``train.parquet`` and
+What the vectors need fitted (SIF's common component with ``remove_component``; uSIF's components and
+mean sentence length) is fitted on each arm's own Word2Vec corpus: the unlabeled sentences (with the
+shards) and training sentences for ``pretrained``, the training sentences for ``no_pretraining``;
+never on the test split. The fit streams the corpus dictionary-encoded, batch by batch; when the
+sample is the whole corpus (at most 100k lines), the pretrained arm's fit reuses the unlabeled
+lines' averages that ``unlabeled.parquet`` needs anyway (sif). Writes ``train.parquet`` and
 ``test.parquet`` (label, origin, row, one vector column per arm), ``components.parquet``, and
 ``unlabeled.parquet``: the pretrained vectors of whole unlabeled documents (at most 100k lines), for
 document pseudo-labels.
@@ -19,11 +22,31 @@ import pyarrow.compute as pc
 
 from fewlabel import store
 from fewlabel.config import VectorizeConfig
-from fewlabel.corpus import corpus_parts, sampled_documents, sampled_tokens
+from fewlabel.corpus import corpus_parts, sampled_documents
 from fewlabel.orchestration.stage import stage
-from fewlabel.vectors import ARMS, counts_of, embedding, fit_component, sentence_vectors, vector_column, width
+from fewlabel.vectors import (
+    ARMS,
+    WEIGHTINGS,
+    common_table,
+    counts_of,
+    embedding,
+    fit_common,
+    needs_fit,
+    remove_from_means,
+    sample_rows,
+    sentence_vectors,
+    vector_column,
+    width,
+)
 
 log = logging.getLogger(__name__)
+
+
+def _tokens(parts: list[tuple[store.Ref, str]], batch_size: int):
+    """The ``tokens`` column of (artifact, file) parts, batch by batch, dictionary-encoded."""
+    for ref, name in parts:
+        for table in store.iter_batches(ref, name, batch_size, ["tokens"], ("tokens",))[1]:
+            yield table["tokens"]
 
 
 @stage("vectorize")
@@ -38,20 +61,31 @@ def vectorize(
     """Sentence vectors of the train and test sentences, for both arms, as configured."""
     tables = {arm: store.read_table(pretrain, name) for arm, name in ARMS.items()}
     embeddings = {arm: (*embedding(t), counts_of(t)) for arm, t in tables.items()}
+    parts = corpus_parts(preprocess, shard)
+    pool = sampled_documents(parts[:-1])  # the unlabeled documents, not train
+    pooled = None
     components = {}
-    if config.remove_component:
-        corpora = {
-            "pretrained": sampled_tokens(corpus_parts(preprocess, shard)),
-            "no_pretraining": store.read_table(preprocess, "train.parquet", ["tokens"])["tokens"],
-        }
-        components = {arm: fit_component(corpora[arm], *embeddings[arm], config) for arm in ARMS}
-        vectors = vector_column(np.vstack(list(components.values())))
-        store.write_table(out, "components.parquet", pa.table({"arm": list(components), "vector": vectors}))
+    if needs_fit(config):
+        sizes = [store.parquet_rows(ref, name) for ref, name in parts]
+        corpora = {"pretrained": (parts, sum(sizes)), "no_pretraining": (parts[-1:], sizes[-1])}
+        means = None
+        if not WEIGHTINGS[config.weighting].fitted and sample_rows(sum(sizes)) is None and len(pool) == sum(sizes[:-1]):
+            # every line is in the sample and the pool is every unlabeled line, in order: their averages
+            # are the fit's first rows (the component is then removed from them, as if given)
+            pooled, _ = sentence_vectors(pool["tokens"], *embeddings["pretrained"], config)
+            means = pooled[:, : embeddings["pretrained"][1].shape[1]]
+            corpora["pretrained"] = (parts[-1:], sum(sizes))
+        for arm, (fitting, total) in corpora.items():
+            given = means if arm == "pretrained" else None
+            components[arm] = fit_common(_tokens(fitting, batch_size), total, *embeddings[arm], config, means=given)
+        store.write_table(out, "components.parquet", common_table(components))
+        if pooled is not None:
+            pooled = remove_from_means(pooled, components["pretrained"], embeddings["pretrained"][1].shape[1])
     stats = {"config": config.model_dump(mode="json")}
-    pool = sampled_documents(corpus_parts(preprocess, shard)[:-1])  # the unlabeled documents, not train
-    vectors, _ = sentence_vectors(pool["tokens"], *embeddings["pretrained"], config, components.get("pretrained"))
+    if pooled is None:
+        pooled, _ = sentence_vectors(pool["tokens"], *embeddings["pretrained"], config, components.get("pretrained"))
     store.write_table(
-        out, "unlabeled.parquet", pa.table({"document": pool["document"], "pretrained": vector_column(vectors)})
+        out, "unlabeled.parquet", pa.table({"document": pool["document"], "pretrained": vector_column(pooled)})
     )
     stats["unlabeled_sample"] = {"documents": len(pc.unique(pool["document"])), "lines": len(pool)}
     columns = ["label", "origin", "row", "tokens"]

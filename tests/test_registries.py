@@ -29,6 +29,7 @@ def schema_choices(*path: str) -> set:
         (("data", "label_normalize"), readers.LABEL_MODES),
         (("preprocess", "language"), text.LANGUAGES),
         (("vectorize", "pooling"), vectors.POOLING),
+        (("vectorize", "weighting"), vectors.WEIGHTINGS),
         (("data", "source"), {**corpora.SOURCES, corpora.FILES: None}),
         (("data", "damaged_text"), encodings.DAMAGED_TEXT),
     ],

@@ -332,6 +332,12 @@ def test_first_component_in_blocks_equals_the_whole_gram_and_ignores_zero_rows()
     np.testing.assert_allclose(
         first_component(vectors, block=13), first_component(vectors[vectors.any(axis=1)]), rtol=1e-6, atol=1e-7
     )
+    pieces = [vectors[:100], vectors[100:100], vectors[100:250], vectors[250:]]  # blocks of 13 straddle them
+    for block in (13, 50, 1000):
+        np.testing.assert_array_equal(first_component(pieces, block=block), first_component(vectors, block=block))
+        np.testing.assert_array_equal(
+            principal_components(pieces, 3, block)[0], principal_components(vectors, 3, block)[0]
+        )
 
 
 @pytest.mark.parametrize("pooling", ["mean", "mean_max_min"])
@@ -375,3 +381,302 @@ def test_dictionary_encoded_tokens_read_from_parquet_give_the_same_vectors(data_
     np.testing.assert_array_equal(np.vstack([v for v, _ in rows]), want)
     np.testing.assert_array_equal(np.concatenate([k for _, k in rows]), want_known)
     assert want_known[7] == 2 and want_known[3] == 0
+
+
+# --- uSIF (Ethayarajh 2018, as fse's uSIF) and the component fit from stored batches -------------
+
+from fewlabel.vectors import (  # noqa: E402
+    Common,
+    common_of,
+    common_table,
+    fit_common,
+    matrix_of,
+    principal_components,
+)
+
+STRINGS = pa.list_(pa.string())
+
+USIF = VectorizeConfig(weighting="usif", remove_component=True, usif_components=2)
+
+
+def usif_reference(fitting, others, vocab, matrix, counts, k):
+    """uSIF written out with numpy from the paper's and fse's formulas: p(w) from the counts, n the
+    fitting text's tokens per sentence (rounded down), alpha the share of words with p(w) > 1 -
+    (1 - 1/v)^n, a = (1 - alpha) / (alpha v / 2), weights a / (a/2 + p(w)); the weighted mean of
+    each sentence's known words; the fitting text's first k right singular vectors u_i (a full SVD)
+    and lambda_i = s_i^2 / sum of the k s_j^2; each vector minus sum_i lambda_i (v . u_i) u_i."""
+    index = {w: i for i, w in enumerate(vocab)}
+    p = np.asarray(counts, np.float64) / np.sum(counts)
+    v = len(vocab)
+    n = sum(len(s) for s in fitting) // len(fitting)
+    alpha = np.mean(p > 1 - (1 - 1 / v) ** n)
+    a = (1 - alpha) / (alpha * v / 2 + np.finfo(np.float32).eps)
+    weights = a / (a / 2 + p)
+
+    def means(sentences):
+        rows = []
+        for s in sentences:
+            ids = [index[w] for w in s if w in index]
+            rows.append(weights[ids] @ matrix[ids] / len(ids) if ids else np.zeros(matrix.shape[1]))
+        return np.array(rows)
+
+    _, s, vt = np.linalg.svd(means(fitting), full_matrices=False)
+    lam = s[:k] ** 2 / np.sum(s[:k] ** 2)
+
+    def removed(x):
+        return x - ((x @ vt[:k].T) * lam) @ vt[:k]
+
+    return n, weights, removed(means(fitting)), removed(means(others)), vt[:k], lam
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_usif_vectors_match_a_numpy_reference_on_a_small_vocabulary(k):
+    rng = np.random.default_rng(7)
+    vocab = [f"w{i}" for i in range(12)]
+    matrix = (rng.normal(size=(12, 6)) + [1.5, 0, 0.5, 0, 0, 0]).astype(np.float32)
+    counts = np.array([400, 200, 120, 60, 30, 20, 10, 6, 4, 2, 1, 1])
+    fitting = [[f"w{j}" for j in rng.integers(0, 15, rng.integers(1, 9))] for _ in range(60)]
+    others = [[f"w{j}" for j in rng.integers(0, 15, rng.integers(0, 7))] for _ in range(20)]
+    config = USIF.model_copy(update={"usif_components": k})
+    n, weights, want_fit, want_other, components, lam = usif_reference(fitting, others, vocab, matrix, counts, k)
+    common = fit_component(pa.array(fitting, STRINGS), pa.array(vocab), matrix, counts, config)
+    assert isinstance(common, Common) and common.length == n and 2 <= n <= 8
+    np.testing.assert_allclose(word_weights(counts, "usif", length=n), weights, rtol=1e-6)
+    assert not np.allclose(weights, weights[0])  # the weights depend on the word's frequency
+    np.testing.assert_allclose(np.abs(common.components @ components.T), np.eye(k), atol=1e-5)  # same directions
+    np.testing.assert_allclose(common.weights, lam, rtol=1e-5)
+    got_fit, _ = sentence_vectors(pa.array(fitting, STRINGS), pa.array(vocab), matrix, counts, config, common)
+    got_other, _ = sentence_vectors(pa.array(others, STRINGS), pa.array(vocab), matrix, counts, config, common)
+    np.testing.assert_allclose(got_fit, want_fit, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got_other, want_other, rtol=1e-4, atol=1e-5)
+    if k > 1:  # the weights matter: SIF's removal of the first component alone gives other vectors
+        first = Common(n, common.components[:1], np.ones(1, np.float32))
+        sif, _ = sentence_vectors(pa.array(others, STRINGS), pa.array(vocab), matrix, counts, config, first)
+        assert not np.allclose(sif, got_other, atol=1e-3)
+
+
+def test_usif_weights_hand_computed():
+    # v = 4 words, p = 0.5, 0.3, 0.15, 0.05; n = 2: threshold 1 - 0.75^2 = 0.4375, one word above it,
+    # alpha = 1/4, a = (3/4) / (1/4 * 2) = 1.5, weights 1.5 / (0.75 + p)
+    got = word_weights(np.array([50, 30, 15, 5]), "usif", length=2)
+    np.testing.assert_allclose(got, 1.5 / (0.75 + np.array([0.5, 0.3, 0.15, 0.05])), rtol=1e-6)
+    with pytest.raises(ValueError, match="mean sentence length"):
+        word_weights(np.array([1, 2]), "usif")
+
+
+def test_usif_needs_its_fit_and_fits_without_removal():
+    tokens = pa.array([["a", "b"], ["c"]], STRINGS)
+    with pytest.raises(ValueError, match="usif needs its fit"):
+        sentence_vectors(tokens, VOCAB, W, COUNTS, USIF)
+    with pytest.raises(ValueError, match="usif needs its fit"):
+        sentence_vectors(tokens, VOCAB, W, COUNTS, USIF, np.array([1, 0], np.float32))
+    bare = fit_component(tokens, VOCAB, W, COUNTS, USIF.model_copy(update={"remove_component": False}))
+    assert bare.length == 1 and bare.components.shape == (0, 2) and len(bare.weights) == 0
+    got, _ = sentence_vectors(tokens, VOCAB, W, COUNTS, USIF, bare)  # weighted means, nothing removed
+    weights = word_weights(COUNTS, "usif", length=1)
+    np.testing.assert_allclose(got, [(weights[0] * W[0] + weights[1] * W[1]) / 2, weights[2] * W[2]], rtol=1e-6)
+
+
+def test_principal_components_are_the_svd_s_and_weighted_by_their_squared_singular_values():
+    rng = np.random.default_rng(8)
+    x = (rng.normal(size=(200, 5)) * [5, 3, 2, 1, 0.5]).astype(np.float32)
+    components, weights = principal_components(x, 3)
+    _, s, vt = np.linalg.svd(x.astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(np.abs(np.sum(components * vt[:3], axis=1)), 1, atol=1e-6)
+    np.testing.assert_allclose(weights, s[:3] ** 2 / np.sum(s[:3] ** 2), rtol=1e-5)
+    assert principal_components(x, 9)[0].shape == (5, 5)  # no more than the dimensions
+    assert principal_components(np.zeros((4, 5), np.float32), 3)[0].shape == (0, 5)
+
+
+def test_components_table_round_trips_sif_and_usif():
+    u = np.array([0.6, 0.8], np.float32)
+    sif = common_table({"pretrained": u, "no_pretraining": -u})
+    assert sif.column_names == ["arm", "vector"]  # SIF's file as it always was
+    np.testing.assert_array_equal(common_of(sif, "no_pretraining"), -u)
+    fitted = {
+        "pretrained": Common(11, np.array([[0.6, 0.8], [0.8, -0.6]], np.float32), np.array([0.7, 0.3], np.float32)),
+        "no_pretraining": Common(4, np.zeros((0, 2), np.float32), np.zeros(0, np.float32)),
+    }
+    table = common_table(fitted)
+    for arm, want in fitted.items():
+        got = common_of(table, arm)
+        assert got.length == want.length
+        np.testing.assert_array_equal(got.components, want.components)
+        np.testing.assert_array_equal(got.weights, want.weights)
+
+
+def stored_tokens(sentences, rows_per_group=100):
+    """A preprocess-like artifact holding ``sentences`` in t.parquet, several row groups."""
+    from fewlabel import store
+
+    tokens = pa.array(sentences, STRINGS)
+
+    def build(out):
+        with store.table_writer(out, "t.parquet", pa.schema([("tokens", STRINGS)])) as write:
+            for start in range(0, len(sentences), rows_per_group):
+                write(pa.table({"tokens": tokens[start : start + rows_per_group]}))
+        return {}
+
+    return store.materialize("preprocess", f"fewlabel-preprocess-{len(sentences)}-{rows_per_group}", build), tokens
+
+
+@pytest.mark.parametrize("config", [VectorizeConfig(), USIF, VectorizeConfig(weighting="tfidf", pooling="mean_max")])
+@pytest.mark.parametrize("sample", [100, 1000])
+def test_fit_from_stored_batches_equals_the_fit_on_strings(data_dir, config, sample):
+    """The stage fits from dictionary-encoded Parquet batches (row groups with their own dictionaries,
+    batches that cut through them); with or without a sample, it is bit-identical to the fit on
+    the token strings held in memory."""
+    from fewlabel import store
+
+    rng = np.random.default_rng(9)
+    vocab = pa.array([f"w{i}" for i in range(40)])
+    matrix = (rng.normal(size=(40, 5)) + 1).astype(np.float32)
+    counts = rng.integers(1, 100, 40)
+    sentences = [[f"w{j}" for j in rng.integers(0, 50, rng.integers(0, 10))] for _ in range(250)]
+    sentences[5], sentences[9] = None, ["w1", None, "w2"]
+    ref, tokens = stored_tokens(sentences)
+    batches = (t["tokens"] for t in store.iter_batches(ref, "t.parquet", 64, ["tokens"], ("tokens",))[1])
+    got = fit_common(batches, 250, vocab, matrix, counts, config, sample=sample)
+    want = fit_component(tokens, vocab, matrix, counts, config, sample=sample)
+    if isinstance(want, Common):
+        assert got.length == want.length
+        np.testing.assert_array_equal(got.components, want.components)
+        np.testing.assert_array_equal(got.weights, want.weights)
+    else:
+        np.testing.assert_array_equal(got, want)
+    other = fit_component(tokens[:120], vocab, matrix, counts, config, sample=sample)
+    assert not np.allclose(
+        other[1] if isinstance(other, Common) else other, want[1] if isinstance(want, Common) else want
+    )
+    with pytest.raises(ValueError, match="not the 251 announced"):
+        fit_common([tokens], 251, vocab, matrix, counts, config, sample=sample)
+
+
+def test_fit_on_given_first_means_equals_the_whole_fit():
+    """The stage's unlabeled lines are averaged once: their means stand in for the fit's first rows."""
+    rng = np.random.default_rng(10)
+    vocab = pa.array([f"w{i}" for i in range(30)])
+    matrix = (rng.normal(size=(30, 4)) + 1).astype(np.float32)
+    counts = rng.integers(1, 50, 30)
+    tokens = pa.array([[f"w{j}" for j in rng.integers(0, 35, rng.integers(0, 8))] for _ in range(90)], STRINGS)
+    config = VectorizeConfig(pooling="mean_max")
+    whole = fit_component(tokens, vocab, matrix, counts, config)
+    head, _ = sentence_vectors(tokens[:70], vocab, matrix, counts, config)
+    given = fit_common([tokens[70:]], 90, vocab, matrix, counts, config, means=head[:, :4])
+    np.testing.assert_array_equal(given, whole)
+    tail, _ = sentence_vectors(tokens[70:], vocab, matrix, counts, config)
+    pieces = [head[:30, :4], head[30:, :4], tail[:, :4]]  # every row given, in pieces: nothing left to stream
+    np.testing.assert_array_equal(fit_common([], 90, vocab, matrix, counts, config, means=pieces), whole)
+    assert np.abs(whole).max() > 0.1
+    with pytest.raises(ValueError, match="stand in only"):
+        fit_common([tokens[70:]], 90, vocab, matrix, counts, USIF, means=head[:, :4])
+    with pytest.raises(ValueError, match="stand in only"):
+        fit_common([tokens[70:]], 90, vocab, matrix, counts, config, sample=50, means=head[:, :4])
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_usif_removal_piece_by_piece_equals_removal_on_the_whole(monkeypatch, threads):
+    rng = np.random.default_rng(11)
+    vocab = pa.array([f"w{i}" for i in range(40)])
+    matrix = (rng.normal(size=(40, 7)) + 1.5).astype(np.float32)
+    tokens = pa.array([[f"w{j}" for j in rng.integers(0, 50, rng.integers(0, 9))] for _ in range(103)], STRINGS)
+    weights = rng.uniform(0.1, 1, 40).astype(np.float32)
+    plain, _ = average(tokens, vocab, matrix, weights)
+    common = Common(3, *principal_components(plain, 3))
+    want = remove_component(plain, common)
+    monkeypatch.setattr("fewlabel.vectors.BLOCK", 7)
+    monkeypatch.setattr("fewlabel.vectors.MIN_PIECE", 5)
+    got, _ = average(tokens, vocab, matrix, weights, threads=threads, component=common)
+    np.testing.assert_array_equal(got, want)
+    lam, u = common.weights, common.components
+    np.testing.assert_allclose(got, plain - ((plain @ u.T) * lam) @ u, rtol=1e-5, atol=1e-5)
+    assert np.abs(got - plain).max() > 0.1
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        VectorizeConfig(),
+        USIF,
+        VectorizeConfig(pooling="mean_max"),
+        VectorizeConfig(weighting="usif", pooling="mean_max"),
+    ],
+)
+def test_vectorize_stage_fits_on_unlabeled_and_training_text_and_predict_reproduces_it(data_dir, config):
+    """The stage's component(s) come from the unlabeled and training lines (not the test split; its
+    unlabeled lines averaged once), its vectors are those of fit_component + sentence_vectors on the
+    same text, and predict's featurizer, reading components.parquet, gives the same vectors."""
+    from fewlabel import store
+    from fewlabel.predictor import pretrained_featurizer
+    from fewlabel.tasks.vectorize import vectorize
+
+    rng = np.random.default_rng(12)
+    words = [f"w{i}" for i in range(30)]
+    matrix = (rng.normal(size=(30, 6)) + [2, 0, 0, 1, 0, 0]).astype(np.float32)
+    counts = np.sort(rng.integers(1, 500, 30))[::-1]
+
+    def sentences(n, top=35):
+        return [[f"w{j}" for j in rng.integers(0, top, rng.integers(1, 9))] for _ in range(n)]
+
+    unlabeled, train, test = sentences(150), sentences(40), sentences(30, top=8)  # test: other words
+
+    def preprocess(out):
+        for name, rows in (("unlabeled", unlabeled), ("train", train), ("test", test)):
+            table = pa.table(
+                {
+                    "label": pa.array(["x", "y"] * (len(rows) // 2), pa.string()),
+                    "origin": pa.array([name] * len(rows), pa.string()),
+                    "row": pa.array(np.arange(len(rows)), pa.int64()),
+                    "tokens": pa.array(rows, STRINGS),
+                }
+            )
+            store.write_table(out, f"{name}.parquet", table if name != "unlabeled" else table.drop(["label"]))
+        return {}
+
+    def pretrain(out):
+        for name in ("vectors.parquet", "baseline_vectors.parquet"):
+            store.write_table(
+                out,
+                name,
+                pa.table(
+                    {"token": words, "count": counts, "vector": pa.FixedSizeListArray.from_arrays(matrix.ravel(), 6)}
+                ),
+            )
+        (out / "word2vec.model").write_bytes(b"")
+        return {}
+
+    pre = store.materialize("preprocess", "fewlabel-preprocess-usif", preprocess)
+    vec = store.materialize("pretrain", "fewlabel-pretrain-usif", pretrain)
+    ref = vectorize.fn(pre, [], vec, config)
+    vocab = pa.array(words)
+    fitted = fit_component(pa.array(unlabeled + train, STRINGS), vocab, matrix, counts, config)
+    stored = common_of(store.read_table(ref, "components.parquet"), "pretrained")
+    if isinstance(fitted, Common):
+        assert stored.length == fitted.length and len(stored.weights) == config.usif_components
+        np.testing.assert_array_equal(stored.components, fitted.components)
+    else:
+        np.testing.assert_array_equal(stored, fitted)
+    want, _ = sentence_vectors(pa.array(unlabeled, STRINGS), vocab, matrix, counts, config, fitted)
+    pooled = matrix_of(store.read_table(ref, "unlabeled.parquet"), "pretrained")
+    np.testing.assert_array_equal(pooled, want)
+    featurize = pretrained_featurizer(vec, ref, config)
+    for split, rows in (("train", train), ("test", test)):
+        stored_vectors = matrix_of(store.read_table(ref, f"{split}.parquet"), "pretrained")
+        np.testing.assert_array_equal(featurize(pa.array(rows, STRINGS))[0], stored_vectors)
+    test_fit = fit_component(pa.array(unlabeled + test, STRINGS), vocab, matrix, counts, config)
+    assert not np.allclose(
+        test_fit[1] if isinstance(test_fit, Common) else test_fit, stored[1] if isinstance(stored, Common) else stored
+    )
+
+
+def test_transformer_usif_matches_the_stage_functions(vectors_file):
+    fit_texts = [["a"], ["a", "c"], ["b", "c"], ["a", "b", "c"]]
+    transformer = AveragedWordVectors(str(vectors_file), weighting="usif", remove_component=True, usif_components=1)
+    transformer.fit(fit_texts)
+    config = VectorizeConfig(weighting="usif", remove_component=True, usif_components=1)
+    want_common = fit_component(pa.array(fit_texts, STRINGS), VOCAB, W, np.array([3, 2, 1]), config)
+    assert transformer.component_.length == want_common.length == 2
+    want, _ = sentence_vectors(pa.array([["a", "b"]], STRINGS), VOCAB, W, np.array([3, 2, 1]), config, want_common)
+    np.testing.assert_array_equal(transformer.transform(["a b"]), want)
+    with pytest.raises(ValueError, match="weighting='usif' estimates"):
+        AveragedWordVectors(str(vectors_file), weighting="usif").fit()
