@@ -14,6 +14,7 @@ install: $(STAMP)
 
 # Installs the locked versions (requirements.lock), then fewlabel itself with its test and docs extras.
 $(STAMP): pyproject.toml requirements.lock
+	@echo "installing fewlabel and its locked dependencies into $(VENV) (a few minutes the first time)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
