@@ -384,9 +384,9 @@ def child_throughput(args: dict) -> dict:
     # group per batch) and read back as the stage reads it, batch by batch and dictionary-encoded. The
     # in-memory string lists (tokenize's output, as predict vectorizes) are timed too, for information.
     stored = WORK / f"tokens-{n}.parquet"
-    with store.table_writer(WORK, stored.name, pa.schema([TOKENS])) as write:
+    with pq.ParquetWriter(stored, pa.schema([TOKENS]), compression="zstd") as writer:  # as store.table_writer
         for offset in range(0, n, batch):
-            write(pa.table({"tokens": tokens.slice(offset, batch)}))
+            writer.write_table(pa.table({"tokens": tokens.slice(offset, batch)}))
     reads = {}
     for form, encoded in (("strings", ()), ("stage", ("tokens",))):
         start = time.perf_counter()
@@ -538,7 +538,7 @@ def child_vectorize_stage(args: dict) -> dict:
 
     os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
     shutil.rmtree(args["data_dir"], ignore_errors=True)
-    from fewlabel import store
+    from fewlabel import catalog, store
     from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
     from fewlabel.tasks import vectorize as stage_module
     from fewlabel.text import tokenize
@@ -565,15 +565,15 @@ def child_vectorize_stage(args: dict) -> dict:
             table = {"origin": pa.array([name] * len(tokens)), "row": pa.array(rows), "tokens": tokens}
             if name != "unlabeled":
                 table = {"label": pa.array(np.where(rows % 2 == 0, "pos", "neg")), **table}
-            with store.table_writer(out, f"{name}.parquet", pa.table(table).schema) as write:
+            with store.table_writer(out, catalog.SPLITS[name], pa.table(table).schema) as write:
                 for start in range(0, len(tokens), 65_536):  # one row group per batch, as preprocess writes
                     write(pa.table(table).slice(start, 65_536))
         return {}
 
     def pretrain(out: Path) -> dict:
-        store.write_table(out, "vectors.parquet", vectors_table(splits["unlabeled"], 2))
-        store.write_table(out, "baseline_vectors.parquet", vectors_table(splits["train"], 1))
-        (out / "word2vec.model").write_bytes(b"")
+        store.write_table(out, catalog.VECTORS, vectors_table(splits["unlabeled"], 2))
+        store.write_table(out, catalog.BASELINE_VECTORS, vectors_table(splits["train"], 1))
+        store.output_path(out, catalog.WORD2VEC).write_bytes(b"")
         return {}
 
     pre = store.materialize("preprocess", "fewlabel-preprocess-bench", preprocess)
@@ -636,7 +636,7 @@ def child_pretrain(args: dict) -> dict:
     import pyarrow.parquet as pq
     from gensim.models import Word2Vec
 
-    from fewlabel import store
+    from fewlabel import catalog, store
     from fewlabel.config import PreprocessConfig, Word2VecConfig
     from fewlabel.corpus import write_line_sentences
     from fewlabel.text import tokenize
@@ -652,10 +652,10 @@ def child_pretrain(args: dict) -> dict:
     # counting the vocabulary on the way (fit_word2vec's side then skips gensim's scan of the file)
     os.environ["FEWLABEL_DATA_DIR"] = str(corpus_file.parent / "pretrain-data")
     ref = store.materialize(
-        "preprocess", "bench", lambda out: store.write_table(out, "t.parquet", pa.table({"tokens": tokens})) or {}
+        "preprocess", "bench", lambda out: store.write_table(out, catalog.UNLABELED, pa.table({"tokens": tokens})) or {}
     )
     start = time.perf_counter()
-    written = write_line_sentences([(ref, "t.parquet")], corpus_file, MAX_SENTENCE)
+    written = write_line_sentences([(ref, catalog.UNLABELED)], corpus_file, MAX_SENTENCE)
     t_write = time.perf_counter() - start
     vocabulary = corpus_file.with_suffix(".vocabulary.json")
     vocabulary.write_text(json.dumps(written._asdict()), encoding="utf-8")

@@ -24,7 +24,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import normalize
 from sklearn.semi_supervised import LabelSpreading
 
-from fewlabel import stats, store
+from fewlabel import catalog, stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.fitting import on_one_blas_thread
 from fewlabel.metrics import majority_label
@@ -141,8 +141,8 @@ def spread(
 
 
 def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
-    table = store.read_table(features, f"{split}.parquet", ["label", "pretrained"])
-    token_array = store.read_table(tokens, f"{split}.parquet", ["tokens"])["tokens"].combine_chunks()
+    table = store.read_table(features, catalog.SPLITS[split], ["label", "pretrained"])
+    token_array = store.read_table(tokens, catalog.SPLITS[split], ["tokens"])["tokens"].combine_chunks()
     return {
         "labels": np.asarray(table["label"].to_pylist(), dtype=object),
         "vectors": matrix_of(table, "pretrained"),
@@ -180,7 +180,7 @@ def point_rows(
     """Every draw of every method at one point of the curve, on the test split of ``data.seed`` =
     ``split``: (:data:`POINTS` table, counts)."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
-    pool = store.read_table(features, "unlabeled.parquet")
+    pool = store.read_table(features, catalog.UNLABELED)
     unlabeled = {"vectors": matrix_of(pool, "pretrained"), "documents": pool["document"].to_numpy()}
     n = None if labels_per_class == "all" else int(labels_per_class)
     vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made

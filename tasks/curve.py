@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.config import ClassifierConfig, Word2VecConfig
 from fewlabel.orchestration.stage import stage
 
@@ -55,7 +55,7 @@ def curve_point(
     table, counts = point_rows(
         features, tokens, labels_per_class, classifier, word2vec, draws, seed, tfidf_C, split, spreading
     )
-    store.write_table(out, "points.parquet", table)
+    store.write_table(out, catalog.POINTS, table)
     return counts
 
 
@@ -70,13 +70,17 @@ def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
 
     from fewlabel.learning_curve import plot, summarize, summary_records
 
-    tidy = pd.concat([store.read_table(ref, "points.parquet").to_pandas() for ref in points], ignore_index=True)
+    tidy = pd.concat([store.read_table(ref, catalog.POINTS).to_pandas() for ref in points], ignore_index=True)
     summary = summarize(tidy, points[0]["stats"]["classes"], confidence)
-    store.write_table(out, "curve.parquet", pa.Table.from_pandas(tidy, preserve_index=False))
-    store.write_table(out, "summary.parquet", pa.Table.from_pandas(summary, preserve_index=False))
-    store.write_json(out, "summary.json", summary_records(summary))
+    store.write_table(out, catalog.CURVE, pa.Table.from_pandas(tidy, preserve_index=False))
+    store.write_table(out, catalog.SUMMARY, pa.Table.from_pandas(summary, preserve_index=False))
+    store.write_json(out, catalog.SUMMARY_JSON, summary_records(summary))
     draws = int(tidy["draw"].max()) + 1 if len(tidy) else 0
-    plot(summary, out / "curve.png", f"fewlabel learning curve ({draws} draws, {confidence:.0%} CI)")
+    plot(
+        summary,
+        store.output_path(out, catalog.CURVE_PLOT),
+        f"fewlabel learning curve ({draws} draws, {confidence:.0%} CI)",
+    )
     return {
         "points": sorted(set(tidy["point"])),
         "rows": len(tidy),

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from fewlabel import encodings, inputs, readers, store
+from fewlabel import catalog, encodings, inputs, readers, store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
@@ -53,7 +53,7 @@ def predict(
     frame = readers.read_unlabeled(path, text_column, encoding, what="input", damaged=damaged_text)
     counts, unknown = dict.fromkeys(classify.classes, 0), 0
     columns = schema(classify.classes)
-    with store.table_writer(out, "predictions.parquet", columns) as write:
+    with store.table_writer(out, catalog.PREDICTIONS, columns) as write:
         for start in range(0, len(frame), batch_size):
             part = frame.iloc[start : start + batch_size]
             labels, proba, known = classify(part["text"].tolist())
@@ -96,7 +96,7 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
     counts = {c: sum(s["stats"]["predicted"][c] for s in shards) for c in classes}
     with store.atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema(classes), compression="zstd") as writer:
         for shard in shards:
-            for table in store.iter_batches(shard, "predictions.parquet")[1]:
+            for table in store.iter_batches(shard, catalog.PREDICTIONS)[1]:
                 writer.write_table(table)
     return {
         "output": str(out),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.config import ClassifierConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.vectors import matrix_of
@@ -45,9 +45,9 @@ def simulate(
     """One seed of one strategy, every round; writes ``rounds.parquet``."""
     from fewlabel.simulation import ROWS, run_strategy  # scikit-learn loads when the stage runs
 
-    train = store.read_table(features, "train.parquet", ["label", "pretrained"])
-    test = store.read_table(features, "test.parquet", ["label", "pretrained"])
-    pool = store.read_table(features, "unlabeled.parquet")
+    train = store.read_table(features, catalog.TRAIN, ["label", "pretrained"])
+    test = store.read_table(features, catalog.TEST, ["label", "pretrained"])
+    pool = store.read_table(features, catalog.UNLABELED)
     rows = run_strategy(
         strategy,
         matrix_of(train, "pretrained"),
@@ -62,7 +62,7 @@ def simulate(
         step,
         stop,
     )
-    store.write_table(out, "rounds.parquet", pa.Table.from_pylist(rows, schema=ROWS))
+    store.write_table(out, catalog.ROUNDS, pa.Table.from_pylist(rows, schema=ROWS))
     return {"point": f"{strategy}/{seed}", "rounds": len(rows), "final_accuracy": rows[-1]["accuracy"]}
 
 
@@ -77,12 +77,16 @@ def simulate_report(out: Path, rounds: list[store.Ref], confidence: float) -> di
 
     from fewlabel.simulation import markdown, plot, summarize
 
-    tidy = pd.concat([store.read_table(ref, "rounds.parquet").to_pandas() for ref in rounds], ignore_index=True)
+    tidy = pd.concat([store.read_table(ref, catalog.ROUNDS).to_pandas() for ref in rounds], ignore_index=True)
     summary = summarize(tidy, confidence)
-    store.write_table(out, "simulation.parquet", pa.Table.from_pandas(tidy, preserve_index=False))
-    store.write_table(out, "summary.parquet", pa.Table.from_pandas(summary, preserve_index=False))
-    store.write_json(out, "summary.json", summary.to_dict(orient="records"))
+    store.write_table(out, catalog.SIMULATION, pa.Table.from_pandas(tidy, preserve_index=False))
+    store.write_table(out, catalog.SUMMARY, pa.Table.from_pandas(summary, preserve_index=False))
+    store.write_json(out, catalog.SUMMARY_JSON, summary.to_dict(orient="records"))
     seeds = tidy["seed"].nunique()
-    (out / "table.md").write_text(markdown(summary, seeds), encoding="utf-8")
-    plot(summary, out / "simulation.png", f"labels chosen by strategy vs random ({seeds} seeds, {confidence:.0%} CI)")
+    store.output_path(out, catalog.SIMULATION_TABLE).write_text(markdown(summary, seeds), encoding="utf-8")
+    plot(
+        summary,
+        store.output_path(out, catalog.SIMULATION_PLOT),
+        f"labels chosen by strategy vs random ({seeds} seeds, {confidence:.0%} CI)",
+    )
     return {"strategies": sorted(set(tidy["strategy"])), "seeds": int(seeds), "rows": len(tidy)}

@@ -357,11 +357,15 @@ def test_the_vocabulary_counted_while_writing_the_corpus_file_is_gensims_own(dat
         store.materialize(
             "preprocess",
             key,
-            lambda out, part=part: store.write_table(out, "t.parquet", pa.table({"tokens": part}, schema)) or {},
+            lambda out, part=part: (
+                store.write_table(out, "unlabeled.parquet", pa.table({"tokens": part}, schema)) or {}
+            ),
         )
         for key, part in (("a", rows[:5]), ("b", rows[5:]))
     ]
-    written = write_line_sentences([(ref, "t.parquet") for ref in refs], tmp_path / "corpus.txt", MAX_SENTENCE, batch=3)
+    written = write_line_sentences(
+        [(ref, "unlabeled.parquet") for ref in refs], tmp_path / "corpus.txt", MAX_SENTENCE, batch=3
+    )
     assert (written.sentences, written.words, written.long) == (len(rows), sum(map(len, rows)), 1)
     config = Word2VecConfig(vector_size=8, epochs=2, workers=1)
     scanned = fit_word2vec(None, config, corpus_file=tmp_path / "corpus.txt")
