@@ -751,8 +751,8 @@ def child_stage(args: dict) -> dict:
 
         before = peak_mib()
         start = time.perf_counter()
-        for call in shard_calls(args["input"], read_run(args["record"]), "text", "utf-8"):
-            predict.fn(*call)
+        for call in shard_calls(args["input"], read_run(args["record"]), "text", "utf-8").values():
+            predict.fn(**call)
     else:
         from fewlabel.flows.train import PIPELINE
 
@@ -762,7 +762,7 @@ def child_stage(args: dict) -> dict:
             if wiring.name == args["stage"]:
                 before = peak_mib()
                 start = time.perf_counter()
-            built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+            built = [wiring.task.fn(**call) for call in wiring.calls(refs, config).values()]
             refs[wiring.name] = built if wiring.each else built[0]
             if wiring.name == args["stage"]:
                 break
@@ -780,7 +780,7 @@ def child_vectorize(args: dict) -> dict:
     config = load_config(None, args["sets"])
     refs = {}
     for wiring in PIPELINE:
-        built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+        built = [wiring.task.fn(**call) for call in wiring.calls(refs, config).values()]
         refs[wiring.name] = built if wiring.each else built[0]
         if wiring.name == "vectorize":
             return {"manifest": str(store.data_dir() / refs["vectorize"]["path"] / store.MANIFEST)}

@@ -1,10 +1,11 @@
 """Learning curve: accuracy against labels per class, over repeated random label draws.
 
-One point (N labels per class, :func:`point_rows`) runs every draw of every method on the same labels
-and the same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage, document
-pseudo-labels from the unlabeled text), the same without pseudo-labels (``pretrained_labels_only``,
-only when they are on), no pretraining (Word2Vec retrained on the drawn sentences only, no unlabeled
-text at all), TF-IDF + logistic regression, and the majority class. The points are then gathered
+One point (N labels per class: :func:`point_rows` of a :class:`fewlabel.specs.CurvePoint`) runs every
+draw of every method on the same labels and the same fixed test split: the pretrained pipeline
+(vectors from the cached pretrain stage, document pseudo-labels from the unlabeled text), the same
+without pseudo-labels (``pretrained_labels_only``, only when they are on), no pretraining (Word2Vec
+retrained on the drawn sentences only, no unlabeled text at all), TF-IDF + logistic regression, and
+the majority class. The points are then gathered
 into a tidy table, a summary with mean, std and t-intervals, and a PNG plot (:func:`summarize`,
 :func:`plot`).
 """
@@ -29,6 +30,7 @@ from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.fitting import on_one_blas_thread
 from fewlabel.metrics import majority_label
 from fewlabel.model import check_pseudo, fit, fit_with_pseudo, seeded
+from fewlabel.specs import CurvePoint
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 from fewlabel.word2vec import fit_ensemble, vectors_table
 
@@ -165,51 +167,49 @@ POINTS = pa.schema(
 """One row per (method, draw) of a point: the tidy table of the curve."""
 
 
-def point_rows(
-    features: store.Ref,
-    tokens: store.Ref,
-    labels_per_class: int | str,
-    classifier: ClassifierConfig,
-    word2vec: Word2VecConfig,
-    draws: int,
-    seed: int,
-    tfidf_C: float,
-    split: int = 0,
-    spreading: bool = False,
-) -> tuple[pa.Table, dict]:
-    """Every draw of every method at one point of the curve, on the test split of ``data.seed`` =
-    ``split``: (:data:`POINTS` table, counts)."""
+def point_rows(*, features: store.Ref, tokens: store.Ref, point: CurvePoint) -> tuple[pa.Table, dict]:
+    """Every draw of every method at one point of the curve (:class:`fewlabel.specs.CurvePoint`), from the
+    ``features`` (vectorize) and ``tokens`` (preprocess) artifacts: (:data:`POINTS` table, counts)."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
     pool = store.read_table(features, catalog.UNLABELED)
     unlabeled = {"vectors": matrix_of(pool, "pretrained"), "documents": pool["document"].to_numpy()}
-    n = None if labels_per_class == "all" else int(labels_per_class)
+    n = None if point.labels_per_class == "all" else int(point.labels_per_class)
     vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made
     smallest = int(pd.Series(train["labels"]).value_counts().min())
     rows, kept = [], 0
     if n is not None and n > smallest:
         log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
     else:
-        for d in range(draws):
+        for d in range(point.draws):
             start = time.perf_counter()
-            draw_seed = seed * 100_003 + d
+            draw_seed = point.seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([draw_seed, n or 0]))
             predictions, used = predict_all(
-                train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize, spreading
+                train=train,
+                test=test,
+                unlabeled=unlabeled,
+                idx=idx,
+                classifier=point.classifier,
+                word2vec=point.word2vec,
+                tfidf_C=point.tfidf_C,
+                seed=draw_seed,
+                vectorize=vectorize,
+                spreading=point.spreading,
             )
             kept += used
             log.info(
                 "learning curve, %s labels per class: draw %d/%d in %.1f s",
-                labels_per_class,
+                point.labels_per_class,
                 d + 1,
-                draws,
+                point.draws,
                 time.perf_counter() - start,
             )
             for method, pred in predictions.items():
                 rows.append(
                     {
                         "method": method,
-                        "split": split,
-                        "point": str(labels_per_class),
+                        "split": point.split,
+                        "point": str(point.labels_per_class),
                         "labels": len(idx),
                         "draw": d,
                         "accuracy": float(accuracy_score(test["labels"], pred)),
@@ -218,8 +218,8 @@ def point_rows(
                 )
     classes = len(np.unique(train["labels"]))
     counts = {
-        "point": str(labels_per_class),
-        "split": split,
+        "point": str(point.labels_per_class),
+        "split": point.split,
         "rows": len(rows),
         "skipped": not rows,
         "classes": classes,

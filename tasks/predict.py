@@ -24,14 +24,20 @@ from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
 
 def shard_calls(
     input_path: str, record: dict, text_column: str, encoding: str, damaged_text: str = "refuse"
-) -> list[list]:
-    """One ``predict`` task's arguments per input file, with the run's model artifacts and config."""
+) -> dict[str, dict]:
+    """One ``predict`` task's keyword arguments per input file (by its path), with the run's model
+    artifacts and config."""
     config, refs = Config.model_validate(record["config"]), record["refs"]
-    model = [refs[name] for name in MODEL_STAGES]
-    return [
-        [str(path.resolve()), *model, config.preprocess, config.vectorize, text_column, encoding, damaged_text]
-        for path in readers.input_files(input_path, "input")
-    ]
+    common = {
+        **{name: refs[name] for name in MODEL_STAGES},
+        "preprocess_config": config.preprocess,
+        "vectorize_config": config.vectorize,
+        "text_column": text_column,
+        "encoding": encoding,
+        "damaged_text": damaged_text,
+    }
+    paths = [str(path.resolve()) for path in readers.input_files(input_path, "input")]
+    return {path: {"path": path, **common} for path in paths}
 
 
 @stage("predict", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)

@@ -86,8 +86,8 @@ def _retraining() -> bool:
     return start in TRAINING and TRAINING.index(start) <= TRAINING.index("pretrain")
 
 
-def pretrain_args(_, refs: dict, config: Config) -> list:
-    """The stage's arguments: with ``word2vec.update`` and no ``--from-stage`` at or before pretrain, the
+def pretrain_args(_, refs: dict, config: Config) -> dict:
+    """The stage's keyword arguments: with ``word2vec.update`` and no ``--from-stage`` at or before pretrain, the
     previous pretrain artifact it may continue (found before the cache key is computed, so the key
     depends on it), else None: a full retrain."""
     w2v = config.word2vec
@@ -96,4 +96,4 @@ def pretrain_args(_, refs: dict, config: Config) -> list:
         from fewlabel.word2vec import previous_pretraining
 
         previous = previous_pretraining(refs["preprocess"], refs["shard"], w2v, code_version(pretrain.fn.__module__))
-    return [refs["preprocess"], refs["shard"], w2v, previous]
+    return {"preprocess": refs["preprocess"], "shard": refs["shard"], "config": w2v, "previous": previous}

@@ -17,11 +17,18 @@ from fewlabel.dataset import shard_table, stripped_texts
 from fewlabel.orchestration.stage import stage
 
 
-def shard_args(path: str, refs: dict, config) -> list:
-    """The ``shard`` task's arguments for one file: it depends on the test split only, not on the
-    rest of the ingest artifact (changing the labels does not re-process the shards)."""
-    test = store.narrow(refs["ingest"], catalog.TEST)
-    return [path, test, config.data.text_column, config.data.encoding, config.preprocess, config.data.damaged_text]
+def shard_args(path: str, refs: dict, config) -> dict:
+    """The ``shard`` task's keyword arguments for one file: it depends on the test split only, not on
+    the rest of the ingest artifact (changing the labels does not re-process the shards)."""
+    data = config.data
+    return {
+        "path": path,
+        "test": store.narrow(refs["ingest"], catalog.TEST),
+        "text_column": data.text_column,
+        "encoding": data.encoding,
+        "config": config.preprocess,
+        "damaged_text": data.damaged_text,
+    }
 
 
 @stage("shard", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)
