@@ -35,14 +35,16 @@ from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sen
 from fewlabel.word2vec import fit_ensemble, vectors_table
 
 METHODS = {
-    "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels if the safeguard keeps them",
-    "pretrained_pseudo": "pretrained Word2Vec + MLP + document pseudo-labels, always (no safeguard)",
-    "pretrained_labels_only": "pretrained Word2Vec + MLP, labels only",
+    "pretrained": "pretrained Word2Vec + {classifier} + document pseudo-labels if the safeguard keeps them",
+    "pretrained_pseudo": "pretrained Word2Vec + {classifier} + document pseudo-labels, always (no safeguard)",
+    "pretrained_labels_only": "pretrained Word2Vec + {classifier}, labels only",
     "label_spreading": "pretrained Word2Vec + label spreading over labeled and unlabeled sentences",
-    "no_pretraining": "no pretraining + MLP",
+    "no_pretraining": "no pretraining + {classifier}",
     "tfidf_lr": "TF-IDF + logistic regression",
     "majority": "majority class",
 }
+"""The curve's methods as the plot names them, with the configured classifier kind's title
+(:func:`fewlabel.classifiers.title`: "MLP", "logistic regression")."""
 log = logging.getLogger(__name__)
 
 
@@ -261,8 +263,9 @@ def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataF
     return frame.sort_values(["method", "x"]).reset_index(drop=True)
 
 
-def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy against labels per class (log scale), one line and interval band per method."""
+def plot(summary: pd.DataFrame, path: Path, title: str, classifier: str) -> None:
+    """Accuracy against labels per class (log scale), one line and interval band per method (named with
+    the classifier's title ``classifier``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -273,7 +276,7 @@ def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
         part = summary[summary["method"] == method]
         if part.empty:
             continue
-        ax.plot(part["x"], part["mean"], marker="o", label=METHODS[method])
+        ax.plot(part["x"], part["mean"], marker="o", label=METHODS[method].format(classifier=classifier))
         ax.fill_between(part["x"], part["ci_low"], part["ci_high"], alpha=0.2)
     ax.set_xscale("log", base=2)
     ticks = summary.drop_duplicates("x").sort_values("x")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from fewlabel import catalog, store
+from fewlabel import catalog, classifiers, store
 from fewlabel.orchestration.stage import stage
 from fewlabel.specs import CurvePoint
 
@@ -35,12 +35,13 @@ def curve_point(out: Path, features: store.Ref, tokens: store.Ref, spec: CurvePo
 
 
 def report_args(_, refs: dict, config) -> dict:
-    return {"points": refs["curve"], "confidence": config.curve.confidence}
+    classifier = classifiers.title(config.classifier.estimator.kind)  # how the plot names the methods
+    return {"points": refs["curve"], "confidence": config.curve.confidence, "classifier": classifier}
 
 
 @stage("curve-report")
-def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
-    """Tidy table, summary (Parquet + JSON), plot."""
+def curve_report(out: Path, points: list[store.Ref], confidence: float, classifier: str) -> dict:
+    """Tidy table, summary (Parquet + JSON), plot (its methods named with the classifier's title)."""
     import pandas as pd
 
     from fewlabel.learning_curve import plot, summarize, summary_records
@@ -55,6 +56,7 @@ def curve_report(out: Path, points: list[store.Ref], confidence: float) -> dict:
         summary,
         store.output_path(out, catalog.CURVE_PLOT),
         f"fewlabel learning curve ({draws} draws, {confidence:.0%} CI)",
+        classifier,
     )
     return {
         "points": sorted(set(tidy["point"])),

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from fewlabel import catalog, report, store
-from fewlabel.config import EvaluateConfig
+from fewlabel import catalog, classifiers, report, store
+from fewlabel.config import ClassifierConfig, EvaluateConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.vectors import ARMS, matrix_of
 
@@ -28,7 +28,8 @@ def evaluate(
     from fewlabel.modelio import load_model
 
     train_labels = store.read_table(vectorize, catalog.TRAIN, ["label"])["label"].to_pylist()
-    classes = store.read_json(train, catalog.METADATA)["classes"]
+    metadata = store.read_json(train, catalog.METADATA)
+    classes = metadata["classes"]
     models = {arm: load_model(store.read_bytes(train, catalog.MODELS[arm]), catalog.MODELS[arm]) for arm in ARMS}
     parts = {name: [] for name in ("label", "origin", "row", *ARMS)}
     for batch in store.iter_batches(vectorize, catalog.TEST, batch_size)[1]:
@@ -67,7 +68,12 @@ def evaluate(
             }
         ),
     )
-    store.output_path(out, catalog.REPORT).write_text(report.metrics_markdown(result), encoding="utf-8")
+    store.output_path(out, catalog.REPORT).write_text(
+        report.metrics_markdown(
+            result, classifiers.title(ClassifierConfig.model_validate(metadata["config"]).estimator.kind)
+        ),
+        encoding="utf-8",
+    )
     return {
         m: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
         for m, v in result["methods"].items()

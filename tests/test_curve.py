@@ -204,5 +204,5 @@ def test_curve_intervals_stay_in_0_1_and_the_plot_fits_its_legend(tmp_path):
     )
     summary = fewlabel.learning_curve.summarize(rows, 2, 0.95)
     assert (summary["ci_low"] == 0).all() and (summary["ci_high"] == 1).all()  # t(0.975, 1) = 12.7
-    fewlabel.learning_curve.plot(summary, tmp_path / "curve.png", "a title")
+    fewlabel.learning_curve.plot(summary, tmp_path / "curve.png", "a title", "logistic regression")
     assert_nothing_cut_off(tmp_path / "curve.png")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fewlabel import catalog, report, runs, store
+from fewlabel import catalog, classifiers, report, runs, store
 
 
 def publish(summary: dict, metrics: dict) -> None:
@@ -77,6 +77,7 @@ def finish(
         "report": str(store.artifact_path(refs["evaluate"], catalog.REPORT)),
         "stats": runs.each_ref(refs, lambda r: r["stats"]),
         "metrics_detail": metrics,
+        "classifier": classifiers.title(config.classifier.estimator.kind),
         "shards": items.get("shard", []),
     }
     record = {
