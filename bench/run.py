@@ -385,9 +385,9 @@ def child_throughput(args: dict) -> dict:
     # group per batch) and read back as the stage reads it, batch by batch and dictionary-encoded. The
     # in-memory string lists (tokenize's output, as predict vectorizes) are timed too, for information.
     stored = WORK / f"tokens-{n}.parquet"
-    with store.table_writer(WORK, stored.name, pa.schema([TOKENS])) as write:
+    with pq.ParquetWriter(stored, pa.schema([TOKENS]), compression="zstd") as writer:  # as store.table_writer
         for offset in range(0, n, batch):
-            write(pa.table({"tokens": tokens.slice(offset, batch)}))
+            writer.write_table(pa.table({"tokens": tokens.slice(offset, batch)}))
     reads = {}
     for form, encoded in (("strings", ()), ("stage", ("tokens",))):
         start = time.perf_counter()
@@ -539,7 +539,7 @@ def child_vectorize_stage(args: dict) -> dict:
 
     os.environ["FEWLABEL_DATA_DIR"] = args["data_dir"]
     shutil.rmtree(args["data_dir"], ignore_errors=True)
-    from fewlabel import store
+    from fewlabel import catalog, store
     from fewlabel.config import PreprocessConfig, VectorizeConfig, Word2VecConfig
     from fewlabel.tasks import vectorize as stage_module
     from fewlabel.text import tokenize
@@ -566,15 +566,15 @@ def child_vectorize_stage(args: dict) -> dict:
             table = {"origin": pa.array([name] * len(tokens)), "row": pa.array(rows), "tokens": tokens}
             if name != "unlabeled":
                 table = {"label": pa.array(np.where(rows % 2 == 0, "pos", "neg")), **table}
-            with store.table_writer(out, f"{name}.parquet", pa.table(table).schema) as write:
+            with store.table_writer(out, catalog.SPLITS[name], pa.table(table).schema) as write:
                 for start in range(0, len(tokens), 65_536):  # one row group per batch, as preprocess writes
                     write(pa.table(table).slice(start, 65_536))
         return {}
 
     def pretrain(out: Path) -> dict:
-        store.write_table(out, "vectors.parquet", vectors_table(splits["unlabeled"], 2))
-        store.write_table(out, "baseline_vectors.parquet", vectors_table(splits["train"], 1))
-        (out / "word2vec.model").write_bytes(b"")
+        store.write_table(out, catalog.VECTORS, vectors_table(splits["unlabeled"], 2))
+        store.write_table(out, catalog.BASELINE_VECTORS, vectors_table(splits["train"], 1))
+        store.output_path(out, catalog.WORD2VEC).write_bytes(b"")
         return {}
 
     pre = store.materialize("preprocess", "fewlabel-preprocess-bench", preprocess)
@@ -637,7 +637,7 @@ def child_pretrain(args: dict) -> dict:
     import pyarrow.parquet as pq
     from gensim.models import Word2Vec
 
-    from fewlabel import store
+    from fewlabel import catalog, store
     from fewlabel.config import PreprocessConfig, Word2VecConfig
     from fewlabel.corpus import write_line_sentences
     from fewlabel.text import tokenize
@@ -653,10 +653,10 @@ def child_pretrain(args: dict) -> dict:
     # counting the vocabulary on the way (fit_word2vec's side then skips gensim's scan of the file)
     os.environ["FEWLABEL_DATA_DIR"] = str(corpus_file.parent / "pretrain-data")
     ref = store.materialize(
-        "preprocess", "bench", lambda out: store.write_table(out, "t.parquet", pa.table({"tokens": tokens})) or {}
+        "preprocess", "bench", lambda out: store.write_table(out, catalog.UNLABELED, pa.table({"tokens": tokens})) or {}
     )
     start = time.perf_counter()
-    written = write_line_sentences([(ref, "t.parquet")], corpus_file, MAX_SENTENCE)
+    written = write_line_sentences([(ref, catalog.UNLABELED)], corpus_file, MAX_SENTENCE)
     t_write = time.perf_counter() - start
     vocabulary = corpus_file.with_suffix(".vocabulary.json")
     vocabulary.write_text(json.dumps(written._asdict()), encoding="utf-8")
@@ -752,8 +752,8 @@ def child_stage(args: dict) -> dict:
 
         before = peak_mib()
         start = time.perf_counter()
-        for call in shard_calls(args["input"], read_run(args["record"]), "text", "utf-8"):
-            predict.fn(*call)
+        for call in shard_calls(args["input"], read_run(args["record"]), "text", "utf-8").values():
+            predict.fn(**call)
     else:
         from fewlabel.flows.train import PIPELINE
 
@@ -763,7 +763,7 @@ def child_stage(args: dict) -> dict:
             if wiring.name == args["stage"]:
                 before = peak_mib()
                 start = time.perf_counter()
-            built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+            built = [wiring.task.fn(**call) for call in wiring.calls(refs, config).values()]
             refs[wiring.name] = built if wiring.each else built[0]
             if wiring.name == args["stage"]:
                 break
@@ -781,7 +781,7 @@ def child_vectorize(args: dict) -> dict:
     config = load_config(None, args["sets"])
     refs = {}
     for wiring in PIPELINE:
-        built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+        built = [wiring.task.fn(**call) for call in wiring.calls(refs, config).values()]
         refs[wiring.name] = built if wiring.each else built[0]
         if wiring.name == "vectorize":
             return {"manifest": str(store.data_dir() / refs["vectorize"]["path"] / store.MANIFEST)}

@@ -48,7 +48,7 @@ def build_refs(sets: list[str]) -> tuple[dict, object]:
     for wiring in PIPELINE:
         if wiring.name == "train":
             break
-        built = [wiring.task.fn(*call) for call in wiring.calls(refs, config)]
+        built = [wiring.task.fn(**call) for call in wiring.calls(refs, config).values()]
         refs[wiring.name] = built if wiring.each else built[0]
     return refs, config
 
@@ -102,24 +102,15 @@ def patch_mlp(settings: list[str]) -> dict:
 
 def cmd_curve(args) -> None:
     from fewlabel.learning_curve import point_rows
+    from fewlabel.specs import CurvePoint
 
     extra = patch_mlp(args.mlp)
     refs, config = build_refs(args.set)
-    curve = config.curve
     out = {"sets": args.set, "mlp": extra, "points": {}}
     for n in [p if p == "all" else int(p) for p in args.points.split(",")]:
         c, w = cpu(), time.perf_counter()
-        table, counts = point_rows(
-            refs["vectorize"],
-            refs["preprocess"],
-            n,
-            config.classifier,
-            config.word2vec,
-            args.draws,
-            curve.seed,
-            curve.tfidf_C,
-            config.data.seed,
-        )
+        point = CurvePoint.of(n, config).model_copy(update={"draws": args.draws, "spreading": False})
+        table, counts = point_rows(features=refs["vectorize"], tokens=refs["preprocess"], point=point)
         seconds = {"cpu_seconds": cpu() - c, "seconds": time.perf_counter() - w}
         out["points"][str(n)] = {**seconds, "counts": counts, "rows": table.to_pylist()}
         means = {m: np.mean([r["accuracy"] for r in table.to_pylist() if r["method"] == m]) for m in METHOD_ORDER}

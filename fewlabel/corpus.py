@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.vectors import COMPONENT_SAMPLE, STRINGS, sample_rows
 
 
@@ -61,9 +61,9 @@ def write_line_sentences(
 def corpus_parts(preprocess: store.Ref, shards: list[store.Ref]) -> list[tuple[store.Ref, str]]:
     """The (artifact, file) parts of the pretraining corpus, in order: unlabeled text, shards, training text."""
     return [
-        (preprocess, "unlabeled.parquet"),
-        *((s, "unlabeled.parquet") for s in shards),
-        (preprocess, "train.parquet"),
+        (preprocess, catalog.UNLABELED),
+        *((s, catalog.UNLABELED) for s in shards),
+        (preprocess, catalog.TRAIN),
     ]
 
 

@@ -1,10 +1,11 @@
 """Learning curve: accuracy against labels per class, over repeated random label draws.
 
-One point (N labels per class, :func:`point_rows`) runs every draw of every method on the same labels
-and the same fixed test split: the pretrained pipeline (vectors from the cached pretrain stage, document
-pseudo-labels from the unlabeled text), the same without pseudo-labels (``pretrained_labels_only``,
-only when they are on), no pretraining (Word2Vec retrained on the drawn sentences only, no unlabeled
-text at all), TF-IDF + logistic regression, and the majority class. The points are then gathered
+One point (N labels per class: :func:`point_rows` of a :class:`fewlabel.specs.CurvePoint`) runs every
+draw of every method on the same labels and the same fixed test split: the pretrained pipeline
+(vectors from the cached pretrain stage, document pseudo-labels from the unlabeled text), the same
+without pseudo-labels (``pretrained_labels_only``, only when they are on), no pretraining (Word2Vec
+retrained on the drawn sentences only, no unlabeled text at all), TF-IDF + logistic regression, and
+the majority class. The points are then gathered
 into a tidy table, a summary with mean, std and t-intervals, and a PNG plot (:func:`summarize`,
 :func:`plot`).
 """
@@ -24,23 +25,26 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import normalize
 from sklearn.semi_supervised import LabelSpreading
 
-from fewlabel import stats, store
+from fewlabel import catalog, stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.fitting import on_one_blas_thread
 from fewlabel.metrics import majority_label
 from fewlabel.model import check_pseudo, fit, fit_with_pseudo, seeded
+from fewlabel.specs import CurvePoint
 from fewlabel.vectors import counts_of, embedding, fit_component, matrix_of, sentence_vectors
 from fewlabel.word2vec import fit_ensemble, vectors_table
 
 METHODS = {
-    "pretrained": "pretrained Word2Vec + MLP + document pseudo-labels if the safeguard keeps them",
-    "pretrained_pseudo": "pretrained Word2Vec + MLP + document pseudo-labels, always (no safeguard)",
-    "pretrained_labels_only": "pretrained Word2Vec + MLP, labels only",
+    "pretrained": "pretrained Word2Vec + {classifier} + document pseudo-labels if the safeguard keeps them",
+    "pretrained_pseudo": "pretrained Word2Vec + {classifier} + document pseudo-labels, always (no safeguard)",
+    "pretrained_labels_only": "pretrained Word2Vec + {classifier}, labels only",
     "label_spreading": "pretrained Word2Vec + label spreading over labeled and unlabeled sentences",
-    "no_pretraining": "no pretraining + MLP",
+    "no_pretraining": "no pretraining + {classifier}",
     "tfidf_lr": "TF-IDF + logistic regression",
     "majority": "majority class",
 }
+"""The curve's methods as the plot names them, with the configured classifier kind's title
+(:func:`fewlabel.classifiers.title`: "MLP", "logistic regression")."""
 log = logging.getLogger(__name__)
 
 
@@ -141,8 +145,8 @@ def spread(
 
 
 def load_split(features: store.Ref, tokens: store.Ref, split: str) -> dict:
-    table = store.read_table(features, f"{split}.parquet", ["label", "pretrained"])
-    token_array = store.read_table(tokens, f"{split}.parquet", ["tokens"])["tokens"].combine_chunks()
+    table = store.read_table(features, catalog.SPLITS[split], ["label", "pretrained"])
+    token_array = store.read_table(tokens, catalog.SPLITS[split], ["tokens"])["tokens"].combine_chunks()
     return {
         "labels": np.asarray(table["label"].to_pylist(), dtype=object),
         "vectors": matrix_of(table, "pretrained"),
@@ -165,51 +169,49 @@ POINTS = pa.schema(
 """One row per (method, draw) of a point: the tidy table of the curve."""
 
 
-def point_rows(
-    features: store.Ref,
-    tokens: store.Ref,
-    labels_per_class: int | str,
-    classifier: ClassifierConfig,
-    word2vec: Word2VecConfig,
-    draws: int,
-    seed: int,
-    tfidf_C: float,
-    split: int = 0,
-    spreading: bool = False,
-) -> tuple[pa.Table, dict]:
-    """Every draw of every method at one point of the curve, on the test split of ``data.seed`` =
-    ``split``: (:data:`POINTS` table, counts)."""
+def point_rows(*, features: store.Ref, tokens: store.Ref, point: CurvePoint) -> tuple[pa.Table, dict]:
+    """Every draw of every method at one point of the curve (:class:`fewlabel.specs.CurvePoint`), from the
+    ``features`` (vectorize) and ``tokens`` (preprocess) artifacts: (:data:`POINTS` table, counts)."""
     train, test = load_split(features, tokens, "train"), load_split(features, tokens, "test")
-    pool = store.read_table(features, "unlabeled.parquet")
+    pool = store.read_table(features, catalog.UNLABELED)
     unlabeled = {"vectors": matrix_of(pool, "pretrained"), "documents": pool["document"].to_numpy()}
-    n = None if labels_per_class == "all" else int(labels_per_class)
+    n = None if point.labels_per_class == "all" else int(point.labels_per_class)
     vectorize = VectorizeConfig(**features["stats"].get("config", {}))  # how the pretrained features were made
     smallest = int(pd.Series(train["labels"]).value_counts().min())
     rows, kept = [], 0
     if n is not None and n > smallest:
         log.warning("curve: skipping %s labels per class: the smallest class has %d", n, smallest)
     else:
-        for d in range(draws):
+        for d in range(point.draws):
             start = time.perf_counter()
-            draw_seed = seed * 100_003 + d
+            draw_seed = point.seed * 100_003 + d
             idx = draw(train["labels"], n, np.random.default_rng([draw_seed, n or 0]))
             predictions, used = predict_all(
-                train, test, unlabeled, idx, classifier, word2vec, tfidf_C, draw_seed, vectorize, spreading
+                train=train,
+                test=test,
+                unlabeled=unlabeled,
+                idx=idx,
+                classifier=point.classifier,
+                word2vec=point.word2vec,
+                tfidf_C=point.tfidf_C,
+                seed=draw_seed,
+                vectorize=vectorize,
+                spreading=point.spreading,
             )
             kept += used
             log.info(
                 "learning curve, %s labels per class: draw %d/%d in %.1f s",
-                labels_per_class,
+                point.labels_per_class,
                 d + 1,
-                draws,
+                point.draws,
                 time.perf_counter() - start,
             )
             for method, pred in predictions.items():
                 rows.append(
                     {
                         "method": method,
-                        "split": split,
-                        "point": str(labels_per_class),
+                        "split": point.split,
+                        "point": str(point.labels_per_class),
                         "labels": len(idx),
                         "draw": d,
                         "accuracy": float(accuracy_score(test["labels"], pred)),
@@ -218,8 +220,8 @@ def point_rows(
                 )
     classes = len(np.unique(train["labels"]))
     counts = {
-        "point": str(labels_per_class),
-        "split": split,
+        "point": str(point.labels_per_class),
+        "split": point.split,
         "rows": len(rows),
         "skipped": not rows,
         "classes": classes,
@@ -261,8 +263,9 @@ def summarize(points: pd.DataFrame, classes: int, confidence: float) -> pd.DataF
     return frame.sort_values(["method", "x"]).reset_index(drop=True)
 
 
-def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy against labels per class (log scale), one line and interval band per method."""
+def plot(summary: pd.DataFrame, path: Path, title: str, classifier: str) -> None:
+    """Accuracy against labels per class (log scale), one line and interval band per method (named with
+    the classifier's title ``classifier``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -273,7 +276,7 @@ def plot(summary: pd.DataFrame, path: Path, title: str) -> None:
         part = summary[summary["method"] == method]
         if part.empty:
             continue
-        ax.plot(part["x"], part["mean"], marker="o", label=METHODS[method])
+        ax.plot(part["x"], part["mean"], marker="o", label=METHODS[method].format(classifier=classifier))
         ax.fill_between(part["x"], part["ci_low"], part["ci_high"], alpha=0.2)
     ax.set_xscale("log", base=2)
     ticks = summary.drop_duplicates("x").sort_values("x")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.errors import UserError
 from fewlabel.text import tokenize
@@ -23,12 +23,12 @@ def pretrained_featurizer(pretrain: store.Ref, vectorize: store.Ref | None, conf
     """A function from new token lists to (pretrained-arm vectors, known words per text), made exactly
     as the vectorize stage made its features (same weighting, its own common component from
     ``components.parquet``, same pooling); the vectors are read once."""
-    table = store.read_table(pretrain, "vectors.parquet")
+    table = store.read_table(pretrain, catalog.VECTORS)
     vocabulary, matrix = embedding(table)
     counts = counts_of(table)
     component = None
     if needs_fit(config):
-        component = common_of(store.read_table(vectorize, "components.parquet"), "pretrained")
+        component = common_of(store.read_table(vectorize, catalog.COMPONENTS), "pretrained")
     return lambda tokens: sentence_vectors(tokens, vocabulary, matrix, counts, config, component)
 
 
@@ -47,7 +47,7 @@ class Classifier:
         from fewlabel.modelio import load_model  # skops and scikit-learn load with the first model
 
         self.features = pretrained_featurizer(pretrain, features, vectorize)
-        self.model = load_model(store.read_bytes(train, "pretrained.skops"), "pretrained.skops")
+        self.model = load_model(store.read_bytes(train, catalog.MODELS["pretrained"]), catalog.MODELS["pretrained"])
         self.classes = [str(c) for c in self.model.classes_]
 
     @classmethod

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fewlabel import registry, runs, store
+from fewlabel import catalog, registry, runs, store
 from fewlabel.config import Config, EvaluateConfig, PromotionConfig
 from fewlabel.errors import UserError
 
@@ -63,7 +63,7 @@ def judge(
 
 
 def _test_hash(record: dict) -> str | None:
-    return (record["refs"].get("ingest") or {}).get("files", {}).get("test.parquet")
+    return (record["refs"].get("ingest") or {}).get("files", {}).get(catalog.TEST)
 
 
 def _classes(record: dict) -> list[str] | None:
@@ -72,7 +72,7 @@ def _classes(record: dict) -> list[str] | None:
 
 def _predictions(record: dict, who: str):
     try:
-        return store.read_table(record["refs"]["evaluate"], "predictions.parquet", ["origin", "row", "label", SERVED])
+        return store.read_table(record["refs"]["evaluate"], catalog.PREDICTIONS, ["origin", "row", "label", SERVED])
     except (UserError, KeyError) as exc:
         raise UserError(f"the {who}'s evaluation predictions cannot be read ({exc})") from None
 

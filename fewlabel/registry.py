@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fewlabel import runs, store
+from fewlabel import catalog, runs, store
 from fewlabel.errors import UserError
 
 PRODUCTION = "production"
@@ -67,7 +67,7 @@ def short(run_id: str | None) -> str:
     return "none" if run_id is None else run_id[:8]
 
 
-SERVED = {"pretrain": "vectors.parquet", "vectorize": "components.parquet", "train": "pretrained.skops"}
+SERVED = {"pretrain": catalog.VECTORS, "vectorize": catalog.COMPONENTS, "train": catalog.MODELS["pretrained"]}
 """The files of a training run that ``predict`` loads, by stage (see :mod:`fewlabel.predictor`)."""
 
 

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 METHOD_NAMES = {
-    "pretrained": "pretrained Word2Vec + MLP",
-    "no_pretraining": "no pretraining (Word2Vec on the labeled sentences only) + MLP",
+    "pretrained": "pretrained Word2Vec + {classifier}",
+    "no_pretraining": "no pretraining (Word2Vec on the labeled sentences only) + {classifier}",
     "majority": "majority class",
 }
+"""The run's methods as reports name them, with the configured classifier kind's title
+(:func:`fewlabel.classifiers.title`: "MLP", "logistic regression")."""
 
 
 def _pct(x: float) -> str:
@@ -35,7 +37,8 @@ def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
     ]
 
 
-def metrics_markdown(metrics: dict) -> str:
+def metrics_markdown(metrics: dict, classifier: str) -> str:
+    """The test metrics as a markdown table, the methods named with the classifier's title ``classifier``."""
     level = _pct(metrics["confidence"])
     lines = [
         f"| method | accuracy | {level} interval | macro-F1 |",
@@ -43,9 +46,8 @@ def metrics_markdown(metrics: dict) -> str:
     ]
     for method, v in ordered(metrics["methods"]):
         low, high = v["accuracy_ci"]
-        lines.append(
-            f"| {METHOD_NAMES[method]} | {_pct(v['accuracy'])} | {_pct(low)} – {_pct(high)} | {v['macro_f1']:.3f} |"
-        )
+        name = METHOD_NAMES[method].format(classifier=classifier)
+        lines.append(f"| {name} | {_pct(v['accuracy'])} | {_pct(low)} – {_pct(high)} | {v['macro_f1']:.3f} |")
     gain = metrics["pretraining_vs_none"]
     low, high = gain["ci"]
     n = next(iter(metrics["methods"].values()))["n"]
@@ -102,8 +104,9 @@ def shards_markdown(summary: dict) -> list[str]:
     return lines
 
 
-def pseudo_line(stats: dict) -> str:
-    """What document pseudo-labels did in the pretrained arm's fit (train stage stats)."""
+def pseudo_line(stats: dict, classifier: str) -> str:
+    """What document pseudo-labels did in the pretrained arm's fit (train stage stats; ``classifier``: the
+    classifier's title)."""
     sample = stats.get("vectorize", {}).get("unlabeled_sample", {})
     record = stats.get("train", {}).get("pretrained", {}).get("pseudo_labels")
     if not record:
@@ -123,7 +126,7 @@ def pseudo_line(stats: dict) -> str:
     )
     check = record.get("safeguard")
     if check:
-        used = "used" if record.get("used") else "NOT used: the model is the labels-only MLP"
+        used = "used" if record.get("used") else f"NOT used: the model is the labels-only {classifier}"
         line += f"; {used} (safeguard: {check['reason']})"
     return line
 
@@ -183,10 +186,10 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         f"{vec['test_pretrained']['zero_vectors']} and {vec['test_no_pretraining']['zero_vectors']}",
         *([f"- {damaged_line(st)}"] if damaged_line(st) else []),
         *([f"- {label_store_line(st)}"] if label_store_line(st) else []),
-        f"- {pseudo_line(st)}",
+        f"- {pseudo_line(st, summary['classifier'])}",
         "",
         "## Test metrics",
-        metrics_markdown(metrics),
+        metrics_markdown(metrics, summary["classifier"]),
         "## Stages",
         "| stage | state | artifact |",
         "|---|---|---|",
@@ -215,9 +218,9 @@ def run_text(summary: dict) -> str:
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "
         f"{_pct(st['vectorize']['test_no_pretraining']['oov_share'])} without",
-        pseudo_line(st),
+        pseudo_line(st, summary["classifier"]),
         "",
-        metrics_markdown(summary["metrics_detail"]),
+        metrics_markdown(summary["metrics_detail"], summary["classifier"]),
         f"report: {summary['report']}",
     ]
     return "\n".join(out)

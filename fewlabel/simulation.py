@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sklearn.metrics import accuracy_score, f1_score
-from threadpoolctl import threadpool_limits
 
 from fewlabel import stats
-from fewlabel.config import ClassifierConfig
+from fewlabel.fitting import on_one_blas_thread
 from fewlabel.model import fit_pretrained, seeded
 from fewlabel.selection import STRATEGIES, select
+from fewlabel.specs import SimulationRun
 
 ROWS = pa.schema(
     [
@@ -50,61 +50,42 @@ def initial_draw(labels: np.ndarray, per_class: int, rng: np.random.Generator) -
     return np.concatenate([rng.choice(np.flatnonzero(labels == c), size=per_class, replace=False) for c in classes])
 
 
+@on_one_blas_thread
 def run_strategy(
-    strategy: str,
+    run: SimulationRun,
+    *,
     pool: np.ndarray,
     pool_labels: np.ndarray,
     test: np.ndarray,
     test_labels: np.ndarray,
     unlabeled: np.ndarray,
     documents: np.ndarray,
-    classifier: ClassifierConfig,
-    seed: int,
-    start: int = 2,
-    step: int = 4,
-    stop: int = 64,
 ) -> list[dict]:
-    """One seed of one strategy: the test accuracy after each round (rows of :data:`ROWS`).
+    """One seed of one strategy (:class:`fewlabel.specs.SimulationRun`): the test accuracy after each
+    round (rows of :data:`ROWS`). ``pool`` and ``test`` are the training and test split's vectors, with
+    their labels; ``unlabeled`` and ``documents`` the unlabeled lines' vectors and documents, for the
+    document pseudo-labels.
 
-    BLAS runs on one thread: the MLP's products are small (a few hundred rows x 300), and on a shared
-    2-core machine OpenBLAS's threads mostly wait for each other (one MR seed of random, labels-only:
-    3.5 s on one thread, 20.8 s with the default threads, the same accuracies to the last digit).
+    BLAS runs on one thread (:func:`fewlabel.fitting.one_blas_thread`): the MLP's products are small (a
+    few hundred rows x 300), and on a shared 2-core machine OpenBLAS's threads mostly wait for each other
+    (one MR seed of random, labels-only: 3.5 s on one thread, 20.8 s with the default threads, the same
+    accuracies to the last digit).
     """
-    with threadpool_limits(1, user_api="blas"):
-        return _run_strategy(
-            strategy, pool, pool_labels, test, test_labels, unlabeled, documents, classifier, seed, start, step, stop
-        )
-
-
-def _run_strategy(
-    strategy: str,
-    pool: np.ndarray,
-    pool_labels: np.ndarray,
-    test: np.ndarray,
-    test_labels: np.ndarray,
-    unlabeled: np.ndarray,
-    documents: np.ndarray,
-    classifier: ClassifierConfig,
-    seed: int,
-    start: int,
-    step: int,
-    stop: int,
-) -> list[dict]:
     classes = np.unique(pool_labels)
     smallest = int(pd.Series(pool_labels).value_counts().min())
-    stop = min(stop, smallest)
-    labeled = initial_draw(pool_labels, start, np.random.default_rng([seed, 0]))
-    rng = np.random.default_rng([seed, 1])  # the strategy's own randomness
-    config = seeded(classifier, seed)
+    stop = min(run.stop, smallest)
+    labeled = initial_draw(pool_labels, run.start, np.random.default_rng([run.seed, 0]))
+    rng = np.random.default_rng([run.seed, 1])  # the strategy's own randomness
+    config = seeded(run.classifier, run.seed)
     rows = []
-    sizes = budgets(len(classes), start, step, stop)
+    sizes = budgets(len(classes), run.start, run.step, stop)
     for r in range(len(sizes)):
         model, _, _, _ = fit_pretrained(pool[labeled], pool_labels[labeled], config, unlabeled, documents)
         predicted = model.predict(test)
         rows.append(
             {
-                "strategy": strategy,
-                "seed": seed,
+                "strategy": run.strategy,
+                "seed": run.seed,
                 "round": r,
                 "labels": len(labeled),
                 "labels_per_class": len(labeled) / len(classes),
@@ -115,8 +96,8 @@ def _run_strategy(
         if r + 1 == len(sizes):
             break
         rest = np.setdiff1d(np.arange(len(pool)), labeled)
-        proba = None if not STRATEGIES[strategy].needs_model else model.predict_proba(pool[rest])
-        picks = select(strategy, pool[rest], proba, sizes[r + 1] - len(labeled), rng)
+        proba = None if not STRATEGIES[run.strategy].needs_model else model.predict_proba(pool[rest])
+        picks = select(run.strategy, pool[rest], proba, sizes[r + 1] - len(labeled), rng)
         labeled = np.concatenate([labeled, rest[picks]])
     return rows
 

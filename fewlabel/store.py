@@ -3,7 +3,8 @@
 Every stage writes one directory, ``<data>/<layer>/<stage>-<key>``, built in a temporary sibling and
 renamed into place only when complete, with a ``manifest.json`` listing each file's SHA-256. A stage
 hands downstream a :data:`Ref` (a small JSON dict), never a DataFrame; readers check the hash before
-parsing, so a torn or altered file is never read as if it were good.
+parsing, so a torn or altered file is never read as if it were good. Readers and writers take the
+file names of :mod:`fewlabel.catalog` and refuse a name the artifact's stage does not declare.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, BinaryIO, NotRequired, TypedDict
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fewlabel.catalog import CATALOG
+from fewlabel.catalog import CATALOG, check_file
 from fewlabel.errors import UserError
 
 
@@ -52,6 +53,8 @@ class Ref(TypedDict):
 LAYERS = {stage: entry.layer for stage, entry in CATALOG.items()}
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
+_BUILDING: dict[Path, str] = {}
+"""The stage of each artifact folder being built (:func:`materialize`), for the writers to check names."""
 
 
 class CorruptArtifact(UserError):
@@ -302,6 +305,7 @@ def _materialize(
             return ref
         tmp = final.parent / leftover_name(".tmp-", final.name)
         tmp.mkdir(parents=True)
+        _BUILDING[tmp] = stage
         try:
             stats = build(tmp)
             fault_point(stage)
@@ -330,6 +334,8 @@ def _materialize(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            _BUILDING.pop(tmp, None)
     log.info("built artifact %s", final)
     return ref
 
@@ -354,7 +360,19 @@ def parquet_rows(ref: Ref, name: str) -> int:
 
 
 def artifact_path(ref: Ref, name: str) -> Path:
+    """The path of one file of an artifact, a file its stage declares (what every reader goes through)."""
+    check_file(ref["stage"], name)
     return data_dir() / ref["path"] / name
+
+
+def output_path(folder: Path, name: str) -> Path:
+    """The path to write file ``name`` of the artifact being built in ``folder`` (by :func:`materialize`),
+    a file its stage declares (what every writer goes through)."""
+    stage = _BUILDING.get(Path(folder))
+    if stage is None:
+        raise RuntimeError(f"{folder} is not an artifact folder being built: write {name} from a stage's build")
+    check_file(stage, name)
+    return Path(folder) / name
 
 
 def _missing(path: Path) -> CorruptArtifact:
@@ -453,13 +471,13 @@ def iter_batches(
 @contextmanager
 def table_writer(folder: Path, name: str, schema: pa.Schema) -> Iterator[Callable[[pa.Table], None]]:
     """Write a Parquet file batch by batch: ``with table_writer(out, "x.parquet", schema) as write:``."""
-    with pq.ParquetWriter(folder / name, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(output_path(folder, name), schema, compression="zstd") as writer:
         yield lambda table: writer.write_table(table.cast(schema))
 
 
 def write_table(folder: Path, name: str, table: pa.Table) -> None:
-    pq.write_table(table, folder / name, compression="zstd")
+    pq.write_table(table, output_path(folder, name), compression="zstd")
 
 
 def write_json(folder: Path, name: str, obj: Any) -> None:
-    (folder / name).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    output_path(folder, name).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")

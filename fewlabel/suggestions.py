@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import labels, store
+from fewlabel import catalog, labels, store
 from fewlabel.config import Config
 from fewlabel.errors import UserError
 from fewlabel.predictor import Classifier
@@ -27,8 +27,8 @@ def pool(record: dict) -> pa.Table:
     """(text, origin, row, tokens) of the run's unlabeled lines: every shard and the preprocessed table."""
     refs = record["refs"]
     columns = ["text", "origin", "row", "tokens"]
-    parts = [store.read_table(ref, "unlabeled.parquet", columns) for ref in refs.get("shard", [])]
-    parts.append(store.read_table(refs["preprocess"], "unlabeled.parquet", columns))
+    parts = [store.read_table(ref, catalog.UNLABELED, columns) for ref in refs.get("shard", [])]
+    parts.append(store.read_table(refs["preprocess"], catalog.UNLABELED, columns))
     return pa.concat_tables(parts)
 
 
@@ -36,7 +36,7 @@ def candidates(record: dict, pool_max: int, seed: int) -> pa.Table:
     """The pool less training, stored and token-less texts, each text once, sampled to ``pool_max`` rows."""
     table = pool(record)
     keys = pc.utf8_trim_whitespace(table["text"])
-    train = store.read_table(record["refs"]["preprocess"], "train.parquet", ["text"])
+    train = store.read_table(record["refs"]["preprocess"], catalog.TRAIN, ["text"])
     stored = labels.labeled_texts(dataset_of(record)["id"])  # labels of this data set only
     taken = pa.array(sorted(stored | set(pc.utf8_trim_whitespace(train["text"]).to_pylist())), pa.string())
     keep = pc.and_(pc.invert(pc.is_in(keys, value_set=taken)), pc.greater(pc.list_value_length(table["tokens"]), 0))
@@ -77,7 +77,7 @@ def suggest(record: dict, strategy: str, n: int, pool_max: int = 100_000, seed: 
 
 
 def classes_of(record: dict) -> list[str]:
-    return list(store.read_json(record["refs"]["train"], "metadata.json")["classes"])
+    return list(store.read_json(record["refs"]["train"], catalog.METADATA)["classes"])
 
 
 def write_csv(frame: pd.DataFrame, name: str) -> Path:

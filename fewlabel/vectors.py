@@ -22,10 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
+from fewlabel import catalog
+
 if TYPE_CHECKING:  # the config validates weightings and poolings against this module's registries
     from fewlabel.config import VectorizeConfig
 
-ARMS = {"pretrained": "vectors.parquet", "no_pretraining": "baseline_vectors.parquet"}
+ARMS = {"pretrained": catalog.VECTORS, "no_pretraining": catalog.BASELINE_VECTORS}
 STRINGS = pa.list_(pa.string())
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from fewlabel import report, store
-from fewlabel.config import EvaluateConfig
+from fewlabel import catalog, classifiers, report, store
+from fewlabel.config import ClassifierConfig, EvaluateConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.vectors import ARMS, matrix_of
 
@@ -27,11 +27,12 @@ def evaluate(
     from fewlabel.metrics import confusion, majority_label, metrics  # loaded when the stage runs, not on a cache hit
     from fewlabel.modelio import load_model
 
-    train_labels = store.read_table(vectorize, "train.parquet", ["label"])["label"].to_pylist()
-    classes = store.read_json(train, "metadata.json")["classes"]
-    models = {arm: load_model(store.read_bytes(train, f"{arm}.skops"), f"{arm}.skops") for arm in ARMS}
+    train_labels = store.read_table(vectorize, catalog.TRAIN, ["label"])["label"].to_pylist()
+    metadata = store.read_json(train, catalog.METADATA)
+    classes = metadata["classes"]
+    models = {arm: load_model(store.read_bytes(train, catalog.MODELS[arm]), catalog.MODELS[arm]) for arm in ARMS}
     parts = {name: [] for name in ("label", "origin", "row", *ARMS)}
-    for batch in store.iter_batches(vectorize, "test.parquet", batch_size)[1]:
+    for batch in store.iter_batches(vectorize, catalog.TEST, batch_size)[1]:
         for name in ("label", "origin", "row"):
             parts[name].append(batch[name])
         for arm, model in models.items():
@@ -41,7 +42,7 @@ def evaluate(
     predictions = {arm: np.concatenate(parts[arm]) if parts[arm] else np.zeros(0, object) for arm in ARMS}
     predictions["majority"] = np.full(len(y_true), majority_label(train_labels), dtype=object)
     result = metrics(y_true, predictions, classes, config)
-    store.write_json(out, "metrics.json", result)
+    store.write_json(out, catalog.METRICS, result)
     rows = [
         {
             "method": m,
@@ -53,11 +54,11 @@ def evaluate(
         }
         for m, v in result["methods"].items()
     ]
-    store.write_table(out, "metrics.parquet", pa.Table.from_pylist(rows))
-    store.write_table(out, "confusion.parquet", pa.Table.from_pylist(confusion(y_true, predictions, classes)))
+    store.write_table(out, catalog.METRICS_TABLE, pa.Table.from_pylist(rows))
+    store.write_table(out, catalog.CONFUSION, pa.Table.from_pylist(confusion(y_true, predictions, classes)))
     store.write_table(
         out,
-        "predictions.parquet",
+        catalog.PREDICTIONS,
         pa.table(
             {
                 "origin": test["origin"],
@@ -67,7 +68,12 @@ def evaluate(
             }
         ),
     )
-    (out / "report.md").write_text(report.metrics_markdown(result), encoding="utf-8")
+    store.output_path(out, catalog.REPORT).write_text(
+        report.metrics_markdown(
+            result, classifiers.title(ClassifierConfig.model_validate(metadata["config"]).estimator.kind)
+        ),
+        encoding="utf-8",
+    )
     return {
         m: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
         for m, v in result["methods"].items()

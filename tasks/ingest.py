@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.config import DataConfig
 from fewlabel.dataset import assemble, fingerprint
 from fewlabel.orchestration.stage import stage
@@ -19,5 +19,5 @@ def ingest(out: Path, config: DataConfig) -> dict:
     """Read, validate and split the data; write the three tables."""
     tables, counts = assemble(config)
     for name, table in tables.items():
-        store.write_table(out, f"{name}.parquet", table)
+        store.write_table(out, catalog.SPLITS[name], table)
     return counts

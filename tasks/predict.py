@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from fewlabel import encodings, inputs, readers, store
+from fewlabel import catalog, encodings, inputs, readers, store
 from fewlabel.config import Config, PreprocessConfig, VectorizeConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
@@ -24,14 +24,20 @@ from fewlabel.predictor import MODEL_STAGES, Classifier, output_file, schema
 
 def shard_calls(
     input_path: str, record: dict, text_column: str, encoding: str, damaged_text: str = "refuse"
-) -> list[list]:
-    """One ``predict`` task's arguments per input file, with the run's model artifacts and config."""
+) -> dict[str, dict]:
+    """One ``predict`` task's keyword arguments per input file (by its path), with the run's model
+    artifacts and config."""
     config, refs = Config.model_validate(record["config"]), record["refs"]
-    model = [refs[name] for name in MODEL_STAGES]
-    return [
-        [str(path.resolve()), *model, config.preprocess, config.vectorize, text_column, encoding, damaged_text]
-        for path in readers.input_files(input_path, "input")
-    ]
+    common = {
+        **{name: refs[name] for name in MODEL_STAGES},
+        "preprocess_config": config.preprocess,
+        "vectorize_config": config.vectorize,
+        "text_column": text_column,
+        "encoding": encoding,
+        "damaged_text": damaged_text,
+    }
+    paths = [str(path.resolve()) for path in readers.input_files(input_path, "input")]
+    return {path: {"path": path, **common} for path in paths}
 
 
 @stage("predict", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)
@@ -53,7 +59,7 @@ def predict(
     frame = readers.read_unlabeled(path, text_column, encoding, what="input", damaged=damaged_text)
     counts, unknown = dict.fromkeys(classify.classes, 0), 0
     columns = schema(classify.classes)
-    with store.table_writer(out, "predictions.parquet", columns) as write:
+    with store.table_writer(out, catalog.PREDICTIONS, columns) as write:
         for start in range(0, len(frame), batch_size):
             part = frame.iloc[start : start + batch_size]
             labels, proba, known = classify(part["text"].tolist())
@@ -96,7 +102,7 @@ def write_predictions(shards: list[store.Ref], output_name: str | None, input_pa
     counts = {c: sum(s["stats"]["predicted"][c] for s in shards) for c in classes}
     with store.atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema(classes), compression="zstd") as writer:
         for shard in shards:
-            for table in store.iter_batches(shard, "predictions.parquet")[1]:
+            for table in store.iter_batches(shard, catalog.PREDICTIONS)[1]:
                 writer.write_table(table)
     return {
         "output": str(out),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.catalog import TRAINING
 from fewlabel.config import Config, Word2VecConfig
 from fewlabel.corpus import corpus_parts
@@ -39,19 +39,20 @@ def pretrain(
     tracker = Tracker("word2vec-epochs", "Word2Vec pretraining epochs")
     if previous is None:
         models, baseline, counts = fit_both(corpus_parts(preprocess, shard), config, store.data_dir(), tracker.update)
-        store.write_table(out, "baseline_vectors.parquet", vectors_table(baseline, config.vector_size))
+        store.write_table(out, catalog.BASELINE_VECTORS, vectors_table(baseline, config.vector_size))
         baseline_vocabulary = 0 if baseline is None else len(baseline[0].wv)
         model = models[0]  # the model file: the first seed's (an ensemble's vectors are in the table)
     else:
         added = new_shards(previous, shard)
-        with store.open_verified(previous, "word2vec.model"):  # its bytes match the manifest: fewlabel wrote it
+        with store.open_verified(previous, catalog.WORD2VEC):  # its bytes match the manifest: fewlabel wrote it
             pass
-        model = load_own_model(store.artifact_path(previous, "word2vec.model"))
+        model = load_own_model(store.artifact_path(previous, catalog.WORD2VEC))
         update = continue_pretraining(
-            model, [(s, "unlabeled.parquet") for s in added], config, store.data_dir(), tracker.update
+            model, [(s, catalog.UNLABELED) for s in added], config, store.data_dir(), tracker.update
         )
         # the baseline sees the training sentences alone, which are the previous artifact's (same preprocess)
-        (out / "baseline_vectors.parquet").write_bytes(store.read_bytes(previous, "baseline_vectors.parquet"))
+        baseline = store.read_bytes(previous, catalog.BASELINE_VECTORS)
+        store.output_path(out, catalog.BASELINE_VECTORS).write_bytes(baseline)
         baseline_vocabulary = previous["stats"]["baseline_vocabulary"]
         models = [model]
         before = previous["stats"]
@@ -67,8 +68,8 @@ def pretrain(
                 **update,
             },
         }
-    store.write_table(out, "vectors.parquet", vectors_table(models, config.vector_size))
-    save_model(model, out / "word2vec.model")
+    store.write_table(out, catalog.VECTORS, vectors_table(models, config.vector_size))
+    save_model(model, store.output_path(out, catalog.WORD2VEC))
     return {
         **counts,
         "vocabulary": len(model.wv),
@@ -85,8 +86,8 @@ def _retraining() -> bool:
     return start in TRAINING and TRAINING.index(start) <= TRAINING.index("pretrain")
 
 
-def pretrain_args(_, refs: dict, config: Config) -> list:
-    """The stage's arguments: with ``word2vec.update`` and no ``--from-stage`` at or before pretrain, the
+def pretrain_args(_, refs: dict, config: Config) -> dict:
+    """The stage's keyword arguments: with ``word2vec.update`` and no ``--from-stage`` at or before pretrain, the
     previous pretrain artifact it may continue (found before the cache key is computed, so the key
     depends on it), else None: a full retrain."""
     w2v = config.word2vec
@@ -95,4 +96,4 @@ def pretrain_args(_, refs: dict, config: Config) -> list:
         from fewlabel.word2vec import previous_pretraining
 
         previous = previous_pretraining(refs["preprocess"], refs["shard"], w2v, code_version(pretrain.fn.__module__))
-    return [refs["preprocess"], refs["shard"], w2v, previous]
+    return {"preprocess": refs["preprocess"], "shard": refs["shard"], "config": w2v, "previous": previous}

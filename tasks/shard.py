@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fewlabel import inputs, store
+from fewlabel import catalog, inputs, store
 from fewlabel.config import PreprocessConfig
 from fewlabel.dataset import shard_table, stripped_texts
 from fewlabel.orchestration.stage import stage
 
 
-def shard_args(path: str, refs: dict, config) -> list:
-    """The ``shard`` task's arguments for one file: it depends on the test split only, not on the
-    rest of the ingest artifact (changing the labels does not re-process the shards)."""
-    test = store.narrow(refs["ingest"], "test.parquet")
-    return [path, test, config.data.text_column, config.data.encoding, config.preprocess, config.data.damaged_text]
+def shard_args(path: str, refs: dict, config) -> dict:
+    """The ``shard`` task's keyword arguments for one file: it depends on the test split only, not on
+    the rest of the ingest artifact (changing the labels does not re-process the shards)."""
+    data = config.data
+    return {
+        "path": path,
+        "test": store.narrow(refs["ingest"], catalog.TEST),
+        "text_column": data.text_column,
+        "encoding": data.encoding,
+        "config": config.preprocess,
+        "damaged_text": data.damaged_text,
+    }
 
 
 @stage("shard", fingerprint=inputs.file_fingerprint, label=lambda params: Path(params["path"]).name)
@@ -35,7 +42,7 @@ def shard(
     damaged_text: str = "refuse",
 ) -> dict:
     """Read one unlabeled file, split its lines, drop those equal to a test sentence, tokenize."""
-    test_texts = stripped_texts(store.read_table(test, "test.parquet", ["text"]))
+    test_texts = stripped_texts(store.read_table(test, catalog.TEST, ["text"]))
     table, counts = shard_table(path, test_texts, text_column, encoding, config, damaged_text)
-    store.write_table(out, "unlabeled.parquet", table)
+    store.write_table(out, catalog.UNLABELED, table)
     return counts

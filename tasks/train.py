@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.config import ClassifierConfig
 from fewlabel.orchestration.stage import stage
 from fewlabel.vectors import ARMS, matrix_of
@@ -25,9 +25,9 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
     from fewlabel.model import fit_pretrained, fit_selected, iterations, title_of  # loaded when the stage runs
     from fewlabel.modelio import dump_model
 
-    table = store.read_table(vectorize, "train.parquet")
+    table = store.read_table(vectorize, catalog.TRAIN)
     y = np.asarray(table["label"].to_pylist(), dtype=object)
-    unlabeled = store.read_table(vectorize, "unlabeled.parquet")
+    unlabeled = store.read_table(vectorize, catalog.UNLABELED)
     stats = {}
     for arm in ARMS:
         X = matrix_of(table, arm)
@@ -39,7 +39,7 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
             else:
                 model, converged, selection = fit_selected(X, y, config, progress, f"labels-only {title_of(config)}")
                 base = model
-        (out / f"{arm}.skops").write_bytes(dump_model(model))
+        store.output_path(out, catalog.MODELS[arm]).write_bytes(dump_model(model))
         stats[arm] = {
             "iterations": iterations(base),
             "converged": converged,
@@ -51,7 +51,7 @@ def train(out: Path, vectorize: store.Ref, config: ClassifierConfig) -> dict:
             stats[arm]["pseudo_labels"] = selection["pseudo"]
     store.write_json(
         out,
-        "metadata.json",
+        catalog.METADATA,
         {
             "config": config.model_dump(mode="json"),
             "classes": [str(c) for c in model.classes_],

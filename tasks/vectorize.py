@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fewlabel import store
+from fewlabel import catalog, store
 from fewlabel.config import VectorizeConfig
 from fewlabel.corpus import corpus_parts, sampled_documents
 from fewlabel.orchestration.stage import stage
@@ -78,19 +78,20 @@ def vectorize(
         for arm, (fitting, total) in corpora.items():
             given = means if arm == "pretrained" else None
             components[arm] = fit_common(_tokens(fitting, batch_size), total, *embeddings[arm], config, means=given)
-        store.write_table(out, "components.parquet", common_table(components))
+        store.write_table(out, catalog.COMPONENTS, common_table(components))
         if pooled is not None:
             pooled = remove_from_means(pooled, components["pretrained"], embeddings["pretrained"][1].shape[1])
     stats = {"config": config.model_dump(mode="json")}
     if pooled is None:
         pooled, _ = sentence_vectors(pool["tokens"], *embeddings["pretrained"], config, components.get("pretrained"))
     store.write_table(
-        out, "unlabeled.parquet", pa.table({"document": pool["document"], "pretrained": vector_column(pooled)})
+        out, catalog.UNLABELED, pa.table({"document": pool["document"], "pretrained": vector_column(pooled)})
     )
     stats["unlabeled_sample"] = {"documents": len(pc.unique(pool["document"])), "lines": len(pool)}
     columns = ["label", "origin", "row", "tokens"]
     for split in ("train", "test"):
-        schema, batches = store.iter_batches(preprocess, f"{split}.parquet", batch_size, columns, ("tokens",))
+        name = catalog.SPLITS[split]
+        schema, batches = store.iter_batches(preprocess, name, batch_size, columns, ("tokens",))
         out_schema = pa.schema(
             [
                 *schema.remove(schema.get_field_index("tokens")),
@@ -102,7 +103,7 @@ def vectorize(
         )
         known_all = {arm: [] for arm in ARMS}
         total = 0
-        with store.table_writer(out, f"{split}.parquet", out_schema) as write:
+        with store.table_writer(out, name, out_schema) as write:
             for table in batches:
                 tokens = table["tokens"]
                 total += int(pc.sum(pc.list_value_length(tokens)).as_py() or 0)

@@ -98,17 +98,17 @@ def test_per_fit_alpha_choice_ignores_the_test_split(monkeypatch):
     classifier = ClassifierConfig(
         alpha_grid=(0.1, 1.0, 10.0), cv_folds=3, alpha_max_per_row=None, estimator={"max_iter": 100}
     )
-    args = (
-        classifier,
-        Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001),
-        CurveConfig().tfidf_C,
-        7,
-        VectorizeConfig(remove_component=False),
-    )
-    fewlabel.learning_curve.predict_all(train, split(15), no_documents, idx, *args)
+    settings = {
+        "classifier": classifier,
+        "word2vec": Word2VecConfig(vector_size=8, epochs=2, min_count=1, sample=0.001),
+        "tfidf_C": CurveConfig().tfidf_C,
+        "seed": 7,
+        "vectorize": VectorizeConfig(remove_component=False),
+    }
+    fewlabel.learning_curve.predict_all(train=train, test=split(15), unlabeled=no_documents, idx=idx, **settings)
     other = split(15)
     other["labels"] = other["labels"][::-1].copy()  # other test sentences, vectors and labels
-    fewlabel.learning_curve.predict_all(train, other, no_documents, idx, *args)
+    fewlabel.learning_curve.predict_all(train=train, test=other, unlabeled=no_documents, idx=idx, **settings)
     assert len(fits) == 4  # pretrained and no-pretraining arm, twice
     for first, second in zip(fits[:2], fits[2:], strict=True):
         np.testing.assert_array_equal(first[0], second[0])
@@ -204,5 +204,5 @@ def test_curve_intervals_stay_in_0_1_and_the_plot_fits_its_legend(tmp_path):
     )
     summary = fewlabel.learning_curve.summarize(rows, 2, 0.95)
     assert (summary["ci_low"] == 0).all() and (summary["ci_high"] == 1).all()  # t(0.975, 1) = 12.7
-    fewlabel.learning_curve.plot(summary, tmp_path / "curve.png", "a title")
+    fewlabel.learning_curve.plot(summary, tmp_path / "curve.png", "a title", "logistic regression")
     assert_nothing_cut_off(tmp_path / "curve.png")

@@ -161,14 +161,14 @@ def test_update_continues_the_previous_model_on_new_shards_only(data_dir, tmp_pa
     previous = previous_pretraining(tokens, [a, b], config, code)
     assert previous["key"] == first["key"]
     refs = {"preprocess": tokens, "shard": [a, b]}
-    assert pretrain_args(None, refs, Config(word2vec=config))[-1]["key"] == first["key"]
-    assert pretrain_args(None, refs, Config(word2vec=config.model_copy(update={"update": False})))[-1] is None
+    assert pretrain_args(None, refs, Config(word2vec=config))["previous"]["key"] == first["key"]
+    assert pretrain_args(None, refs, Config(word2vec=config.model_copy(update={"update": False})))["previous"] is None
     import prefect.runtime.flow_run
 
     for start, retrains in (("pretrain", True), ("ingest", True), ("vectorize", False)):
         with pytest.MonkeyPatch.context() as patch:  # inside a flow run started with --from-stage START
             patch.setattr(prefect.runtime.flow_run, "parameters", {"from_stage": start}, raising=False)
-            assert (pretrain_args(None, refs, Config(word2vec=config))[-1] is None) is retrains
+            assert (pretrain_args(None, refs, Config(word2vec=config))["previous"] is None) is retrains
     # not a continuation: other Word2Vec settings, the same shards, a shard missing, other training text
     assert previous_pretraining(tokens, [a, b], config.model_copy(update={"vector_size": 9}), code) is None
     assert previous_pretraining(tokens, [a], config, code) is None
@@ -357,11 +357,15 @@ def test_the_vocabulary_counted_while_writing_the_corpus_file_is_gensims_own(dat
         store.materialize(
             "preprocess",
             key,
-            lambda out, part=part: store.write_table(out, "t.parquet", pa.table({"tokens": part}, schema)) or {},
+            lambda out, part=part: (
+                store.write_table(out, "unlabeled.parquet", pa.table({"tokens": part}, schema)) or {}
+            ),
         )
         for key, part in (("a", rows[:5]), ("b", rows[5:]))
     ]
-    written = write_line_sentences([(ref, "t.parquet") for ref in refs], tmp_path / "corpus.txt", MAX_SENTENCE, batch=3)
+    written = write_line_sentences(
+        [(ref, "unlabeled.parquet") for ref in refs], tmp_path / "corpus.txt", MAX_SENTENCE, batch=3
+    )
     assert (written.sentences, written.words, written.long) == (len(rows), sum(map(len, rows)), 1)
     config = Word2VecConfig(vector_size=8, epochs=2, workers=1)
     scanned = fit_word2vec(None, config, corpus_file=tmp_path / "corpus.txt")

@@ -237,7 +237,7 @@ def test_pseudo_labels_are_skipped_when_they_would_weigh_less_than_the_min_share
     assert model is base and fits == [6]  # the labels-only MLP alone: nothing scored, no safeguard
     assert record["pseudo"]["used"] is False and "safeguard" not in record["pseudo"]
     assert record["pseudo"]["skipped"].startswith("skipped: with 6 labels the pseudo-labeled model would weigh 0.99%")
-    assert pseudo_line({"train": {"pretrained": {"pseudo_labels": record["pseudo"]}}}).startswith(
+    assert pseudo_line({"train": {"pretrained": {"pseudo_labels": record["pseudo"]}}}, "MLP").startswith(
         "document pseudo-labels: skipped: with 6 labels"
     )
     fits.clear()

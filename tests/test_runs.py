@@ -46,8 +46,9 @@ def test_reports_state_the_configured_confidence():
         "pretraining_vs_none": {"accuracy_gain": 0.2, "ci": [0.05, 0.35], "mcnemar_p": 0.04},
         "confidence": 0.9,
     }
-    text = report.metrics_markdown(metrics)
+    text = report.metrics_markdown(metrics, "logistic regression")
     assert "90.0% interval" in text and "+20.0 points" in text and "80.0%" in text
+    assert "| pretrained Word2Vec + logistic regression | 80.0%" in text  # the configured classifier's title
     curve = {
         "curve": [{"method": "pretrained", "n_per_class": 2, "mean": 0.6, "ci_low": 0.5, "ci_high": 0.7, "draws": 3}],
         "skipped": [],

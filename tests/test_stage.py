@@ -74,3 +74,70 @@ def test_runner_settings_are_checked(monkeypatch):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     with pytest.raises(UserError, match="fewlabel server"):
         task_runner(None, 2)
+
+
+def test_a_spec_is_in_its_stage_key_field_by_field():
+    """A curve point's and a simulation run's key hash their spec whole: the same spec, the same key;
+    any one field changed, another key. Settings the item does not use are not in the spec."""
+    from fewlabel.config import Config, load_config
+    from fewlabel.specs import CurvePoint, SimulationRun
+
+    ref = {"stage": "vectorize", "sha256": "ab" * 32, "key": "k", "path": "p", "files": {}, "stats": {}}
+    config = Config()
+    specs = {
+        "curve": (
+            CurvePoint.of(2, config),
+            {
+                "labels_per_class": "all",
+                "classifier": config.classifier.model_copy(update={"cv_folds": 3}),
+                "word2vec": config.word2vec.model_copy(update={"vector_size": 50}),
+                "draws": 3,
+                "seed": 1,
+                "tfidf_C": 0.5,
+                "split": 1,
+                "spreading": True,
+            },
+        ),
+        "simulate": (
+            SimulationRun.of("random", 0, config),
+            {
+                "strategy": "margin",
+                "seed": 1,
+                "start": 3,
+                "step": 5,
+                "stop": 32,
+                "classifier": config.classifier.model_copy(update={"pseudo_documents": 0.0}),
+            },
+        ),
+    }
+    for stage, (spec, changes) in specs.items():
+        assert set(changes) == set(type(spec).model_fields)  # every field is tried
+
+        def key(spec, stage=stage):
+            return machinery.stage_key(stage, f"fewlabel.tasks.{stage}", {"features": ref, "spec": spec}, None)
+
+        assert key(spec) == key(type(spec).model_validate(spec.model_dump()))  # an identical spec
+        others = {key(spec.model_copy(update={name: value})) for name, value in changes.items()}
+        assert len(others) == len(changes) and key(spec) not in others
+    unused = load_config(
+        None, ["curve.confidence=0.8", "curve.labels_per_class=[2, 4, 8]", "curve.splits=3", "selection.seeds=3"]
+    )
+    unused = unused.model_copy(update={"selection": unused.selection.model_copy(update={"confidence": 0.8})})
+    assert CurvePoint.of(2, unused) == CurvePoint.of(2, config)
+    assert SimulationRun.of("random", 0, unused) == SimulationRun.of("random", 0, config)
+
+
+def test_mapped_stages_name_their_task_runs_by_item(monkeypatch):
+    """The Prefect UI's task-run names of curve points and simulation runs: ``curve:split=0,n=2``,
+    ``simulate:margin/3``."""
+    from prefect.runtime import task_run
+
+    from fewlabel.config import Config
+    from fewlabel.specs import CurvePoint, SimulationRun
+    from fewlabel.tasks.curve import curve_point
+    from fewlabel.tasks.simulate import simulate
+
+    monkeypatch.setattr(task_run, "parameters", {"spec": CurvePoint.of(2, Config())}, raising=False)
+    assert curve_point.task_run_name() == "curve:split=0,n=2"
+    monkeypatch.setattr(task_run, "parameters", {"spec": SimulationRun.of("margin", 3, Config())}, raising=False)
+    assert simulate.task_run_name() == "simulate:margin/3"

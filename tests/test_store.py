@@ -7,16 +7,28 @@ from fewlabel import store
 
 
 def build_ok(out):
-    store.write_table(out, "t.parquet", pa.table({"x": [1, 2, 3]}))
+    store.write_table(out, "train.parquet", pa.table({"x": [1, 2, 3]}))
     return {"rows": 3}
 
 
 def test_materialize_writes_manifest_and_reads_back(data_dir):
     ref = store.materialize("ingest", "fewlabel-ingest-abc123", build_ok)
     assert ref["stats"] == {"rows": 3}
-    assert store.read_table(ref, "t.parquet")["x"].to_pylist() == [1, 2, 3]
+    assert store.read_table(ref, "train.parquet")["x"].to_pylist() == [1, 2, 3]
     manifest = json.loads((data_dir / ref["path"] / "manifest.json").read_text())
-    assert manifest["files"]["t.parquet"] == store.sha256_file(data_dir / ref["path"] / "t.parquet")
+    assert manifest["files"]["train.parquet"] == store.sha256_file(data_dir / ref["path"] / "train.parquet")
+
+
+def test_only_the_files_a_stage_declares_are_read_and_written(data_dir):
+    ref = store.materialize("ingest", "fewlabel-ingest-abc123", build_ok)
+    declared = r"stage ingest has no file points.parquet: the catalog declares \['test.parquet', 'train.parquet',"
+    for read in (store.read_table, store.read_json, store.read_bytes, store.parquet_rows, store.artifact_path):
+        with pytest.raises(RuntimeError, match=declared):
+            read(ref, "points.parquet")
+    with pytest.raises(RuntimeError, match=declared):
+        store.materialize("ingest", "fewlabel-ingest-other", lambda out: store.write_json(out, "points.parquet", {}))
+    with pytest.raises(RuntimeError, match="not an artifact folder being built"):
+        store.write_table(data_dir, "train.parquet", pa.table({"x": [1]}))
 
 
 def test_existing_intact_artifact_is_reused(data_dir):
@@ -41,7 +53,7 @@ def test_failed_build_leaves_nothing(data_dir):
 @pytest.mark.parametrize("damage", ["truncate", "alter", "delete", "manifest"])
 def test_damaged_artifact_is_detected_and_rebuilt(data_dir, damage):
     ref = store.materialize("ingest", "fewlabel-ingest-k", build_ok)
-    path = data_dir / ref["path"] / "t.parquet"
+    path = data_dir / ref["path"] / "train.parquet"
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[:10])
     elif damage == "alter":
@@ -52,10 +64,10 @@ def test_damaged_artifact_is_detected_and_rebuilt(data_dir, damage):
         (data_dir / ref["path"] / "manifest.json").write_text("{not json")
     assert store.load_ref("ingest", "fewlabel-ingest-k") is None
     if damage != "manifest":
-        with pytest.raises(store.CorruptArtifact, match="t.parquet"):
-            store.read_table(ref, "t.parquet")
+        with pytest.raises(store.CorruptArtifact, match="train.parquet"):
+            store.read_table(ref, "train.parquet")
     rebuilt = store.materialize("ingest", "fewlabel-ingest-k", build_ok)
-    assert store.read_table(rebuilt, "t.parquet").num_rows == 3
+    assert store.read_table(rebuilt, "train.parquet").num_rows == 3
 
 
 def test_canonical_hash_ignores_key_order():

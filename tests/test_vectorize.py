@@ -357,13 +357,15 @@ def test_dictionary_encoded_tokens_read_from_parquet_give_the_same_vectors(data_
     tokens = pa.array(sentences, pa.list_(pa.string()))
 
     def build(out):
-        with store.table_writer(out, "t.parquet", pa.schema([("row", pa.int64()), ("tokens", tokens.type)])) as write:
+        with store.table_writer(
+            out, "unlabeled.parquet", pa.schema([("row", pa.int64()), ("tokens", tokens.type)])
+        ) as write:
             for start in range(0, 250, 100):  # three row groups, each with its own dictionary
                 write(pa.table({"row": np.arange(start, min(start + 100, 250)), "tokens": tokens[start : start + 100]}))
         return {}
 
     ref = store.materialize("preprocess", "fewlabel-preprocess-dict", build)
-    schema, batches = store.iter_batches(ref, "t.parquet", 64, ["row", "tokens"], ("tokens",))
+    schema, batches = store.iter_batches(ref, "unlabeled.parquet", 64, ["row", "tokens"], ("tokens",))
     assert schema.field("tokens").type == tokens.type  # the file's schema, as written
     config = VectorizeConfig(pooling=pooling)
     component = np.ones(5, np.float32) / np.sqrt(5)
@@ -506,13 +508,13 @@ def test_components_table_round_trips_sif_and_usif():
 
 
 def stored_tokens(sentences, rows_per_group=100):
-    """A preprocess-like artifact holding ``sentences`` in t.parquet, several row groups."""
+    """A preprocess-like artifact holding ``sentences`` in unlabeled.parquet, several row groups."""
     from fewlabel import store
 
     tokens = pa.array(sentences, STRINGS)
 
     def build(out):
-        with store.table_writer(out, "t.parquet", pa.schema([("tokens", STRINGS)])) as write:
+        with store.table_writer(out, "unlabeled.parquet", pa.schema([("tokens", STRINGS)])) as write:
             for start in range(0, len(sentences), rows_per_group):
                 write(pa.table({"tokens": tokens[start : start + rows_per_group]}))
         return {}
@@ -535,7 +537,7 @@ def test_fit_from_stored_batches_equals_the_fit_on_strings(data_dir, config, sam
     sentences = [[f"w{j}" for j in rng.integers(0, 50, rng.integers(0, 10))] for _ in range(250)]
     sentences[5], sentences[9] = None, ["w1", None, "w2"]
     ref, tokens = stored_tokens(sentences)
-    batches = (t["tokens"] for t in store.iter_batches(ref, "t.parquet", 64, ["tokens"], ("tokens",))[1])
+    batches = (t["tokens"] for t in store.iter_batches(ref, "unlabeled.parquet", 64, ["tokens"], ("tokens",))[1])
     got = fit_common(batches, 250, vocab, matrix, counts, config, sample=sample)
     want = fit_component(tokens, vocab, matrix, counts, config, sample=sample)
     if isinstance(want, Common):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -27,29 +28,33 @@ class Wiring:
     """One stage of a pipeline: its task, the upstream stages it reads and its config section.
 
     A mapped stage runs one task per item of ``each(config)`` (e.g. one per file of a sharded
-    corpus), with the arguments ``call(item, refs, config)``; downstream stages get its list of Refs.
-    A stage that is not mapped gets its inputs' Refs and its config section, or ``call(None, refs,
-    config)`` when it needs only some keys of a section.
+    corpus), with the keyword arguments ``call(item, refs, config)`` (a curve point: its input Refs
+    and its spec); downstream stages get its list of Refs. A stage that is not mapped gets its
+    inputs' Refs and its config section, or ``call(None, refs, config)`` when it needs only some keys
+    of a section. Every task is called by keyword.
     """
 
     task: Any
     inputs: tuple[str, ...] = ()
     section: str = ""
     each: Callable[[BaseModel], list[str]] | None = field(default=None, repr=False)
-    call: Callable[[str, dict, BaseModel], list] | None = field(default=None, repr=False)
+    call: Callable[[str, dict, BaseModel], dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.task.name
 
-    def args(self, refs: dict[str, store.Ref], config: BaseModel) -> list:
-        return [refs[name] for name in self.inputs] + [getattr(config, self.section)]
+    def kwargs(self, refs: dict[str, store.Ref], config: BaseModel) -> dict[str, Any]:
+        """The inputs' Refs and the config section, named as the task's parameters."""
+        values = [refs[name] for name in self.inputs] + [getattr(config, self.section)]
+        return dict(zip(inspect.signature(self.task.fn).parameters, values))
 
-    def calls(self, refs: dict[str, store.Ref], config: BaseModel) -> list[list]:
-        """The argument lists of the stage's tasks: one, or one per item of a mapped stage."""
+    def calls(self, refs: dict[str, store.Ref], config: BaseModel) -> dict[str, dict[str, Any]]:
+        """The keyword arguments of the stage's tasks by item: one per item of a mapped stage, else one
+        under the stage's name."""
         if self.each is None:
-            return [self.call(None, refs, config) if self.call else self.args(refs, config)]
-        return [self.call(item, refs, config) for item in self.each(config)]
+            return {self.name: self.call(None, refs, config) if self.call else self.kwargs(refs, config)}
+        return {str(item): self.call(item, refs, config) for item in self.each(config)}
 
 
 def _item(ref: store.Ref) -> str:
@@ -81,21 +86,22 @@ class Steps:
         options = {"result_storage": records_dir()}  # a Path: Prefect makes it a local file system
         return task.with_options(**options, refresh_cache=True) if self.refreshing else task.with_options(**options)
 
-    def __call__(self, task, *args, name: str | None = None) -> store.Ref:
+    def __call__(self, task, *args, name: str | None = None, **kwargs) -> store.Ref:
         name = name or task.name
-        return self.collect(self._options(task, name)(*args, return_state=True), name)
+        return self.collect(self._options(task, name)(*args, **kwargs, return_state=True), name)
 
-    def map(self, task, calls: list[list], name: str | None = None) -> list[store.Ref]:
-        """One task per argument list, run in parallel by the task runner; their Refs in order."""
+    def map(self, task, calls: dict[str, dict[str, Any]], name: str | None = None) -> list[store.Ref]:
+        """One task per item, called with its keyword arguments (``calls``: by item), run in parallel by
+        the task runner; their Refs in order."""
         name = name or task.name
-        futures = [self._options(task, name).submit(*args) for args in calls]
+        futures = [self._options(task, name).submit(**kwargs) for kwargs in calls.values()]
         from prefect.futures import as_completed
 
         for done, future in enumerate(as_completed(futures), 1):  # each item in the run's log as it ends
             future.wait()  # as_completed can hand over a future before its final state is recorded
             what = _item(future.state.result()) if future.state.is_completed() else "an item"
             log.info("%s %s: %s (%d of %d)", name, what, future.state.name, done, len(futures))
-        refs = [self.result(future.state, f"{name} {args[0]}") for future, args in zip(futures, calls)]
+        refs = [self.result(future.state, f"{name} {item}") for future, item in zip(futures, calls)]
         self.items[name] = [
             {"item": _item(ref), "state": future.state.name, "path": ref["path"]} for ref, future in zip(refs, futures)
         ]
@@ -115,10 +121,11 @@ class Steps:
         if self.from_stage is not None and self.from_stage not in names:
             raise UserError(f"unknown stage {self.from_stage!r} for --from-stage; stages: {', '.join(names)}")
         for wiring in pipeline:
+            calls = wiring.calls(self.refs, config)
             if wiring.each:
-                self.map(wiring.task, wiring.calls(self.refs, config))
+                self.map(wiring.task, calls)
             else:
-                self(wiring.task, *wiring.calls(self.refs, config)[0])
+                self(wiring.task, **calls[wiring.name])
         return self.refs
 
     def collect(self, state, name: str) -> store.Ref:

@@ -84,12 +84,12 @@ def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None)
             continue
         policy = wiring.task.cache_policy
         found = []
-        for args in wiring.calls(refs, config):
-            params = bind(inspect.signature(wiring.task.fn), *args)
+        for item, kwargs in wiring.calls(refs, config).items():
+            params = bind(inspect.signature(wiring.task.fn), **kwargs)
             now = lineage(name, policy.module, params, policy.fingerprint)
             key = key_of(now)
             ref = store.load_ref(name, key)
-            label = f"{name} {args[0]}" if wiring.each else name
+            label = f"{name} {item}" if wiring.each else name
             found.append(ref)
             if ref is not None:
                 rows.append(
@@ -106,7 +106,7 @@ def plan(pipeline: tuple[Wiring, ...], config: BaseModel, last_run: dict | None)
                         "stage": label,
                         "action": "run",
                         "artifact": None,
-                        "why": explain(wiring, now, _previous(previous.get(name), args[0] if wiring.each else None)),
+                        "why": explain(wiring, now, _previous(previous.get(name), item if wiring.each else None)),
                     }
                 )
         if any(ref is None for ref in found):

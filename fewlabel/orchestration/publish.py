@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fewlabel import report, runs, store
+from fewlabel import catalog, classifiers, report, runs, store
 
 
 def publish(summary: dict, metrics: dict) -> None:
@@ -68,15 +68,16 @@ def finish(
     """
     items = items or {}
     refs = {stage: ref for stage, ref in refs.items() if ref != []}  # a mapped stage with nothing to map
-    metrics = store.read_json(refs["evaluate"], "metrics.json")
+    metrics = store.read_json(refs["evaluate"], catalog.METRICS)
     summary = {
         "flow_run_id": flow_run_id,
         "stages": states,
         "metrics": {m: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for m, v in metrics["methods"].items()},
         "artifacts": runs.each_ref(refs, lambda r: str(store.data_dir() / r["path"])),
-        "report": str(store.artifact_path(refs["evaluate"], "report.md")),
+        "report": str(store.artifact_path(refs["evaluate"], catalog.REPORT)),
         "stats": runs.each_ref(refs, lambda r: r["stats"]),
         "metrics_detail": metrics,
+        "classifier": classifiers.title(config.classifier.estimator.kind),
         "shards": items.get("shard", []),
     }
     record = {
@@ -107,14 +108,14 @@ def finish_curve(
     point's state (which were reused)."""
     refs = {stage: ref for stage, ref in refs.items() if ref != []}
     summary_ref = refs["curve-report"]
-    curve = store.read_json(summary_ref, "summary.json")
+    curve = store.read_json(summary_ref, catalog.SUMMARY_JSON)
     summary = {
         "flow_run_id": flow_run_id,
         "stages": states,
         "curve": curve,
         "artifacts": runs.each_ref(refs, lambda r: str(store.data_dir() / r["path"])),
-        "plot": str(store.artifact_path(summary_ref, "curve.png")),
-        "table": str(store.artifact_path(summary_ref, "curve.parquet")),
+        "plot": str(store.artifact_path(summary_ref, catalog.CURVE_PLOT)),
+        "table": str(store.artifact_path(summary_ref, catalog.CURVE)),
         "skipped": summary_ref["stats"]["skipped"],
         "pseudo_kept_draws": summary_ref["stats"].get("pseudo_kept_draws", {}),
         "confidence": config.curve.confidence,
@@ -131,7 +132,7 @@ def finish_curve(
         },
         latest=False,
     )
-    publish_curve(summary, store.read_bytes(summary_ref, "curve.png"))
+    publish_curve(summary, store.read_bytes(summary_ref, catalog.CURVE_PLOT))
     return summary
 
 
@@ -195,18 +196,18 @@ def finish_simulation(config, refs: dict[str, Any], states: dict[str, str], flow
 
     refs = {stage: ref for stage, ref in refs.items() if ref != []}
     ref = refs["simulate-report"]
-    summary = store.read_json(ref, "summary.json")
-    table = store.read_bytes(ref, "table.md").decode()
+    summary = store.read_json(ref, catalog.SUMMARY_JSON)
+    table = store.read_bytes(ref, catalog.SIMULATION_TABLE).decode()
     result = {
         "flow_run_id": flow_run_id,
         "stages": states,
         "summary": summary,
         "table_md": table,
-        "plot": str(store.artifact_path(ref, "simulation.png")),
-        "table": str(store.artifact_path(ref, "simulation.parquet")),
+        "plot": str(store.artifact_path(ref, catalog.SIMULATION_PLOT)),
+        "table": str(store.artifact_path(ref, catalog.SIMULATION)),
     }
     runs.write_run({**result, "kind": "simulate", "config": config.model_dump(mode="json"), "refs": refs}, latest=False)
-    url = "data:image/png;base64," + base64.b64encode(store.read_bytes(ref, "simulation.png")).decode()
+    url = "data:image/png;base64," + base64.b64encode(store.read_bytes(ref, catalog.SIMULATION_PLOT)).decode()
     create_table_artifact(table=summary, key="fewlabel-simulation", description="Accuracy per strategy and round")
     create_markdown_artifact(
         markdown=table + f"\n![simulation]({url})\n",

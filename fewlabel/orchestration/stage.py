@@ -48,9 +48,9 @@ def _jsonable(value: Any) -> Any:
 
 
 PROJECT = ("fewlabel",)
-MECHANICS = ("fewlabel.config", "fewlabel.errors", "fewlabel.catalog", "fewlabel.orchestration")
-"""Modules (and packages) that never change what a stage computes: config values are hashed as
-parameters, and the Prefect machinery only runs the stage."""
+MECHANICS = ("fewlabel.config", "fewlabel.specs", "fewlabel.errors", "fewlabel.catalog", "fewlabel.orchestration")
+"""Modules (and packages) that never change what a stage computes: config values and specs are hashed
+as parameters, and the Prefect machinery only runs the stage."""
 
 
 def _mechanics(name: str) -> bool:
