@@ -6,6 +6,7 @@ overridden with ``section.key=value`` strings, and each stage's cache key hashes
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from types import UnionType
@@ -467,6 +468,22 @@ def valid_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
     return keys
 
 
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean 'data.labeled_path'?)`` for a key close to a valid one, else nothing."""
+    close = difflib.get_close_matches(key, valid_keys(), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_near(key: str) -> str:
+    """The valid keys of the section an unknown key is in (every section's name if its first part is
+    not a section): what the user can set there."""
+    section = key.split(".")[0]
+    inside = [k for k in valid_keys() if k.startswith(section + ".")]
+    if inside and "." in key:
+        return f". Valid keys of {section}: " + ", ".join(inside)
+    return ". Valid keys: sections " + ", ".join(Config.model_fields) + " (`fewlabel config` shows them all)"
+
+
 SHORT = 60
 
 
@@ -691,14 +708,15 @@ def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[s
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems, seen, unknown = [], set(), False
+        problems, seen, unknown = [], set(), []
         for err in exc.errors():
             loc = _shown_loc(err["loc"], unknown_key=err["type"] == "extra_forbidden")
             key = ".".join(str(p) for p in loc)
             where = _source(loc, set_keys or {}, source)
             at = where if where == f"--set {_cut(key)}" else f"{where}: {key}" if key else where
             if err["type"] == "extra_forbidden":
-                problem, unknown = f"{where}: unknown key {key!r}", True
+                problem = f"{where}: unknown key {key!r}{_did_you_mean(key)}"
+                unknown.append(key)
             elif err["type"] == "literal_error" and get_origin(_annotation_at(err["loc"])) is Literal:
                 choices = ", ".join(str(c) for c in get_args(_annotation_at(err["loc"])))
                 problem = f"{at}: unknown value {_short(err.get('input'))}; choose one of {choices}"
@@ -708,6 +726,9 @@ def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[s
                 problem = f"{at}: unknown kind {_short(tag)}; kinds: {', '.join(classifiers.KINDS)}"
             elif err["type"] in RANGE_ERRORS and valid_range(err["loc"]):
                 problem = f"{at}: must be {valid_range(err['loc'])} (got {_short(err.get('input'))})"
+            elif err["type"] in ("tuple_type", "list_type"):
+                got = _short(err.get("input"))
+                problem = f"{at}: expected a list (got {got}); write it in brackets: {key}=[{got}]"
             elif not key:  # a check across sections
                 problem = f"{where}: {_one_line(err['msg']).removeprefix('Value error, ')}"
             else:
@@ -716,5 +737,4 @@ def validate(raw: dict[str, Any], source: str = "config", set_keys: dict[tuple[s
             if problem not in seen:
                 seen.add(problem)
                 problems.append(problem)
-        listed = ". Valid keys: " + ", ".join(valid_keys()) if unknown else ""
-        raise UserError("; ".join(problems) + listed) from None
+        raise UserError("; ".join(problems) + (_keys_near(unknown[0]) if unknown else "")) from None

@@ -54,7 +54,10 @@ def read_record(run: str) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"run record {path} not found: train first with `fewlabel run`, or pass --run") from None
+        raise UserError(
+            f"run record {path} not found: give --run latest, production, a flow run id or a record file "
+            f"(see {runs_dir()}), or train first with `fewlabel run`"
+        ) from None
     except ValueError as exc:
         raise UserError(f"run record {path} is not valid JSON ({exc}); pass another --run") from None
 

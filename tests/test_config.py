@@ -47,16 +47,19 @@ def test_yaml_file_and_overrides(tmp_path):
         ("data.source=imdb", "data.source"),
         ("data.labels_per_class=0", "data.labels_per_class"),
         ("justtext", "expected section.key=value"),
+        ("classifier.estimator.hidden_layer_sizes=64", "expected a list (got 64); write it in brackets"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(override, fragment):
     with pytest.raises(UserError) as err:
         load_config(None, [override])
     assert fragment in str(err.value)
-    if "unknown key" in fragment:  # only an unknown key lists the valid ones
-        assert "Valid keys:" in str(err.value) and "word2vec.epochs" in str(err.value)
+    if "unknown key" in fragment:  # only an unknown key lists the valid ones: its section's
+        assert "Valid keys" in str(err.value)
+        if "word2vec" in fragment:
+            assert "(did you mean 'word2vec.epochs'?)" in str(err.value) and "data.seed" not in str(err.value)
     else:
-        assert "Valid keys:" not in str(err.value)
+        assert "Valid keys" not in str(err.value)
 
 
 def test_missing_config_file(tmp_path):

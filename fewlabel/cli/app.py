@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     # the train stage records each fit's iterations and convergence in its stats and report
     warnings.filterwarnings("ignore", message=".*(Maximum iterations|failed to converge).*")
     try:
-        return exits.guarded(lambda: args.func(args))
+        return exits.guarded(lambda: args.func(args), getattr(args, "interrupted", exits.INTERRUPTED_LINE))
     finally:
         stop_temporary()  # after the run was marked (also when interrupted): never left behind
 
@@ -55,7 +55,7 @@ def _end_now(signum: int) -> None:
     check): say so, stop its temporary server and end the process."""
     from fewlabel.orchestration.server import stop_temporary
 
-    print("interrupted: finished stages are kept", file=sys.stderr, flush=True)
+    print(exits.INTERRUPTED_LINE, file=sys.stderr, flush=True)
     try:
         stop_temporary()
     finally:

@@ -36,12 +36,17 @@ def one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split())
 
 
-def guarded(command: Callable[[], int]) -> int:
-    """Run ``command``; map what it raises to a line on stderr and an exit status (module docstring)."""
+INTERRUPTED_LINE = "interrupted: finished stages are kept"
+"""What a command that runs flows says when Ctrl-C or SIGTERM ends it (a server says ``stopped``)."""
+
+
+def guarded(command: Callable[[], int], interrupted: str = INTERRUPTED_LINE) -> int:
+    """Run ``command``; map what it raises to a line on stderr and an exit status (module docstring);
+    ``interrupted`` is the line it prints when Ctrl-C or SIGTERM ends it."""
     try:
         return command()
     except KeyboardInterrupt as exc:
-        print("interrupted: finished stages are kept", file=sys.stderr, flush=True)
+        print(interrupted, file=sys.stderr, flush=True)
         return TERMINATED if isinstance(exc, Terminated) else INTERRUPTED
     except UserError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)

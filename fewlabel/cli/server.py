@@ -83,7 +83,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     server.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     server.add_argument("--port", type=number(int, 1, 65_535, "a port number"), default=4200)
-    server.set_defaults(func=cmd_server)
+    server.set_defaults(func=cmd_server, interrupted="stopped: the Prefect server is stopped")
 
     serve = sub.add_parser(
         "serve",
