@@ -170,7 +170,9 @@ def test_the_next_command_closes_task_runs_of_any_run_ended_by_someone_else(serv
     crashed = client_call(server, lambda c: started(c, ["fewlabel"], Crashed(message="no heartbeat")))
     cancelled = client_call(server, lambda c: started(c, ["fewlabel", "command:serve"], Cancelled()))
     foreign = client_call(server, lambda c: started(c, ["someone-else"], Crashed()))
-    assert close_ended_runs() >= 1
+    # no count asserted: on the shared test server, another test's command may close them first (the
+    # behaviour under test); what matters is the state after this command
+    close_ended_runs()
     ids = (crashed, cancelled, foreign)
     states = [client_call(server, lambda c, i=i: c.read_task_run(i).state.name) for i in ids]
     # a cancelled run's task runs: closed by this, or already by Prefect's own cancellation-cleanup
