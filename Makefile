@@ -38,8 +38,11 @@ $(MR): | $(STAMP)
 run: $(STAMP) $(MR)
 	$(BIN)/fewlabel run
 
+# The test suite without the whole-process scenarios of 10 s or more each (marked slow, `make test-slow`):
+# every unit, contract and flow test, on real Prefect servers (4 minutes or less on 2 idle cores).
+# CI (.ci/run) runs both tiers.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 # The documentation site (docs/, mkdocs.yml) into site/ (git-ignored); --strict: a broken link, a missing
 # page or an unknown config key in a generated reference fails the build.
@@ -96,6 +99,7 @@ FAST_TMPDIR := $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {pr
 test-fast: $(STAMP)
 	$(if $(FAST_TMPDIR),TMPDIR=$(FAST_TMPDIR)) $(BIN)/python -m pytest -n 2 -m "not server" -q
 
-# The whole-process scenarios of 10 s or more each (marked slow), alone; `pytest -m "not slow"` skips them.
+# The whole-process scenarios of 10 s or more each (marked slow): kill -9, Ctrl-C, workers and schedules,
+# temporary servers, PostgreSQL, a Dask cluster. CI runs them after `make test`.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -n 4 --dist loadfile --no-loadscope-reorder -m slow -q

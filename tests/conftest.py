@@ -145,24 +145,36 @@ def unlabeled_txt(path: Path, lines: int = 40) -> Path:
     return write(path, "\n".join(base[i % len(base)] + f" {i % 7}" for i in range(lines)) + "\n")
 
 
-LONGEST_FIRST = [
-    "test_nightly",
-    "test_servers",  # its locked-database test waits about 80 s (little CPU)
-    "test_cli",
-    "test_lifecycle",
-    "test_faults",
-    "test_deployments",
-    "test_integrity",
-    "test_snapshot",
-    "test_label_datasets",
-    "test_upstream_damage",
-    "test_flow",
-    "test_observability",
-    "test_operations",
-]
-"""The modules of 20 s or more (their tests' total, measured with `--durations=0`), longest first.
-`make test` (``--dist loadfile``) hands whole modules to its xdist workers in collection order: these
-go first so that none of them starts last, on one worker, while the others sit idle."""
+LONGEST_FIRST = {
+    "make test": [
+        "test_cli",
+        "test_nightly",
+        "test_faults",
+        "test_integrity",
+        "test_flow",
+        "test_operations",
+        "test_curve",
+        "test_labeling",
+    ],
+    "make test-slow": [
+        "test_lifecycle",
+        "test_deployments",
+        "test_nightly",
+        "test_servers",  # its locked-database test waits about 80 s (little CPU)
+        "test_faults",
+        "test_interrupts",
+        "test_upstream_damage",
+        "test_snapshot",
+        "test_postgres",
+        "test_observability",
+        "test_cli",
+        "test_dask",
+    ],
+}
+"""Per tier, the modules of 20 s or more (their tests' total, measured with `--durations=0`), longest
+first. `make test` and `make test-slow` (``--dist loadfile``) hand whole modules to their xdist workers
+in collection order: these go first so that none of them starts last, on one worker, while the others
+sit idle."""
 
 
 def pytest_collection_modifyitems(config, items):
@@ -170,7 +182,8 @@ def pytest_collection_modifyitems(config, items):
     collected). Each module declares its tests' tier itself (``pytestmark = pytest.mark.server``, or the
     mark on a test): ``server`` tests use a Prefect server (the session's, or real ones they start),
     ``make test-fast`` runs the others. A test that uses the session's server without the mark is an error."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    tier = "make test-slow" if config.getoption("markexpr", "") == "slow" else "make test"
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST[tier])}
     items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
     unmarked = [
         item.nodeid for item in items if "prefect_api" in item.fixturenames and not item.get_closest_marker("server")

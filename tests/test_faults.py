@@ -182,13 +182,16 @@ class ServerLoss:
 
 
 @pytest.fixture(scope="module")
-def jobs(prefect_api, tmp_path_factory):
-    """Every independent process of this module, started at once (they mostly wait on imports)."""
+def jobs(prefect_api, tmp_path_factory, request):
+    """Every independent process this module's selected tests need, started at once (they mostly wait on
+    imports): `make test` leaves out the SIGKILL scenarios (marked slow), and their runs with them."""
+    selected = {item.originalname for item in request.session.items if item.module is request.module}
     root = tmp_path_factory.mktemp("faults")
     started: dict = {"lost": ServerLoss(root)}  # test 5's own server is the slowest to start
     started["ref-a"] = launch("run", root / "ref-a", CLI, PYTHONHASHSEED="1")
     started["ref-b"] = launch("run", root / "ref-b", CLI, PYTHONHASHSEED="2")
-    for stage in STAGES:
+    killed = STAGES if test_sigkill_mid_stage_then_rerun_resumes_and_reads_nothing_torn.__name__ in selected else ()
+    for stage in killed:
         started[f"kill-{stage}"] = launch("run", root / f"kill-{stage}", CLI, FEWLABEL_FAULT=f"{stage}:pause")
     # the twins: whichever builds pretrain holds its lock 2 s, so the other one really waits on it
     for twin in ("twin-1", "twin-2"):
