@@ -353,7 +353,9 @@ class CurveConfig(Section):
         "pretrained sentence vectors",
     )
     seed: Seed = 0
-    tfidf_C: Float = Field(1.0, gt=0, description="inverse regularization of the TF-IDF + LR baseline")
+    tfidf_C: Float = Field(
+        1.0, gt=0, description="inverse regularization of the TF-IDF + LR baseline (in curves and in the run's report)"
+    )
     confidence: Float = Field(0.95, gt=0, lt=1)
 
 

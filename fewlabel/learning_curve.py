@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import normalize
 from sklearn.semi_supervised import LabelSpreading
@@ -28,6 +26,7 @@ from sklearn.semi_supervised import LabelSpreading
 from fewlabel import catalog, stats, store
 from fewlabel.config import ClassifierConfig, VectorizeConfig, Word2VecConfig
 from fewlabel.fitting import on_one_blas_thread
+from fewlabel.lexical import fit_tfidf_lr
 from fewlabel.metrics import majority_label
 from fewlabel.model import check_pseudo, fit, fit_with_pseudo, seeded
 from fewlabel.specs import CurvePoint
@@ -54,10 +53,6 @@ def draw(labels: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndar
         return np.arange(len(labels))
     picks = [rng.choice(np.flatnonzero(labels == c), size=n, replace=False) for c in np.unique(labels)]
     return np.sort(np.concatenate(picks))
-
-
-def _identity(tokens):
-    return tokens
 
 
 @on_one_blas_thread
@@ -101,14 +96,13 @@ def predict_all(
     own_train, _ = sentence_vectors(drawn, *own, vectorize, component)
     own_test, _ = sentence_vectors(test["token_array"], *own, vectorize, component)
     baseline, _ = fit(own_train, y, classifier)
-    tfidf = TfidfVectorizer(analyzer=_identity, sublinear_tf=True)
-    lr = LogisticRegression(C=tfidf_C, max_iter=2000).fit(tfidf.fit_transform(sentences), y)
+    lexical = fit_tfidf_lr(sentences, y, tfidf_C)
     predictions = {
         "pretrained": pretrained.predict(test["vectors"]),
         "pretrained_pseudo": pseudo_model.predict(test["vectors"]),
         "pretrained_labels_only": labels_only.predict(test["vectors"]),
         "no_pretraining": baseline.predict(own_test),
-        "tfidf_lr": lr.predict(tfidf.transform(test["tokens"])),
+        "tfidf_lr": lexical.predict(test["tokens"]),
         "majority": np.full(len(test["labels"]), majority_label(list(y)), dtype=object),
     }
     if spreading:

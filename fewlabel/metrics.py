@@ -37,10 +37,15 @@ def compare(y_true: np.ndarray, a: np.ndarray, b: np.ndarray, config: EvaluateCo
 
 
 def metrics(y_true: np.ndarray, predictions: dict[str, np.ndarray], classes: list[str], config: EvaluateConfig) -> dict:
-    """Every method's scores and the pretrained arm's gain over no pretraining."""
+    """Every method's scores, the pretrained arm's gain over no pretraining and, when ``predictions`` has
+    the lexical baseline (``tfidf_lr``), over it."""
+    lexical = {}
+    if "tfidf_lr" in predictions:
+        lexical["pretrained_vs_lexical"] = compare(y_true, predictions["pretrained"], predictions["tfidf_lr"], config)
     return {
         "methods": {m: score(y_true, p, config) for m, p in predictions.items()},
         "pretraining_vs_none": compare(y_true, predictions["pretrained"], predictions["no_pretraining"], config),
+        **lexical,
         "classes": classes,
         "confidence": config.confidence,
     }

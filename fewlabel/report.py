@@ -8,6 +8,7 @@ from typing import Any
 METHOD_NAMES = {
     "pretrained": "pretrained Word2Vec + {classifier}",
     "no_pretraining": "no pretraining (Word2Vec on the labeled sentences only) + {classifier}",
+    "tfidf_lr": "TF-IDF + logistic regression (the words alone, no unlabeled text)",
     "majority": "majority class",
 }
 """The run's methods as reports name them, with the configured classifier kind's title
@@ -57,7 +58,28 @@ def metrics_markdown(metrics: dict, classifier: str) -> str:
         f"({level} paired-bootstrap interval {100 * low:+.1f} to {100 * high:+.1f}; "
         f"exact McNemar p = {gain['mcnemar_p']:.3g}) on {n} test sentences.",
     ]
+    if "pretrained_vs_lexical" in metrics:
+        lines += ["", lexical_line(metrics["pretrained_vs_lexical"], metrics["confidence"])]
     return "\n".join(lines) + "\n"
+
+
+def lexical_line(gain: dict, confidence: float) -> str:
+    """What the report says of the pretrained model against TF-IDF + LR: a warning when the words alone
+    did better beyond doubt at the report's ``confidence`` by both measures (the paired-bootstrap
+    interval of the difference lies below zero, and McNemar's exact p is below 1 - confidence)."""
+    points, (low, high), level = 100 * gain["accuracy_gain"], gain["ci"], _pct(confidence)
+    against = (
+        f"{points:+.1f} points ({level} paired-bootstrap interval {100 * low:+.1f} to {100 * high:+.1f}; "
+        f"exact McNemar p = {gain['mcnemar_p']:.3g})"
+    )
+    if high < 0 and gain["mcnemar_p"] < 1 - confidence:
+        return (
+            f"**Warning: TF-IDF + logistic regression did better than the pretrained model**: {against}. "
+            "This task's signal may sit in words that averaged word vectors blur (function words such as "
+            '"may" or "whether", rare terms), or the unlabeled text is too small or off-domain for Word2Vec; '
+            "compare them over label counts with `fewlabel curve` (docs/guide/curves.md)."
+        )
+    return f"Against TF-IDF + logistic regression (the words alone), the pretrained model: {against}."
 
 
 def _split(pretrain: dict) -> str:

@@ -12,7 +12,7 @@ from fewlabel.orchestration.lifecycle import tracked
 from fewlabel.orchestration.pipeline import Steps, Wiring
 from fewlabel.orchestration.publish import finish
 from fewlabel.orchestration.runner import threads
-from fewlabel.tasks.evaluate import evaluate
+from fewlabel.tasks.evaluate import evaluate, evaluate_args
 from fewlabel.tasks.ingest import ingest
 from fewlabel.tasks.preprocess import preprocess
 from fewlabel.tasks.pretrain import pretrain, pretrain_args
@@ -27,7 +27,7 @@ PIPELINE = (
     Wiring(pretrain, ("preprocess", "shard"), "word2vec", call=pretrain_args),
     Wiring(vectorize, ("preprocess", "shard", "pretrain"), "vectorize"),
     Wiring(train, ("vectorize",), "classifier"),
-    Wiring(evaluate, ("vectorize", "train"), "evaluate"),
+    Wiring(evaluate, ("preprocess", "vectorize", "train"), "evaluate", call=evaluate_args),
 )
 STAGES = tuple(w.name for w in PIPELINE)
 assert STAGES == TRAINING, "the pipeline's stages are the catalog's training stages, in order"

@@ -36,7 +36,7 @@ def test_run_json_then_cached(prefect_api, tmp_path):
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout.strip().splitlines()[-1])
     assert set(result["stages"]) == set(TINY_STAGES)
-    assert set(result["metrics"]) == {"pretrained", "no_pretraining", "majority"}
+    assert set(result["metrics"]) == {"pretrained", "no_pretraining", "tfidf_lr", "majority"}
     assert all(set(m) == {"accuracy", "macro_f1"} for m in result["metrics"].values())
     assert all(os.path.isdir(p) for p in result["artifacts"].values())
     second = fewlabel("run", "--json", *sets(*TINY), cwd=tmp_path)

@@ -92,12 +92,25 @@ def test_artifact_schemas_are_readable_without_fewlabel(first_run):
         for field, kind in fields.items():
             assert schema.field(field).type == kind, (stage, name, field)
     metrics = json.loads((art["evaluate"] / "metrics.json").read_text())
-    assert set(metrics["methods"]) == {"pretrained", "no_pretraining", "majority"}
+    assert set(metrics["methods"]) == {"pretrained", "no_pretraining", "tfidf_lr", "majority"}
+    # the lexical baseline: TF-IDF + LR fitted on preprocess's training tokens, scored on its test tokens
+    from fewlabel.lexical import fit_tfidf_lr
+
+    train_tokens = pq.read_table(art["preprocess"] / "train.parquet", columns=["tokens", "label"])
+    test_tokens = pq.read_table(art["preprocess"] / "test.parquet", columns=["tokens"])["tokens"].to_pylist()
+    lexical = fit_tfidf_lr(train_tokens["tokens"].to_pylist(), train_tokens["label"].to_pylist(), 1.0)
+    evaluated = pq.read_table(art["evaluate"] / "predictions.parquet")
+    assert evaluated["tfidf_lr"].to_pylist() == list(lexical.predict(test_tokens))
+    gain = metrics["pretrained_vs_lexical"]["accuracy_gain"]
+    assert gain == pytest.approx(
+        metrics["methods"]["pretrained"]["accuracy"] - metrics["methods"]["tfidf_lr"]["accuracy"]
+    )
     assert metrics["methods"]["majority"]["accuracy"] == pytest.approx(0.5)  # tiny is balanced
     meta = json.loads((art["train"] / "metadata.json").read_text())
     assert meta["classes"] == ["negative", "positive"]
     assert meta["inputs"]["vectorize"] == json.loads((art["vectorize"] / "manifest.json").read_text())["sha256"]
-    assert "Pretraining changed test accuracy" in (art["evaluate"] / "report.md").read_text()
+    report = (art["evaluate"] / "report.md").read_text()
+    assert "Pretraining changed test accuracy" in report and "TF-IDF + logistic regression" in report
     ingest_stats = first_run["stats"]["ingest"]
     assert ingest_stats["train_rows"] + ingest_stats["test_rows"] == 200
 

@@ -137,6 +137,49 @@ def test_score_and_compare_hand_computed():
     assert c["mcnemar_p"] == pytest.approx(0.5)  # 2 discordant pairs, both for `good`
 
 
+@pytest.mark.parametrize(
+    ("gain", "ci", "p", "warns"),
+    [
+        (-0.14, [-0.30, -0.01], 0.01, True),  # below zero by both measures
+        (-0.14, [-0.30, -0.01], 0.07, False),  # the interval says so, the exact test does not: no warning
+        (-0.05, [-0.12, 0.02], 0.01, False),  # the interval includes zero
+        (0.08, [0.03, 0.12], 0.001, False),  # the pretrained model did better
+    ],
+)
+def test_the_report_warns_only_when_tfidf_lr_did_better_beyond_doubt(gain, ci, p, warns):
+    from fewlabel.report import lexical_line, metrics_markdown
+
+    line = lexical_line({"accuracy_gain": gain, "ci": ci, "mcnemar_p": p}, 0.95)
+    assert line.startswith("**Warning: TF-IDF + logistic regression did better") is warns
+    assert f"{100 * gain:+.1f} points" in line and f"{100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}" in line
+    method = {"accuracy": 0.5, "macro_f1": 0.5, "accuracy_ci": [0.4, 0.6], "n": 100}
+    metrics = {
+        "methods": {m: method for m in ("pretrained", "no_pretraining", "tfidf_lr", "majority")},
+        "pretraining_vs_none": {"accuracy_gain": 0.0, "ci": [-0.1, 0.1], "mcnemar_p": 1.0},
+        "pretrained_vs_lexical": {"accuracy_gain": gain, "ci": ci, "mcnemar_p": p},
+        "confidence": 0.95,
+    }
+    report = metrics_markdown(metrics, "MLP")
+    assert "| TF-IDF + logistic regression (the words alone, no unlabeled text) | 50.0% |" in report
+    assert report.rstrip().endswith(line)
+
+
+def test_the_lexical_baseline_is_the_curves_tfidf_lr():
+    """The run's TF-IDF + LR and the learning curve's are one function: the same predictions."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from fewlabel.lexical import fit_tfidf_lr
+
+    train = [["may", "suggest", "x"], ["is", "shown"], ["whether", "may"], ["we", "show", "is"]] * 3
+    y = ["hedge", "fact", "hedge", "fact"] * 3
+    test = [["may", "we"], ["is", "x"], ["whether"], ["shown", "show"]]
+    tfidf = TfidfVectorizer(analyzer=lambda t: t, sublinear_tf=True)
+    lr = LogisticRegression(C=0.5, max_iter=2000).fit(tfidf.fit_transform(train), y)
+    assert list(fit_tfidf_lr(train, y, 0.5).predict(test)) == list(lr.predict(tfidf.transform(test)))
+    assert list(fit_tfidf_lr(train, y, 0.5).predict(test)) == ["hedge", "fact", "hedge", "fact"]
+
+
 def test_every_kind_of_the_registry_fits_and_round_trips_through_the_allow_list():
     from fewlabel.classifiers import KINDS
 
