@@ -102,6 +102,19 @@ def _unlabeled(summary: dict) -> str:
     return text
 
 
+def no_unlabeled_line(summary: dict) -> str | None:
+    """What a run without any unlabeled text says (None when it had some): its Word2Vec saw only the
+    labeled training sentences, as the arm without pretraining does, so it cannot show what unlabeled
+    text buys."""
+    if summary["stats"]["ingest"]["unlabeled_rows"] or summary["stats"].get("shard"):
+        return None
+    return (
+        "no unlabeled text: Word2Vec saw only the labeled training sentences, as it does without pretraining, "
+        "so this run cannot show what unlabeled text buys; give some with data.unlabeled_path (or "
+        "data.extra_unlabeled, built-in English corpora)"
+    )
+
+
 def shards_markdown(summary: dict) -> list[str]:
     """Which shards of the unlabeled corpus were reused (Cached) and which were processed."""
     items = summary.get("shards") or []
@@ -208,6 +221,7 @@ def run_markdown(summary: dict, metrics: dict) -> str:
         f"{vec['test_pretrained']['zero_vectors']} and {vec['test_no_pretraining']['zero_vectors']}",
         *([f"- {damaged_line(st)}"] if damaged_line(st) else []),
         *([f"- {label_store_line(st)}"] if label_store_line(st) else []),
+        *([f"- {no_unlabeled_line(summary)}"] if no_unlabeled_line(summary) else []),
         f"- {pseudo_line(st, summary['classifier'])}",
         "",
         "## Test metrics",
@@ -236,6 +250,7 @@ def run_text(summary: dict) -> str:
         f"unlabeled {_unlabeled(summary)}",
         *([damaged_line(st)] if damaged_line(st) else []),
         *([label_store_line(st)] if label_store_line(st) else []),
+        *([no_unlabeled_line(summary)] if no_unlabeled_line(summary) else []),
         f"word2vec: {pre['corpus_words']} words{_split(pre)}, vocabulary {pre['vocabulary']} "
         f"(without pretraining: {pre['baseline_vocabulary']})",
         f"test OOV share: {_pct(st['vectorize']['test_pretrained']['oov_share'])} pretrained, "

@@ -164,6 +164,18 @@ def test_the_report_warns_only_when_tfidf_lr_did_better_beyond_doubt(gain, ci, p
     assert report.rstrip().endswith(line)
 
 
+@pytest.mark.parametrize(
+    ("unlabeled_rows", "shards", "said"), [(0, [], True), (5, [], False), (0, [{"file": "a.txt", "rows": 3}], False)]
+)
+def test_a_run_without_unlabeled_text_says_it_cannot_show_what_unlabeled_text_buys(unlabeled_rows, shards, said):
+    from fewlabel.report import no_unlabeled_line
+
+    summary = {"stats": {"ingest": {"unlabeled_rows": unlabeled_rows}, **({"shard": shards} if shards else {})}}
+    line = no_unlabeled_line(summary)
+    assert (line is not None) is said
+    assert line is None or ("no unlabeled text" in line and "data.unlabeled_path" in line)
+
+
 def test_the_lexical_baseline_is_the_curves_tfidf_lr():
     """The run's TF-IDF + LR and the learning curve's are one function: the same predictions."""
     from sklearn.feature_extraction.text import TfidfVectorizer
