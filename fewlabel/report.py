@@ -303,7 +303,25 @@ def curve_markdown(summary: dict) -> str:
         )
     if summary["skipped"]:
         note += f" Skipped (not enough labels): {', '.join(summary['skipped'])}."
+    note += _lexical_ahead(cell, points)
     return "\n".join(["# fewlabel learning curve", "", note, "", *lines, ""])
+
+
+def _lexical_ahead(cell: dict, points: list[str]) -> str:
+    """The curve's note where TF-IDF + LR's mean is above the pretrained pipeline's (none: nothing)."""
+    ahead = [
+        (p, cell[("tfidf_lr", p)]["mean"] - cell[("pretrained", p)]["mean"])
+        for p in points
+        if ("tfidf_lr", p) in cell and ("pretrained", p) in cell
+    ]
+    ahead = [(p, gap) for p, gap in ahead if gap > 0]
+    if not ahead:
+        return ""
+    return (
+        " **TF-IDF + logistic regression's mean is above the pretrained pipeline's** at "
+        + ", ".join(f"{p} ({100 * gap:+.1f} points)" for p, gap in ahead)
+        + " labels per class: there, on this data, the words alone did better."
+    )
 
 
 def lineage_markdown(record: dict) -> str:

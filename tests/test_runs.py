@@ -55,3 +55,18 @@ def test_reports_state_the_configured_confidence():
         "confidence": 0.8,
     }
     assert "80% t-intervals" in report.curve_markdown(curve) and "60.0 [50.0, 70.0]" in report.curve_markdown(curve)
+
+
+def test_the_curve_report_says_where_tfidf_lr_is_ahead_of_the_pretrained_pipeline():
+    def row(method, n, mean):
+        return {"method": method, "n_per_class": n, "mean": mean, "ci_low": mean, "ci_high": mean, "draws": 10}
+
+    means = {"pretrained": (0.55, 0.70, 0.80), "tfidf_lr": (0.60, 0.65, 0.81)}
+    curve = {
+        "curve": [row(m, n, v) for m, values in means.items() for n, v in zip((4, 16, 64), values)],
+        "skipped": [],
+    }
+    text = report.curve_markdown(curve)
+    assert "above the pretrained pipeline's** at 4 (+5.0 points), 64 (+1.0 points) labels per class" in text
+    behind = {**curve, "curve": [r for r in curve["curve"] if r["n_per_class"] == 16]}
+    assert "above the pretrained pipeline" not in report.curve_markdown(behind)
